@@ -1,0 +1,1 @@
+"""Sans-IO Discord: models, gateway session machine, REST rate limits, limits and chunking."""
