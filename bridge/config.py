@@ -1,0 +1,241 @@
+"""Configuration (E3): read once from the environment and ``.env`` into a frozen object.
+
+The environment wins over ``.env`` so a deployment can override a checked-in file. Every
+variable is parsed here and nowhere else; a bad value raises :class:`ConfigError` naming
+the variable, the value and what to do, so ``ccbridge run`` fails at start with one clear
+message instead of misbehaving later. The variable names of the original bot are kept so
+an existing ``.env`` works unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TypeVar
+
+import attrs
+from dotenv import dotenv_values
+
+# The permission modes the CLI accepts for --permission-mode (claude --help, 2.1.x).
+PERMISSION_MODES = frozenset({"default", "acceptEdits", "plan", "bypassPermissions", "dontAsk"})
+DEFAULT_DISCORD_API = "https://discord.com/api/v10"
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class ConfigError(Exception):
+    """A configuration variable is missing or malformed; the message says how to fix it."""
+
+    variable: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.variable}: {self.message}"
+
+
+@attrs.frozen(kw_only=True)
+class Config:
+    """Everything ``ccbridge run`` reads from its environment, validated."""
+
+    discord_bot_token: str | None
+    """Bot token; ``None`` means local mode (the bundled local Discord server)."""
+    discord_channel_id: int | None
+    """The channel where a new message starts a thread and a session (required with a token)."""
+    discord_api_base_url: str
+    """REST base URL, e.g. ``https://discord.com/api/v10``; the gateway URL is asked from it."""
+    claude_command: str
+    """The ``claude`` executable: a name looked up on PATH or a path."""
+    claude_model: str | None
+    """Model alias or name passed as ``--model``; ``None`` leaves the CLI's default."""
+    claude_permission_mode: str
+    """``--permission-mode``: one of :data:`PERMISSION_MODES`."""
+    claude_working_dir: Path
+    """Directory sessions run in (the repository they work on)."""
+    max_concurrent_sessions: int
+    """At most this many ``claude`` processes run at once (C8); others queue visibly."""
+    session_timeout_seconds: float
+    """A turn running longer than this is stopped with a notice (C11)."""
+    stall_notice_seconds: float
+    """Silence from Claude for this long shows a stall notice (C22)."""
+    permission_timeout_seconds: float
+    """A permission prompt nobody answers is denied after this long (C14)."""
+    tool_timer_interval_seconds: float
+    """How often a running tool's embed updates its elapsed time (C4)."""
+    discord_owner_id: int | None
+    """The owner, mentioned when a session needs input; always allowed to drive Claude."""
+    allowed_user_ids: frozenset[int]
+    """Users allowed to start or steer sessions (X5); the owner is added automatically."""
+    coordination_channel_id: int | None
+    """Optional channel for session start/end broadcasts (K5)."""
+    lounge_channel_id: int | None
+    """Optional AI Lounge channel (K4)."""
+    worktree_base_dir: Path | None
+    """Where session worktrees live (K1/K2); ``None`` disables worktree cleanup."""
+    database_path: Path
+    """The SQLite file holding sessions, prompts and resume marks."""
+
+    @property
+    def local_mode(self) -> bool:
+        """True when no bot token is set: run against the bundled local Discord server."""
+        return self.discord_bot_token is None
+
+    def is_allowed(self, user_id: int) -> bool:
+        """Whether this user may start or steer sessions (X5)."""
+        return user_id in self.allowed_user_ids
+
+
+def load_config(
+    environ: Mapping[str, str] | None = None, *, dotenv_path: Path | None = None
+) -> Config:
+    """Build a :class:`Config` from ``environ`` (default ``os.environ``) over a ``.env`` file.
+
+    Args:
+        environ: the process environment; its values override the file's.
+        dotenv_path: the ``.env`` file; defaults to ``.env`` in the current directory. A
+            missing file is fine; an unreadable one is a :class:`ConfigError`.
+
+    Raises:
+        ConfigError: the first bad variable, with what to do about it.
+    """
+    env = _merged_environment(os.environ if environ is None else environ, dotenv_path)
+    reader = _Reader(env)
+
+    token = reader.text("DISCORD_BOT_TOKEN")
+    channel_id = reader.snowflake("DISCORD_CHANNEL_ID")
+    if token is not None and channel_id is None:
+        raise ConfigError(
+            "DISCORD_CHANNEL_ID",
+            "is required when DISCORD_BOT_TOKEN is set; turn on Developer Mode in Discord, "
+            "right-click the channel where sessions should start and copy its id",
+        )
+    owner_id = reader.snowflake("DISCORD_OWNER_ID")
+    allowed = reader.snowflake_set("ALLOWED_USER_IDS")
+    if owner_id is not None:
+        allowed |= {owner_id}
+    if token is not None and not allowed:
+        raise ConfigError(
+            "ALLOWED_USER_IDS",
+            "no one is allowed to drive Claude: set ALLOWED_USER_IDS (comma-separated user "
+            "ids) or DISCORD_OWNER_ID, since an open bot would run code for anyone",
+        )
+
+    permission_mode = reader.text("CLAUDE_PERMISSION_MODE") or "default"
+    if permission_mode not in PERMISSION_MODES:
+        raise ConfigError(
+            "CLAUDE_PERMISSION_MODE",
+            f"got {permission_mode!r}; use one of {', '.join(sorted(PERMISSION_MODES))}",
+        )
+
+    working_dir = reader.path("CLAUDE_WORKING_DIR") or Path.cwd()
+    if not working_dir.is_dir():
+        raise ConfigError(
+            "CLAUDE_WORKING_DIR", f"{str(working_dir)!r} is not an existing directory"
+        )
+
+    api_base = (reader.text("DISCORD_API_BASE_URL") or DEFAULT_DISCORD_API).rstrip("/")
+    if not api_base.startswith(("http://", "https://")):
+        raise ConfigError("DISCORD_API_BASE_URL", f"got {api_base!r}; it must be an http(s) URL")
+
+    return Config(
+        discord_bot_token=token,
+        discord_channel_id=channel_id,
+        discord_api_base_url=api_base,
+        claude_command=reader.text("CLAUDE_COMMAND") or "claude",
+        claude_model=reader.text("CLAUDE_MODEL"),
+        claude_permission_mode=permission_mode,
+        claude_working_dir=working_dir,
+        max_concurrent_sessions=reader.integer("MAX_CONCURRENT_SESSIONS", default=3, low=1),
+        session_timeout_seconds=reader.seconds("SESSION_TIMEOUT_SECONDS", default=1800.0),
+        stall_notice_seconds=reader.seconds("STALL_NOTICE_SECONDS", default=30.0),
+        permission_timeout_seconds=reader.seconds("PERMISSION_TIMEOUT_SECONDS", default=120.0),
+        tool_timer_interval_seconds=reader.seconds("TOOL_TIMER_INTERVAL_SECONDS", default=10.0),
+        discord_owner_id=owner_id,
+        allowed_user_ids=frozenset(allowed),
+        coordination_channel_id=reader.snowflake("COORDINATION_CHANNEL_ID"),
+        lounge_channel_id=reader.snowflake("LOUNGE_CHANNEL_ID"),
+        worktree_base_dir=reader.path("WORKTREE_BASE_DIR"),
+        database_path=reader.path("CCBRIDGE_DB_PATH") or Path("ccbridge.db"),
+    )
+
+
+def _merged_environment(environ: Mapping[str, str], dotenv_path: Path | None) -> dict[str, str]:
+    path = dotenv_path if dotenv_path is not None else Path(".env")
+    merged: dict[str, str] = {}
+    if path.exists():
+        try:
+            file_values = dotenv_values(path)
+        except OSError as exc:
+            raise ConfigError(".env", f"cannot read {str(path)!r}: {exc.strerror}") from exc
+        merged.update({k: v for k, v in file_values.items() if v is not None})
+    merged.update(environ)
+    return merged
+
+
+@attrs.define
+class _Reader:
+    """Typed access to the merged environment; an empty value counts as unset."""
+
+    env: Mapping[str, str]
+
+    def text(self, name: str) -> str | None:
+        value = self.env.get(name, "").strip()
+        return value or None
+
+    def _parsed(self, name: str, parse: Callable[[str], T], expected: str) -> T | None:
+        raw = self.text(name)
+        if raw is None:
+            return None
+        try:
+            return parse(raw)
+        except ValueError:
+            raise ConfigError(name, f"must be {expected}, got {raw!r}") from None
+
+    def snowflake(self, name: str) -> int | None:
+        return self._parsed(name, _parse_snowflake, "a numeric Discord id")
+
+    def snowflake_set(self, name: str) -> set[int]:
+        raw = self.text(name)
+        if raw is None:
+            return set()
+        ids: set[int] = set()
+        for part in raw.split(","):
+            if not part.strip():
+                continue
+            try:
+                ids.add(_parse_snowflake(part.strip()))
+            except ValueError:
+                raise ConfigError(
+                    name,
+                    f"must be comma-separated numeric Discord user ids, got {part.strip()!r}; "
+                    "turn on Developer Mode in Discord and use Copy User ID",
+                ) from None
+        return ids
+
+    def integer(self, name: str, *, default: int, low: int) -> int:
+        value = self._parsed(name, int, "a whole number")
+        if value is None:
+            return default
+        if value < low:
+            raise ConfigError(name, f"must be at least {low}, got {value}")
+        return value
+
+    def seconds(self, name: str, *, default: float) -> float:
+        value = self._parsed(name, float, "a number of seconds")
+        if value is None:
+            return default
+        if not value > 0:
+            raise ConfigError(name, f"must be a positive number of seconds, got {value}")
+        return value
+
+    def path(self, name: str) -> Path | None:
+        raw = self.text(name)
+        return Path(raw).expanduser() if raw is not None else None
+
+
+def _parse_snowflake(raw: str) -> int:
+    value = int(raw)
+    if value <= 0 or not raw.isdigit():
+        raise ValueError(raw)
+    return value
