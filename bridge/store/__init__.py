@@ -1,0 +1,30 @@
+"""Storage: one SQLite file in WAL mode, owned by the store actor.
+
+:class:`Database` is the synchronous core; only the store actor calls it, from a worker
+thread, one call at a time.
+"""
+
+from bridge.store._database import (
+    Database,
+    InboxItem,
+    InboxState,
+    LoungeLine,
+    PromptRecord,
+    PromptState,
+    SessionRecord,
+    SessionStatus,
+)
+from bridge.store._schema import MIGRATIONS, migrate
+
+__all__ = [
+    "MIGRATIONS",
+    "Database",
+    "InboxItem",
+    "InboxState",
+    "LoungeLine",
+    "PromptRecord",
+    "PromptState",
+    "SessionRecord",
+    "SessionStatus",
+    "migrate",
+]
