@@ -1,0 +1,1 @@
+"""Sessions: the per-thread session actors, the coordinator, the limiter and rendering."""
