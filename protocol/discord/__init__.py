@@ -1,1 +1,13 @@
-"""Sans-IO Discord: models, gateway session machine, REST rate limits, limits and chunking."""
+"""Sans-IO Discord: models, gateway session machine, REST rate limits, limits and chunking.
+
+Nothing here opens a socket, reads a clock or draws a random number on its own: the drivers
+in ``bridge/discord/`` feed bytes, ``now`` and a ``random.Random`` in, and perform the
+actions that come out.
+
+Modules (import names from the module that defines them):
+
+* :mod:`~protocol.discord.models`: attrs models, open enums, ``UNDEFINED``, request bodies.
+* :mod:`~protocol.discord.converter`: ``make_converter()``, the one Discord cattrs converter.
+* :mod:`~protocol.discord.gateway_codes`: opcodes, close codes, intents, gateway limits.
+* :mod:`~protocol.discord.limits`: documented size limits and ``LimitExceeded``.
+"""
