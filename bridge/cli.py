@@ -7,7 +7,9 @@ status, so tests can call :func:`main` with an argv list and read what it printe
 from __future__ import annotations
 
 import argparse
+import json
 import platform
+import random
 import sys
 from collections.abc import Callable, Sequence
 
@@ -18,6 +20,30 @@ Command = Callable[[argparse.Namespace], int]
 
 def _cmd_version(args: argparse.Namespace) -> int:
     print(f"ccbridge {bridge.__version__} (Python {platform.python_version()})")
+    return 0
+
+
+def _cmd_discord_local(args: argparse.Namespace) -> int:
+    import trio
+
+    from bridge.discord_local import Realism, open_discord_local
+
+    realism = {"faithful": Realism.faithful, "off": Realism.off, "strict": Realism.strict}[
+        args.realism
+    ]()
+
+    async def serve() -> None:
+        rng = random.Random(args.seed)
+        async with open_discord_local(
+            host="127.0.0.1", port=args.port, realism=realism, rng=rng
+        ) as server:
+            print(json.dumps(server.urls()), flush=True)
+            await trio.sleep_forever()
+
+    try:
+        trio.run(serve)
+    except KeyboardInterrupt:
+        return 0
     return 0
 
 
@@ -33,6 +59,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     version_parser = sub.add_parser("version", help="print the ccbridge version and exit")
     version_parser.set_defaults(func=_cmd_version)
+    local_parser = sub.add_parser(
+        "discord-local",
+        help="run the local Discord-compatible server; prints its URLs and token as one JSON line",
+    )
+    local_parser.add_argument(
+        "--port", type=int, default=0, help="port on 127.0.0.1 (0: any free port)"
+    )
+    local_parser.add_argument(
+        "--realism",
+        choices=["faithful", "off", "strict"],
+        default="faithful",
+        help="which of Discord's limits to enforce (default: faithful)",
+    )
+    local_parser.add_argument("--seed", type=int, default=0, help="seed for ids, tokens and jitter")
+    local_parser.set_defaults(func=_cmd_discord_local)
     return parser
 
 
