@@ -1,0 +1,471 @@
+"""Supervision in the manner of OTP: specs, strategies, restart intensity, backoff, and
+dynamic children.
+
+Theory of operation. A supervisor is an ordinary actor whose behavior (``_supervise``)
+owns its children's nursery: every child incarnation is a task in the supervisor's
+``ctx.nursery``, so the restart loop runs in the task that owns the children (the lesson
+of python-trio/trio#136), and cancelling the supervisor cancels its children with it.
+
+A child incarnation that ends tells its owner (``child_exited``, synchronously, from the
+child's task). The owner finalizes the child at once if it must not restart (a stop was
+requested, or its ``Restart`` type says no for this exit); otherwise it queues a
+``_ChildExited`` on the supervisor's own system lane, and the supervisor loop applies the
+strategy: count the restart against the intensity window (trio's clock), stop the
+affected siblings in reverse start order, wait for the backoff delay (a timer message, so
+the supervisor stays responsive), then start them again in order, with the same ``Ref``
+and mailbox. Cancellation of the supervisor restarts nothing: its children end as
+CANCELLED, which never reaches the loop, and the loop also checks that its own scope is
+not cancelled before a restart.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections import deque
+from collections.abc import Hashable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import trio
+
+from ._actor import Behavior, Context, _Cell, _State
+from ._ask import Ask
+from ._errors import (
+    ActorStopped,
+    DuplicateChild,
+    RestartIntensityExceeded,
+    SpawnError,
+    UnknownChild,
+)
+from ._events import SHUTDOWN, ExitKind, ExitReason, IntensityExceeded, Restarted
+from ._mailbox import Mailbox
+from ._ref import Ref
+
+if TYPE_CHECKING:
+    from ._system import System
+
+
+class Strategy(enum.Enum):
+    """Which children restart when one fails."""
+
+    ONE_FOR_ONE = "one_for_one"
+    """Only the child that ended."""
+    ONE_FOR_ALL = "one_for_all"
+    """All children: the others are stopped (reverse start order), then all start again."""
+    REST_FOR_ONE = "rest_for_one"
+    """The child that ended and every child started after it."""
+
+
+class Restart(enum.Enum):
+    """When a child is restarted."""
+
+    PERMANENT = "permanent"
+    """Always, after a crash or a normal return (never after a requested stop)."""
+    TRANSIENT = "transient"
+    """Only after a crash."""
+    TEMPORARY = "temporary"
+    """Never; also not when a sibling's failure takes it down."""
+
+
+def _should_restart(restart: Restart, reason: ExitReason) -> bool:
+    if restart is Restart.PERMANENT:
+        return reason.kind in (ExitKind.NORMAL, ExitKind.CRASH)
+    if restart is Restart.TRANSIENT:
+        return reason.kind is ExitKind.CRASH
+    return False
+
+
+@attrs.frozen
+class Backoff:
+    """Exponential backoff between restarts of one child, with jitter.
+
+    The n-th consecutive restart waits ``min(maximum, initial * multiplier**n)`` seconds,
+    times a random factor in ``[1 - jitter, 1 + jitter]``. The count resets when an
+    incarnation has run for ``reset_after`` seconds.
+    """
+
+    initial: float = 0.1
+    maximum: float = 30.0
+    multiplier: float = 2.0
+    jitter: float = 0.2
+    reset_after: float = 60.0
+
+    def delay(self, failures: int, rng: Any) -> float:
+        base = min(self.maximum, self.initial * self.multiplier**failures)
+        return max(0.0, base * (1.0 + rng.uniform(-self.jitter, self.jitter)))
+
+
+@attrs.frozen
+class ChildSpec:
+    """How a supervisor starts and restarts one child."""
+
+    behavior: Behavior
+    """``async def behavior(ctx, *args)``."""
+    args: tuple[Any, ...] = attrs.field(default=(), kw_only=True, converter=tuple)
+    """Positional arguments after ``ctx``."""
+    id: Hashable | None = attrs.field(default=None, kw_only=True)
+    """The child's key in the supervisor (default: its position in ``children``)."""
+    name: str | None = attrs.field(default=None, kw_only=True)
+    """For logs (default: ``"<supervisor>/<id>"``)."""
+    restart: Restart = attrs.field(default=Restart.PERMANENT, kw_only=True)
+    shutdown: float = attrs.field(default=5.0, kw_only=True)
+    """Seconds a stop lets the child drain before cancelling it; 0 cancels at once."""
+    backoff: Backoff | None = attrs.field(default=None, kw_only=True)
+    """Delay restarts (None: restart at once)."""
+    mailbox: Mailbox | None = attrs.field(default=None, kw_only=True)
+    """Default: the system's."""
+    start_timeout: float = attrs.field(default=10.0, kw_only=True)
+    """Seconds to wait for ``ctx.started()``."""
+
+
+@attrs.frozen
+class SupervisorSpec:
+    """A supervisor: a strategy, a restart intensity, static children and a dynamic template."""
+
+    strategy: Strategy = Strategy.ONE_FOR_ONE
+    max_restarts: int = 3
+    """More than this many restarts within ``within`` seconds -> give up and escalate."""
+    within: float = 5.0
+    children: Sequence[ChildSpec] = attrs.field(default=(), converter=tuple)
+    """Started in order when the supervisor starts; stopped in reverse order."""
+    dynamic: ChildSpec | None = None
+    """Template for ``SupervisorRef.start_child(*args, id=...)``: its ``args`` come first."""
+
+    def as_child(
+        self,
+        *,
+        id: Hashable | None = None,
+        name: str | None = None,
+        restart: Restart = Restart.PERMANENT,
+        shutdown: float = math.inf,
+    ) -> ChildSpec:
+        """This supervisor as a child of another one (a supervision tree). Its default
+        ``shutdown`` is infinite: it stops its own children, each within their own limit."""
+        return ChildSpec(
+            _supervise,
+            args=(self,),
+            id=id,
+            name=name,
+            restart=restart,
+            shutdown=shutdown,
+            start_timeout=math.inf,
+        )
+
+
+@attrs.frozen
+class ChildInfo:
+    """A snapshot of one child, from ``SupervisorRef.which_children()``."""
+
+    id: Hashable
+    ref: Ref[Any]
+    restart: Restart
+    running: bool
+    """False while it waits to be restarted (e.g. during a backoff)."""
+    incarnation: int
+
+
+class SupervisorRef(Ref[Any]):
+    """The ``Ref`` of a supervisor, with methods to manage its children."""
+
+    __slots__ = ()
+
+    def _sup(self) -> _Supervisor:
+        sup: _Supervisor | None = self._cell.extra
+        if sup is None or self._cell.final_reason is not None:
+            raise ActorStopped(self.name, self._cell.final_reason)
+        return sup
+
+    async def start_child(
+        self, *args: Any, id: Hashable, name: str | None = None, timeout: float = 60.0
+    ) -> Ref[Any]:
+        """Start a child from the ``dynamic`` template with ``template.args + args``, keyed by
+        ``id`` (e.g. one session per Discord thread). Waits until it has started.
+
+        Raises:
+            DuplicateChild: a child with this id exists.
+            SpawnError: the behavior failed before ``ctx.started()`` (it is not restarted).
+            ValueError: the spec has no ``dynamic`` template.
+            ActorStopped: the supervisor is stopped.
+        """
+        return await self.start_child_spec(_DynamicArgs(args, id, name), timeout=timeout)
+
+    async def start_child_spec(self, spec: Any, *, timeout: float = 60.0) -> Ref[Any]:
+        """Start a child from a full ``ChildSpec`` (its ``id`` must be set)."""
+        result: Ref[Any] = await self.ask(_StartChild(spec), timeout=timeout)
+        return result
+
+    async def terminate_child(
+        self, id: Hashable, *, drain: bool = True, timeout: float | None = None
+    ) -> ExitReason:
+        """Stop the child ``id`` for good (it is not restarted) and wait until it ended.
+
+        Raises:
+            UnknownChild: no such child (it may have ended already).
+        """
+        child = self._sup().children.get(id)
+        if child is None:
+            raise UnknownChild(self.name, id)
+        return await child.cell.ref.stop(drain=drain, timeout=timeout)
+
+    def child(self, id: Hashable) -> Ref[Any] | None:
+        """The child's ``Ref``, or None. Synchronous snapshot."""
+        child = self._sup().children.get(id)
+        return None if child is None else child.cell.ref
+
+    def which_children(self) -> Mapping[Hashable, ChildInfo]:
+        """A snapshot of the children, in start order. Synchronous; never blocks."""
+        return {
+            key: ChildInfo(
+                key,
+                c.cell.ref,
+                c.spec.restart,
+                c.cell.state == _State.RUNNING,
+                c.cell.incarnation,
+            )
+            for key, c in self._sup().children.items()
+        }
+
+
+@attrs.frozen
+class _DynamicArgs:
+    args: tuple[Any, ...]
+    id: Hashable
+    name: str | None
+
+
+@attrs.define(eq=False)
+class _StartChild(Ask[Ref[Any]]):
+    spec: Any
+
+
+@attrs.frozen
+class _ChildExited:
+    child: _Child
+    incarnation: int
+    reason: ExitReason
+
+
+@attrs.frozen
+class _RestartDue:
+    children: tuple[_Child, ...]
+    delay: float
+
+
+@attrs.define(eq=False)
+class _Child:
+    key: Hashable
+    spec: ChildSpec
+    cell: _Cell
+    failures: int = 0
+    started_at: float = 0.0
+    terminating: bool = False  # stopped by the strategy, to be restarted: ignore its exit
+
+
+class _Supervisor:
+    """One supervisor incarnation's state; also the owner of its children's cells."""
+
+    def __init__(self, ctx: Context[Any], spec: SupervisorSpec) -> None:
+        self.ctx = ctx
+        self.spec = spec
+        self.system: System = ctx.system
+        self.children: dict[Hashable, _Child] = {}
+        self.by_cell: dict[_Cell, _Child] = {}
+        self.restarts: deque[float] = deque()
+        self.stopping = False
+
+    # -- owner protocol (called from the children's tasks) -----------------------------
+
+    def child_exited(self, cell: _Cell, reason: ExitReason) -> None:
+        child = self.by_cell.get(cell)
+        if child is None:
+            cell.finalize(reason)
+            return
+        if child.terminating:
+            return  # the loop is waiting for this and restarts it
+        if self.stopping or cell.stop_requested or not _should_restart(child.spec.restart, reason):
+            cell.finalize(reason)
+            return
+        if not self.ctx._cell.box.put_system(_ChildExited(child, cell.incarnation, reason)):
+            cell.finalize(reason)
+
+    def forget(self, cell: _Cell) -> None:
+        child = self.by_cell.pop(cell, None)
+        if child is not None and self.children.get(child.key) is child:
+            del self.children[child.key]
+
+    # -- starting ---------------------------------------------------------------------
+
+    def _make_child(self, spec: ChildSpec, key: Hashable) -> _Child:
+        if key in self.children:
+            raise DuplicateChild(self.ctx.name, key)
+        from ._system import System
+
+        ref_class: type[Ref[Any]] = Ref
+        if spec.behavior is _supervise:
+            ref_class = SupervisorRef
+        cell = _Cell(
+            self.system,
+            spec.behavior,
+            spec.args,
+            name=spec.name or f"{self.ctx.name}/{key}",
+            mailbox=spec.mailbox or self.system.default_mailbox,
+            owner=self,
+            shutdown=spec.shutdown,
+            ref_class=ref_class,
+        )
+        assert isinstance(self.system, System)
+        child = _Child(key, spec, cell)
+        self.children[key] = child
+        self.by_cell[cell] = child
+        return child
+
+    async def start_new(self, spec: ChildSpec, key: Hashable) -> Ref[Any]:
+        """Start a child for the first time; a failure is the caller's (not restarted)."""
+        from ._system import start_cell
+
+        child = self._make_child(spec, key)
+        child.started_at = trio.current_time()
+        failed = await start_cell(self.ctx.nursery, child.cell, spec.start_timeout)
+        if failed is not None:
+            child.cell.finalize(failed.reason)
+            raise SpawnError(child.cell.name, failed.reason.error) from failed.reason.error
+        return child.cell.ref
+
+    async def _restart(self, child: _Child, delay: float) -> None:
+        from ._system import start_cell
+
+        cell = child.cell
+        if cell.state == _State.DEAD or cell.stop_requested or self.stopping:
+            return
+        child.started_at = trio.current_time()
+        failed = await start_cell(self.ctx.nursery, cell, child.spec.start_timeout)
+        if failed is not None:
+            # Counts as a crash of the new incarnation: the loop handles it like any other.
+            self.child_exited(cell, failed.reason)
+            return
+        self.system._emit(Restarted(cell.ref, cell.incarnation, delay))
+
+    # -- the strategy -----------------------------------------------------------------
+
+    def _group(self, child: _Child) -> list[_Child]:
+        order = list(self.children.values())
+        if self.spec.strategy is Strategy.ONE_FOR_ALL:
+            return order
+        if self.spec.strategy is Strategy.REST_FOR_ONE:
+            return order[order.index(child) :]
+        return [child]
+
+    async def handle_exit(self, msg: _ChildExited) -> None:
+        child = msg.child
+        cell = child.cell
+        if (
+            self.children.get(child.key) is not child
+            or cell.incarnation != msg.incarnation
+            or cell.state != _State.EXITED
+        ):
+            return  # stale: already restarted as part of a group, or gone
+        if trio.current_effective_deadline() == -math.inf:
+            return  # we are being cancelled: restart nothing
+        now = trio.current_time()
+        window = self.spec.within
+        while self.restarts and self.restarts[0] <= now - window:
+            self.restarts.popleft()
+        self.restarts.append(now)
+        if len(self.restarts) > self.spec.max_restarts:
+            self.system._emit(IntensityExceeded(self.ctx.self, len(self.restarts), window))
+            cell.finalize(msg.reason)
+            await self.shutdown()
+            raise RestartIntensityExceeded(
+                self.ctx.name, self.spec.max_restarts, window, msg.reason.error
+            ) from msg.reason.error
+        group = self._group(child)
+        for other in reversed(group):
+            if other is not child:
+                await self._terminate_for_restart(other)
+        again: list[_Child] = []
+        for member in group:
+            if member is not child and member.spec.restart is Restart.TEMPORARY:
+                member.cell.finalize(SHUTDOWN)
+            elif member.cell.state == _State.EXITED:
+                again.append(member)
+        delay = 0.0
+        backoff = child.spec.backoff
+        if backoff is not None:
+            if now - child.started_at >= backoff.reset_after:
+                child.failures = 0
+            delay = backoff.delay(child.failures, self.system.random)
+            child.failures += 1
+        if delay > 0:
+            self.ctx.send_after(delay, _RestartDue(tuple(again), delay))
+        else:
+            await self.restart_group(_RestartDue(tuple(again), 0.0))
+
+    async def restart_group(self, due: _RestartDue) -> None:
+        for member in due.children:
+            if self.children.get(member.key) is member and member.cell.state == _State.EXITED:
+                await self._restart(member, due.delay)
+
+    async def _terminate_for_restart(self, child: _Child) -> None:
+        cell = child.cell
+        if cell.state == _State.DEAD or cell.state == _State.EXITED:
+            return
+        child.terminating = True
+        try:
+            if cell.scope is not None:
+                cell.scope.cancel()
+            await cell.inc_done.wait()
+        finally:
+            child.terminating = False
+
+    async def shutdown(self) -> None:
+        """Stop every child for good, in reverse start order."""
+        self.stopping = True
+        for child in reversed(list(self.children.values())):
+            await child.cell.ref.stop(timeout=child.spec.shutdown)
+
+
+async def _supervise(ctx: Context[Any], spec: SupervisorSpec) -> None:
+    sup = _Supervisor(ctx, spec)
+    ctx._cell.extra = sup
+    try:
+        for index, child_spec in enumerate(spec.children):
+            key = index if child_spec.id is None else child_spec.id
+            await sup.start_new(child_spec, key)
+    except BaseException:
+        with ctx.cleanup_scope():
+            await sup.shutdown()
+        raise
+    ctx.started()
+    async for msg in ctx.mailbox:
+        if isinstance(msg, _ChildExited):
+            await sup.handle_exit(msg)
+        elif isinstance(msg, _RestartDue):
+            await sup.restart_group(msg)
+        elif isinstance(msg, _StartChild):
+            await _start_child(sup, msg)
+    await sup.shutdown()
+
+
+async def _start_child(sup: _Supervisor, msg: _StartChild) -> None:
+    request = msg.spec
+    try:
+        if isinstance(request, _DynamicArgs):
+            template = sup.spec.dynamic
+            if template is None:
+                raise ValueError(
+                    f"supervisor {sup.ctx.name!r} has no dynamic child template; "
+                    "set SupervisorSpec(dynamic=ChildSpec(...)) or use start_child_spec"
+                )
+            spec = attrs.evolve(
+                template, args=template.args + request.args, id=request.id, name=request.name
+            )
+        else:
+            spec = request
+        if spec.id is None:
+            raise ValueError("a child started at run time needs an id")
+        ref = await sup.start_new(spec, spec.id)
+    except Exception as exc:
+        msg.fail(exc)
+    else:
+        msg.reply(ref)
