@@ -27,6 +27,7 @@ from typing import Any
 import attrs
 import trio
 
+from . import _normalize as normalize
 from . import _render as render
 from ._config import (
     GUILD_MESSAGE_REACTIONS,
@@ -398,8 +399,8 @@ class World:
             channel_id=channel_id,
             author_id=author_id,
             content=content,
-            embeds=list(embeds or []),
-            components=list(components or []),
+            embeds=normalize.embeds(embeds),
+            components=normalize.components(components),
             attachments=self._store_files(files),
             created_at=now,
             type=type,
@@ -447,9 +448,9 @@ class World:
         if "content" in body:
             m.content = body["content"] or ""
         if "embeds" in body:
-            m.embeds = list(body["embeds"] or [])
+            m.embeds = normalize.embeds(body["embeds"])
         if "components" in body:
-            m.components = list(body["components"] or [])
+            m.components = normalize.components(body["components"])
         if "flags" in body and body["flags"] is not None:
             m.flags = (
                 (m.flags & ~LOADING & ~EPHEMERAL)
