@@ -229,6 +229,10 @@ class Control:
             ) from None
         return self._interaction(inter)
 
+    def ping(self) -> JSON:
+        """Create a PING interaction (answer it with callback type 1)."""
+        return self._interaction(self.world.ping())
+
     def click_button(self, user_id: Any, message_id: Any, custom_id: str) -> JSON:
         return self._interaction(
             self.world.click_button(
@@ -348,6 +352,7 @@ class Control:
             ),
             R("/interactions/command", j(lambda b, p: self.invoke_command(**b)), methods=["POST"]),
             R("/interactions/autocomplete", self._autocomplete_route, methods=["POST"]),
+            R("/interactions/ping", j(lambda b, p: self.ping()), methods=["POST"]),
             R("/interactions/button", j(lambda b, p: self.click_button(**b)), methods=["POST"]),
             R("/interactions/select", j(lambda b, p: self.select(**b)), methods=["POST"]),
             R("/interactions/modal", j(lambda b, p: self.submit_modal(**b)), methods=["POST"]),

@@ -389,6 +389,8 @@ class GatewayHub:
         query = ws.query_params
         await ws.accept()
         self.stats.gateway_connections += 1
+        if resume_path:
+            self.stats.resume_url_connections += 1
         send, receive = trio.open_memory_channel[tuple[str, Any]](OUTBOX_SIZE)
         self._next_connection += 1
         conn = Connection(id=self._next_connection, send=send, resume_url_used=resume_path)

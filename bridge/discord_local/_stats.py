@@ -24,6 +24,8 @@ class Stats:
     failed_resumes: int = 0
     replayed_events: int = 0
     gateway_connections: int = 0
+    resume_url_connections: int = 0
+    """Connections opened on READY's ``resume_gateway_url`` rather than the main URL."""
     heartbeats: int = 0
     zombie_closes: int = 0
     dispatches_sent: int = 0

@@ -775,6 +775,10 @@ class World:
             AUTOCOMPLETE if autocomplete else APPLICATION_COMMAND, user_id, channel_id, data
         )
 
+    def ping(self) -> Interaction:
+        """A PING, as Discord sends to an HTTP interactions endpoint (never over the gateway)."""
+        return self._interaction(PING, self.owner_id, self.default_channel.id, {})
+
     def _component(self, m: Message, custom_id: str) -> JSON:
         for row in m.components:
             for child in row.get("components", []):

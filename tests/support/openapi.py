@@ -14,9 +14,11 @@ or check one exchange / body directly with :func:`discord_spec` (loaded once per
 Rules:
   * The operation is found by method and path template; literal segments beat parameters
     (``/messages/pins`` is not ``/messages/{message_id}``).
-  * Requests: the JSON body (or a multipart body's ``payload_json``) against the operation's
-    request schema. Discord accepts snowflakes as JSON integers in requests, though the spec
-    types them as strings; request checks accept both (clients such as discord.py send ints).
+  * Requests the server accepted (status < 400) must match the spec; a rejected request may
+    break it on purpose (that is what the rejection tests send). Checked: the JSON body (or
+    a multipart body's ``payload_json``) against the operation's request schema. Discord
+    accepts snowflakes as JSON integers in requests, though the spec types them as strings;
+    request checks accept both (clients such as discord.py send ints).
   * Responses: the body against the schema declared for the exact status, else ``4XX``/``2XX``.
     A status the operation does not declare is an error, except 5xx (the spec declares none;
     they come only from fault injection). A 204 must have no body.
@@ -174,14 +176,16 @@ class DiscordOpenAPI:
         if op is None:
             return [f"{exchange.method} {exchange.path}: no such operation in the spec"]
         where = f"{exchange.method} {exchange.path} -> {exchange.status}"
-        problems = [
-            f"{where} request: {e}"
-            for e in self.request_errors(
-                op,
-                exchange.request_json,
-                multipart=exchange.request_content_type.startswith("multipart/"),
-            )
-        ]
+        problems = []
+        if exchange.status < 400:
+            problems += [
+                f"{where} request: {e}"
+                for e in self.request_errors(
+                    op,
+                    exchange.request_json,
+                    multipart=exchange.request_content_type.startswith("multipart/"),
+                )
+            ]
         problems += [
             f"{where} response: {e}"
             for e in self.response_errors(op, exchange.status, exchange.response_json)
