@@ -30,7 +30,7 @@ class _SlotState(enum.Enum):
 
 
 class _ReplySlot:
-    __slots__ = ("answered", "deadline", "error", "state", "task", "tracker", "value")
+    __slots__ = ("answered", "deadline", "error", "parked", "state", "task", "tracker", "value")
 
     def __init__(self, task: trio.lowlevel.Task) -> None:
         self.task = task
@@ -39,6 +39,9 @@ class _ReplySlot:
         self.value: Any = None
         self.error: BaseException | None = None
         self.deadline = 0.0
+        # True once the asker is parked in wait_task_rescheduled: only then may it be woken.
+        # (A full DROP_NEWEST mailbox can fail the ask before the asker parks.)
+        self.parked = False
         # The set of asks the receiving incarnation holds; a crash or stop fails what is left.
         self.tracker: set[_ReplySlot] | None = None
 
@@ -49,7 +52,8 @@ class _ReplySlot:
         if self.state is _SlotState.PENDING:
             self.state = _SlotState.REPLIED
             self.value = value
-            trio.lowlevel.reschedule(self.task)
+            if self.parked:
+                trio.lowlevel.reschedule(self.task)
 
     def reject(self, error: BaseException) -> None:
         if self.tracker is not None:
@@ -58,13 +62,15 @@ class _ReplySlot:
         if self.state is _SlotState.PENDING:
             self.state = _SlotState.FAILED
             self.error = error
-            trio.lowlevel.reschedule(self.task)
+            if self.parked:
+                trio.lowlevel.reschedule(self.task)
 
     def time_out(self, error: BaseException) -> None:
         if self.state is _SlotState.PENDING:
             self.state = _SlotState.ABANDONED
             self.error = error
-            trio.lowlevel.reschedule(self.task)
+            if self.parked:
+                trio.lowlevel.reschedule(self.task)
 
     def abort(self, _raise_cancel: object) -> trio.lowlevel.Abort:
         # The asker was cancelled: give up the slot so a late reply is dropped.

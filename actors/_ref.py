@@ -143,6 +143,7 @@ class Ref(Generic[M]):
         if slot.state is _SlotState.PENDING and not slot.answered:
             slot.deadline = deadline
             cell.system._deadlines.add(slot, cell.name, type(msg).__name__, timeout)
+            slot.parked = True
             await trio.lowlevel.wait_task_rescheduled(slot.abort)
         if slot.state is _SlotState.REPLIED:
             return slot.value  # type: ignore[no-any-return]

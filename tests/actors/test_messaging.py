@@ -269,15 +269,14 @@ async def test_drop_newest_policy(autojump_clock: trio.testing.MockClock) -> Non
 
 
 async def test_drop_oldest_policy(autojump_clock: trio.testing.MockClock) -> None:
-    async with actors.open_system() as system:
-        async with system.subscribe(actors.Dropped) as events:
-            ref, gate = await _blocked(system, actors.Mailbox(2, actors.Overflow.DROP_OLDEST))
-            for i in range(5):
-                ref.tell(i)
-            gate.set()
-            await trio.testing.wait_all_tasks_blocked()
-            assert await ref.ask(Get(), timeout=1) == [3, 4]
-            assert [e.message for e in drain_events(events)] == [0, 1, 2]
+    async with actors.open_system() as system, system.subscribe(actors.Dropped) as events:
+        ref, gate = await _blocked(system, actors.Mailbox(2, actors.Overflow.DROP_OLDEST))
+        for i in range(5):
+            ref.tell(i)
+        gate.set()
+        await trio.testing.wait_all_tasks_blocked()
+        assert await ref.ask(Get(), timeout=1) == [3, 4]
+        assert [e.message for e in drain_events(events)] == [0, 1, 2]
 
 
 async def test_drop_oldest_fails_a_dropped_ask(autojump_clock: trio.testing.MockClock) -> None:
