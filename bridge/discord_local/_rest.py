@@ -524,6 +524,7 @@ class RestApi:
     async def active_threads(self, call: Call) -> tuple[int, Any]:
         threads = [c for c in self.world.channels.values() if c.is_thread and not c.archived]
         return 200, {
+            "has_more": False,
             "threads": [render.channel(self.world, t) for t in threads],
             "members": [
                 render.thread_member(self.world, t, self.world.bot.id)
