@@ -62,13 +62,13 @@ def validate_session_id(session_id: str) -> str:
     Raises:
         ControlError: anything else (it would otherwise reach the CLI's argv).
     """
-    if not _SESSION_ID.match(session_id):
+    if not _SESSION_ID.fullmatch(session_id):
         raise ControlError("session_id", f"{session_id!r} is not a session id (a lower-case UUID)")
     return session_id
 
 
 def _validate_tool_rules(name: str, rules: Sequence[str]) -> list[str]:
-    bad = [rule for rule in rules if not _TOOL_RULE.match(rule)]
+    bad = [rule for rule in rules if not _TOOL_RULE.fullmatch(rule)]
     if bad:
         raise ControlError(name, f"malformed tool rule(s) {bad}; expected e.g. 'Bash(git:*)'")
     return list(rules)

@@ -77,7 +77,7 @@ def validate_model(model: str) -> str:
     Raises:
         ControlError: anything else (the CLI would accept it and fail at the API).
     """
-    if model in MODEL_ALIASES or _MODEL_ID.match(model):
+    if model in MODEL_ALIASES or _MODEL_ID.fullmatch(model):
         return model
     raise ControlError(
         "model",

@@ -158,11 +158,11 @@ def session_messages(lines: Iterable[str | bytes]) -> list[SessionMessage]:
     Args:
         lines: The file's lines (a torn or malformed line is skipped).
     """
-    chain = [r for r in _records(lines) if _is_chain_message(r)]
-    if not chain:
-        return []
-    by_uuid = {r["uuid"]: r for r in chain}
-    leaves = [r for r in chain if not r.get("isSidechain") and not r.get("isMeta")]
+    # Every record with a uuid is a link of the parentUuid chain: 2.1.x threads its
+    # ``attachment`` lines into it too, so they must be walked through, not dropped.
+    linked = [r for r in _records(lines) if isinstance(r.get("uuid"), str)]
+    by_uuid = {r["uuid"]: r for r in linked}
+    leaves = [r for r in linked if not r.get("isSidechain") and not r.get("isMeta")]
     if not leaves:
         return []
     # The newest leaf is the last main-chain line written; walk back to the root.
@@ -176,27 +176,26 @@ def session_messages(lines: Iterable[str | bytes]) -> list[SessionMessage]:
         node = by_uuid.get(parent) if isinstance(parent, str) else None
     path.reverse()
     messages: list[SessionMessage] = []
-    last_assistant_id: str | None = None
+    # The API message id of messages[-1] when it is an assistant message: the CLI writes
+    # one line per content block, and the lines of one reply become one message.
+    open_reply: str | None = None
     for record in path:
-        if not _is_visible(record):
+        if not _is_chain_message(record) or not _is_visible(record):
             continue
         message = record.get("message") if isinstance(record.get("message"), dict) else {}
         text = _human_text(message.get("content"))
         role = str(record["type"])
-        message_id = message.get("id")
-        if role == "assistant" and message_id is not None and message_id == last_assistant_id:
-            if text and messages:
-                previous = messages[-1]
-                joined = f"{previous.text}\n\n{text}" if previous.text else text
-                messages[-1] = attrs.evolve(previous, text=joined)
+        message_id = message.get("id") if role == "assistant" else None
+        if not text:
             continue
-        last_assistant_id = message_id if role == "assistant" else None
-        if text:
-            messages.append(
-                SessionMessage(
-                    role=role, text=text, uuid=record["uuid"], timestamp=_timestamp(record)
-                )
-            )
+        if message_id is not None and message_id == open_reply:
+            previous = messages[-1]
+            messages[-1] = attrs.evolve(previous, text=f"{previous.text}\n\n{text}")
+            continue
+        messages.append(
+            SessionMessage(role=role, text=text, uuid=record["uuid"], timestamp=_timestamp(record))
+        )
+        open_reply = message_id
     return messages
 
 

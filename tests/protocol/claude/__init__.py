@@ -1,0 +1,1 @@
+"""Tests of protocol.claude (sans-IO)."""

@@ -1,0 +1,174 @@
+"""TurnState driven by real recorded CLI output (one event per second of fake time)."""
+
+from __future__ import annotations
+
+from protocol.claude import events as ev
+from protocol.claude.converter import parse_line
+from protocol.claude.turn import Activity, PendingKind, TaskItem, TurnState
+from tests.support.fake_claude import stdout_lines
+
+
+def _walk(name: str, state: TurnState | None = None) -> list[tuple[ev.Event, TurnState]]:
+    """Apply every recorded event at t=1, 2, 3...; return (event, state after) pairs."""
+    state = state or TurnState()
+    out = []
+    for now, line in enumerate(stdout_lines(name), start=1):
+        event = parse_line(line)
+        state = state.apply(event, float(now))
+        out.append((event, state))
+    return out
+
+
+def _final(name: str) -> TurnState:
+    return _walk(name)[-1][1]
+
+
+def test_a_plain_turn_goes_thinking_writing_done() -> None:
+    steps = _walk("text_thinking")
+    activities = [state.activity for _, state in steps]
+    assert activities[0] is Activity.REQUESTING
+    assert Activity.THINKING in activities
+    assert activities.index(Activity.THINKING) < activities.index(Activity.WRITING)
+    final = steps[-1][1]
+    assert final.activity is Activity.DONE
+    assert final.text == "The answer is 42."
+    assert final.thinking == "Let me think about it."
+    assert final.result is not None
+    assert final.result.result == "The answer is 42."
+    assert final.session_id == final.result.session_id
+    assert not final.busy
+
+
+def test_partial_text_accumulates_from_deltas() -> None:
+    steps = _walk("text_thinking")
+    partials = [s.partial_text for e, s in steps if isinstance(e, ev.StreamEvent) and e.text_delta]
+    assert partials[-1] == "The answer is 42."
+    assert len(partials) == 3
+
+
+def test_permission_prompt_then_tool_then_done() -> None:
+    steps = _walk("bash_allow")
+    waiting = next(s for e, s in steps if isinstance(e, ev.ControlRequest))
+    assert waiting.activity is Activity.AWAITING_PERMISSION
+    assert waiting.pending is not None
+    assert waiting.pending.kind is PendingKind.PERMISSION
+    assert waiting.current_tool is not None
+    assert waiting.current_tool.name == "Bash"
+    # Waiting for the human is never a stall.
+    assert waiting.silent_for(10_000.0) == 0.0
+    after_result = next(s for e, s in steps if isinstance(e, ev.UserMessage))
+    assert after_result.pending is None
+    run = after_result.tools[0]
+    assert not run.running
+    assert run.is_error is False
+    assert run.elapsed(99.0) == run.finished_at - run.started_at  # type: ignore[operator]
+    assert steps[-1][1].activity is Activity.DONE
+
+
+def test_answered_clears_the_pending_request_at_once() -> None:
+    steps = _walk("bash_allow")
+    waiting = next(s for e, s in steps if isinstance(e, ev.ControlRequest))
+    assert waiting.pending is not None
+    resumed = waiting.answered(waiting.pending.request_id, 50.0)
+    assert resumed.pending is None
+    assert resumed.activity is Activity.TOOL
+    assert waiting.answered("someone-else", 50.0) is waiting
+
+
+def test_ask_user_question_waits_for_an_answer() -> None:
+    waiting = next(s for e, s in _walk("ask_user_question") if isinstance(e, ev.ControlRequest))
+    assert waiting.activity is Activity.AWAITING_ANSWER
+    assert waiting.pending is not None
+    assert waiting.pending.kind is PendingKind.QUESTION
+
+
+def test_exit_plan_mode_surfaces_the_plan_and_the_mode_change() -> None:
+    steps = _walk("exit_plan_mode")
+    waiting = next(s for e, s in steps if isinstance(e, ev.ControlRequest))
+    assert waiting.activity is Activity.AWAITING_PLAN_APPROVAL
+    assert waiting.plan == "1. Create notes.txt\n2. Write the summary"
+    assert steps[0][1].permission_mode == "plan"
+    assert steps[-1][1].permission_mode == "default"
+
+
+def test_task_list_is_built_from_task_tools_and_survives_the_next_turn() -> None:
+    final = _final("tasks")
+    assert final.tasks == (
+        TaskItem(id="1", subject="step one", status="completed", active_form="Doing"),
+    )
+    states = [s for e, s in _walk("tasks") if isinstance(e, ev.UserMessage)]
+    assert [s.tasks[0].status for s in states] == ["pending", "in_progress", "completed"]
+    next_turn = final.start_turn(1000.0)
+    assert next_turn.tasks == final.tasks
+    assert next_turn.tools == ()
+    assert next_turn.text == ""
+
+
+def test_interrupt_marks_the_turn_and_the_next_turn_starts_clean() -> None:
+    steps = _walk("interrupt")
+    results = [s for e, s in steps if isinstance(e, ev.Result)]
+    assert results[0].interrupted
+    assert results[0].result is not None
+    assert results[0].result.is_error
+    assert not results[1].interrupted
+    assert results[1].text == "Still here after the interrupt."
+    assert results[1].turns_completed == 2
+
+
+def test_cancel_request_withdraws_the_prompt() -> None:
+    steps = _walk("permission_cancelled_by_interrupt")
+    cancelled = next(s for e, s in steps if isinstance(e, ev.ControlCancelRequest))
+    assert cancelled.pending is None
+    assert cancelled.activity is not Activity.AWAITING_PERMISSION
+
+
+def test_retries_and_compaction_are_counted() -> None:
+    assert _final("api_retry").retries == 1
+    compact = _walk("compact")
+    assert Activity.COMPACTING in [s.activity for _, s in compact]
+    assert compact[-1][1].compactions == 1
+
+
+def test_silence_is_measured_from_the_last_event_while_busy() -> None:
+    state = TurnState().start_turn(10.0)
+    assert state.silent_for(25.0) == 15.0
+    state = state.apply(ev.SystemStatus(status="requesting"), 30.0)
+    assert state.silent_for(31.5) == 1.5
+    assert TurnState().silent_for(100.0) == 0.0
+
+
+def test_subagent_text_does_not_leak_into_the_main_text() -> None:
+    state = TurnState().start_turn(0.0)
+    state = state.apply(
+        ev.AssistantMessage(content=(ev.TextBlock(text="sub"),), parent_tool_use_id="toolu_1"), 1.0
+    )
+    state = state.apply(ev.AssistantMessage(content=(ev.TextBlock(text="main"),)), 2.0)
+    assert state.text == "main"
+
+
+def test_todo_write_replaces_the_list() -> None:
+    state = TurnState().start_turn(0.0)
+    todos = [
+        {"content": "a", "status": "completed", "activeForm": "Doing a"},
+        {"content": "b", "status": "in_progress", "activeForm": "Doing b"},
+    ]
+    state = state.apply(
+        ev.AssistantMessage(
+            content=(ev.ToolUseBlock(id="t1", name="TodoWrite", input={"todos": todos}),)
+        ),
+        1.0,
+    )
+    state = state.apply(
+        ev.UserMessage(content=(ev.ToolResultBlock(tool_use_id="t1", content="ok"),)), 2.0
+    )
+    assert [(t.subject, t.status) for t in state.tasks] == [
+        ("a", "completed"),
+        ("b", "in_progress"),
+    ]
+
+
+def test_unknown_events_only_touch_the_clock() -> None:
+    state = TurnState().start_turn(0.0)
+    after = state.apply(ev.Unknown(raw={"type": "keep_alive"}), 5.0)
+    assert after.last_event_at == 5.0
+    assert after.activity is state.activity
