@@ -1,0 +1,209 @@
+"""The messages the bridge's actors exchange: the contract between router, sessions,
+limiter, coordinator and store.
+
+Message passing replaces shared state: each piece of state has one owner actor, and the
+others reach it only with these values. Requests that need an answer subclass
+``actors.Ask``; everything else is told. See ``docs/architecture.md`` for who sends what.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+import actors
+from bridge.sessions.attachments import AttachmentInfo
+from bridge.sessions.system_prompt import ActiveSession, LoungeEntry
+
+# --- to a session actor (one per Discord thread) --------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class UserMessage:
+    """A message an allowed user typed in the session's thread (or the first message that
+    created it). Already recorded in the store's inbox by the router, so it is never lost."""
+
+    message_id: int
+    thread_id: int
+    author_id: int
+    content: str
+    attachments: tuple[AttachmentInfo, ...] = ()
+    received_at: float = 0.0
+    """Seconds since the epoch (wall clock), as stored."""
+
+
+@attrs.frozen(kw_only=True)
+class StopTurn:
+    """/stop (C9): end the running turn; the session stays resumable."""
+
+    requested_by: int
+
+
+@attrs.frozen(kw_only=True)
+class AnswerPrompt:
+    """An allowed user clicked a prompt's button, picked an option or submitted a modal.
+
+    The router has already acknowledged the interaction (within Discord's 3 s); the
+    session resolves the prompt (once) and edits the prompt message to show the outcome.
+    """
+
+    prompt_id: str
+    choice: str
+    """The button or option chosen, e.g. ``allow`` / ``deny``."""
+    values: tuple[str, ...] = ()
+    """Selected option values or submitted modal fields, when the prompt has them."""
+    user_id: int
+
+
+@attrs.frozen(kw_only=True)
+class ResumeSession:
+    """Continue a session that was running when the bridge stopped (A4)."""
+
+    reason: str
+    """``shutdown`` (marked on SIGTERM/SIGINT) or ``crash`` (found running at start)."""
+
+
+@attrs.frozen(kw_only=True)
+class PrepareShutdown(actors.Ask[None]):
+    """A4: stop taking work, interrupt the running turn, mark the session for resume in
+    the store, end the ``claude`` process; reply once all that is done."""
+
+
+@attrs.frozen(kw_only=True)
+class GetSessionStatus(actors.Ask["SessionStatusReport"]):
+    """For tests, /sessions and the dashboard."""
+
+
+@attrs.frozen(kw_only=True)
+class SessionStatusReport:
+    thread_id: int
+    status: str
+    """``idle``, ``queued``, ``running``, ``waiting`` (for a human) or ``stopped``."""
+    session_id: str | None
+    claude_pid: int | None
+    """The pid of the running ``claude`` process, if any (tests check it is gone)."""
+    queue_position: int | None
+    pending_messages: int
+
+
+# --- limiter (C8) ------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class AcquireSlot:
+    """Ask for a ``claude`` slot. The limiter answers by telling ``requester`` either
+    :class:`SlotGranted` or :class:`QueuePosition` (then more of them as the queue moves,
+    and :class:`SlotGranted` when its turn comes). The limiter monitors ``requester`` and
+    frees its slot or queue place if it ends, so a crash never leaks a slot."""
+
+    thread_id: int
+    requester: actors.Ref[Any]
+
+
+@attrs.frozen(kw_only=True)
+class ReleaseSlot:
+    """Give the slot back (turn over, or waiting for a human), or leave the queue."""
+
+    thread_id: int
+
+
+@attrs.frozen(kw_only=True)
+class SlotGranted:
+    thread_id: int
+
+
+@attrs.frozen(kw_only=True)
+class QueuePosition:
+    thread_id: int
+    position: int
+    """1 = next in line."""
+    running: int
+    """How many sessions hold a slot now (for the notice: "2 sessions running")."""
+
+
+@attrs.frozen(kw_only=True)
+class GetSlots(actors.Ask["SlotsSnapshot"]):
+    pass
+
+
+@attrs.frozen(kw_only=True)
+class SlotsSnapshot:
+    limit: int
+    running: frozenset[int]
+    waiting: tuple[int, ...]
+
+
+# --- coordinator (K3, K4, K5) -----------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class SessionStarted:
+    """A session began its first turn (or resumed): registry entry + lounge/K5 line."""
+
+    thread_id: int
+    title: str
+    working_dir: str
+
+
+@attrs.frozen(kw_only=True)
+class SessionActivity:
+    """What a session is doing now; sent on status changes (the coordinator keeps the
+    latest per thread, so frequent updates cost nothing downstream)."""
+
+    thread_id: int
+    status: str
+    activity: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class SessionFinished:
+    """The session's turn ended and it is idle, stopped or ended: registry entry removed,
+    lounge/K5 line posted."""
+
+    thread_id: int
+    outcome: str
+    """A short phrase for the lounge: ``done``, ``stopped``, ``timed out``, ``error: ...``."""
+
+
+@attrs.frozen(kw_only=True)
+class PostLounge:
+    """A lounge line (from a session's Claude through the API, or from the bridge)."""
+
+    author: str
+    text: str
+    thread_id: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class GetTurnContext(actors.Ask["TurnContext"]):
+    """What one session's next turn should know about the others (K3) and the lounge (K4)."""
+
+    thread_id: int
+
+
+@attrs.frozen(kw_only=True)
+class TurnContext:
+    others: tuple[ActiveSession, ...]
+    lounge: tuple[LoungeEntry, ...]
+
+
+@attrs.frozen(kw_only=True)
+class GetRegistry(actors.Ask[tuple[ActiveSession, ...]]):
+    pass
+
+
+# --- store ------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class StoreCall(actors.Ask[Any]):
+    """Run ``fn(database)`` in the store actor's worker thread and reply with its result.
+
+    The store actor is the only owner of the SQLite connection and runs calls one at a
+    time, so ``fn`` needs no locking. Use :func:`bridge.store.actor.store_call` rather than
+    building this by hand.
+    """
+
+    fn: Callable[[Any], Any]
