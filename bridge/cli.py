@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=int, default=0, help="port on 127.0.0.1 (0: any free port)"
     )
     local_parser.add_argument(
+        "--gateway-port", type=int, default=0, help="gateway port on 127.0.0.1 (0: any free port)"
+    )
+    local_parser.add_argument(
         "--realism",
         choices=["faithful", "off", "strict"],
         default="faithful",

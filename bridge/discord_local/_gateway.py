@@ -13,29 +13,29 @@ A session ends ("invalidated") when the client closes with 1000/1001, when the s
 with a code after which Discord wants a fresh IDENTIFY (4004, 4009-4014 ...), or on op 9
 ``false``. Resuming an ended session gets op 9 ``false``.
 
-Per connection, :meth:`GatewayHub.serve_connection` runs a reader and a writer task. The
+Per connection, :meth:`GatewayHub.serve_stream` runs a reader and a writer task. The
 reader enforces the heartbeat deadline (a connection silent for ``heartbeat_interval *
 heartbeat_grace`` is a zombie and is closed with 4009), the 120-per-60 s send limit (4008),
 payload size (4002) and the handshake rules (4003, 4004, 4005, 4013, 4014). The writer
 serializes payloads and, for ``compress=zlib-stream``, pushes them through the connection's
 one deflater, ending each message with a ``Z_SYNC_FLUSH`` (the ``00 00 ff ff`` suffix).
-Starlette's WebSocket cannot abort the TCP stream, so "drop the connection" is a close with
-1011 and no RESUME-breaking side effect: the client must treat it like a broken socket.
+The gateway listens on its own port (as Discord's gateway is its own host) with trio-websocket
+over a TCP stream we own; see :meth:`GatewayHub.serve_stream` for why.
 """
 
 from __future__ import annotations
 
 import collections
-import contextlib
 import json
 import math
+import urllib.parse
 import zlib
 from collections.abc import Callable
 from typing import Any
 
 import attrs
 import trio
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from trio_websocket import ConnectionClosed, WebSocketConnection, wrap_server_stream
 
 from . import _render as render
 from ._config import KNOWN_INTENTS, MESSAGE_CONTENT, PRIVILEGED_INTENTS, Realism
@@ -74,6 +74,9 @@ SESSION_ENDING_CLOSES = frozenset({4004, 4007, 4009, 4010, 4011, 4012, 4013, 401
 # A 1000 or 1001 close from the client ends the session (gateway.mdx "Initiating a Disconnect").
 CLIENT_ENDING_CLOSES = frozenset({1000, 1001})
 MAX_PAYLOAD_BYTES = 4096  # gateway.mdx "Sending Events"
+CLOSE_HANDSHAKE_TIMEOUT = 2.0
+GATEWAY_PATH = "/gateway"
+RESUME_PATH = "/gateway-resume"
 OUTBOX_SIZE = 10_000
 
 
@@ -207,8 +210,11 @@ class GatewayHub:
         return len(targets)
 
     def inject_drop(self, session_id: str | None = None) -> int:
-        """Drop the socket (a 1011 close, see the module docstring); the session survives."""
-        return self.inject_close(1011, session_id, "dropped")
+        """Reset the TCP connection with no close frame; the session stays resumable."""
+        targets = self._targets(session_id)
+        for c in targets:
+            c.push("drop", None)
+        return len(targets)
 
     def inject_heartbeat_request(self, session_id: str | None = None) -> int:
         targets = self._targets(session_id)
@@ -384,10 +390,38 @@ class GatewayHub:
 
     # ------------------------------------------------------------------ IO
 
-    async def serve_connection(self, ws: WebSocket, *, resume_path: bool) -> None:
-        """Run one gateway WebSocket until either side closes it."""
-        query = ws.query_params
-        await ws.accept()
+    async def serve_stream(self, stream: trio.SocketStream) -> None:
+        """Serve one TCP connection as a gateway WebSocket until either side ends it.
+
+        We own the TCP stream (rather than letting a server framework own it) for two
+        reasons: the client's close code decides whether its session survives (1000/1001
+        end it), and Hypercorn 0.18 reports every client-initiated close to an ASGI app as
+        1006; and "drop the connection" must reset TCP without a close frame.
+        """
+        async with stream, trio.open_nursery() as nursery:
+            try:
+                request = await wrap_server_stream(nursery, stream)
+            except (ConnectionClosed, trio.BrokenResourceError):
+                nursery.cancel_scope.cancel()
+                return
+            path, _, query_string = request.path.partition("?")
+            if path not in ("/", GATEWAY_PATH, RESUME_PATH):
+                await request.reject(404)
+                nursery.cancel_scope.cancel()
+                return
+            ws = await request.accept()
+            query = dict(urllib.parse.parse_qsl(query_string))
+            await self._serve(ws, stream, query, resume_path=path == RESUME_PATH)
+            nursery.cancel_scope.cancel()
+
+    async def _serve(
+        self,
+        ws: WebSocketConnection,
+        stream: trio.SocketStream,
+        query: dict[str, str],
+        *,
+        resume_path: bool,
+    ) -> None:
         self.stats.gateway_connections += 1
         if resume_path:
             self.stats.resume_url_connections += 1
@@ -406,21 +440,17 @@ class GatewayHub:
         closed_by_client: int | None = None
         try:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._writer, ws, receive, deflater, nursery.cancel_scope)
+                nursery.start_soon(
+                    self._writer, ws, stream, receive, deflater, nursery.cancel_scope
+                )
                 if early_close is not None:
                     conn.push("close", early_close)
                 else:
-                    conn.push(
-                        "payload",
-                        {
-                            "op": HELLO,
-                            "d": {
-                                "heartbeat_interval": int(self.realism.heartbeat_interval * 1000)
-                            },
-                        },
-                    )
+                    interval = int(self.realism.heartbeat_interval * 1000)
+                    conn.push("payload", {"op": HELLO, "d": {"heartbeat_interval": interval}})
                     closed_by_client = await self._reader(ws, conn)
-                    nursery.cancel_scope.cancel()
+                    if closed_by_client is not None:
+                        nursery.cancel_scope.cancel()
         finally:
             self.connections.pop(conn.id, None)
             session = conn.session
@@ -430,26 +460,23 @@ class GatewayHub:
                     self._end_session(session)
             self.world.touch()
 
-    async def _reader(self, ws: WebSocket, conn: Connection) -> int | None:
+    async def _reader(self, ws: WebSocketConnection, conn: Connection) -> int | None:
         """Read until the client closes (returns its code) or we push a close (returns None)."""
         silence = self.realism.heartbeat_interval * self.realism.heartbeat_grace
         while True:
             with trio.move_on_at(conn.last_heartbeat + silence) as scope:
-                message = await ws.receive()
+                try:
+                    raw = await ws.get_message()
+                except ConnectionClosed as exc:
+                    code = exc.reason.code if exc.reason is not None else 1006
+                    self.stats.close_codes_received[code] += 1
+                    return code
             if scope.cancelled_caught:
                 self.stats.zombie_closes += 1
                 self._close(conn, SESSION_TIMED_OUT, "Session timed out.")
                 return None
-            if message["type"] == "websocket.disconnect":
-                code = int(message.get("code") or 1005)
-                self.stats.close_codes_received[code] += 1
-                return code
-            raw = (
-                message.get("text")
-                if message.get("text") is not None
-                else message.get("bytes", b"")
-            )
             verdict = self._handle(conn, raw, trio.current_time())
+            self.world.touch()  # let wait_until() observers see heartbeats and handshakes
             if verdict is not None:
                 self._close(conn, *verdict)
                 return None
@@ -461,18 +488,23 @@ class GatewayHub:
 
     async def _writer(
         self,
-        ws: WebSocket,
+        ws: WebSocketConnection,
+        stream: trio.SocketStream,
         receive: trio.MemoryReceiveChannel[tuple[str, Any]],
         deflater: Any,
         scope: trio.CancelScope,
     ) -> None:
         async for kind, value in receive:
+            if kind == "drop":
+                await stream.aclose()  # no close frame: the client sees an abnormal 1006
+                scope.cancel()
+                return
             if kind == "close":
                 code, reason = value
                 self.stats.close_codes_sent[code] += 1
-                # If the client closed first there is nothing left to tell it.
-                with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-                    await ws.close(code, reason)
+                # Wait briefly for the client's closing reply, then cut the stream anyway.
+                with trio.move_on_after(CLOSE_HANDSHAKE_TIMEOUT):
+                    await ws.aclose(code, reason)
                 scope.cancel()
                 return
             text = json.dumps(value, separators=(",", ":"))
@@ -480,15 +512,15 @@ class GatewayHub:
                 self.stats.dispatches_sent += 1
             try:
                 if deflater is None:
-                    await ws.send_text(text)
+                    await ws.send_message(text)
                 else:
                     data = deflater.compress(text.encode()) + deflater.flush(zlib.Z_SYNC_FLUSH)
                     if self.realism.split_zlib_frames and len(data) > 1:
                         cut = self.world.rng.randrange(1, len(data))
-                        await ws.send_bytes(data[:cut])
-                        await ws.send_bytes(data[cut:])
+                        await ws.send_message(data[:cut])
+                        await ws.send_message(data[cut:])
                     else:
-                        await ws.send_bytes(data)
-            except (RuntimeError, WebSocketDisconnect):
-                scope.cancel()
+                        await ws.send_message(data)
+            except ConnectionClosed:
+                # The reader sees the same close and reports it; nothing more to send.
                 return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -14,13 +15,12 @@ from hypercorn.trio import serve
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.websockets import WebSocket
+from starlette.routing import Mount, Route
 
 from ._config import Realism
 from ._control import Control
 from ._faults import FaultBook
-from ._gateway import GatewayHub
+from ._gateway import GATEWAY_PATH, RESUME_PATH, GatewayHub
 from ._http import Exchange
 from ._rest import RestApi
 from ._stats import Stats
@@ -56,6 +56,7 @@ class LocalDiscord:
     ) -> None:
         self.realism = realism or Realism.faithful()
         self.base_url = base_url
+        self.gateway_base = base_url.replace("http", "ws", 1)
         if wall_offset is None:
             # Unix time at trio time 0: the one place the wall clock is read, so that
             # timestamps and snowflakes look real while all timing follows trio's clock.
@@ -89,14 +90,14 @@ class LocalDiscord:
                     self._cdn,
                     methods=["GET"],
                 ),
-                WebSocketRoute("/gateway", self._gateway),
-                WebSocketRoute("/gateway-resume", self._gateway_resume),
             ]
         )
 
-    def rebase(self, base_url: str) -> None:
-        """Set the public base URL once the listening port is known."""
+    def rebase(self, base_url: str, gateway_base: str | None = None) -> None:
+        """Set the public base URLs once the listening ports are known."""
         self.base_url = base_url
+        if gateway_base is not None:
+            self.gateway_base = gateway_base
         self.world.cdn_base = self.cdn_url
 
     @property
@@ -111,12 +112,12 @@ class LocalDiscord:
     @property
     def gateway_url(self) -> str:
         """What ``/gateway/bot`` returns; clients add ``?v=10&encoding=json&compress=...``."""
-        return self.base_url.replace("http", "ws", 1) + "/gateway"
+        return self.gateway_base + GATEWAY_PATH
 
     @property
     def resume_gateway_url(self) -> str:
         """READY's ``resume_gateway_url``: a different path, so tests can see it was used."""
-        return self.base_url.replace("http", "ws", 1) + "/gateway-resume"
+        return self.gateway_base + RESUME_PATH
 
     @property
     def control_url(self) -> str:
@@ -155,29 +156,25 @@ class LocalDiscord:
             attachment.data, media_type=attachment.content_type or "application/octet-stream"
         )
 
-    async def _gateway(self, ws: WebSocket) -> None:
-        await self.hub.serve_connection(ws, resume_path=False)
-
-    async def _gateway_resume(self, ws: WebSocket) -> None:
-        await self.hub.serve_connection(ws, resume_path=True)
-
 
 @asynccontextmanager
 async def open_discord_local(
     *,
     host: str = "127.0.0.1",
     port: int = 0,
+    gateway_port: int = 0,
     realism: Realism | None = None,
     rng: random.Random | None = None,
     observers: Iterable[Callable[[Exchange], None]] = (),
 ) -> AsyncIterator[LocalDiscord]:
-    """Serve a fresh local Discord on ``host:port`` (port 0: the OS picks one).
+    """Serve a fresh local Discord: HTTP (REST, control, CDN) on ``host:port`` and the
+    gateway on ``host:gateway_port`` (0: the OS picks a port).
 
-    Yields the :class:`LocalDiscord` once it accepts connections; its URLs carry the
-    real port.
+    Yields the :class:`LocalDiscord` once both accept connections; its URLs carry the
+    real ports.
 
     Resource handling:
-        Leaving the block cancels the server: open gateway sockets are cut without a
+        Leaving the block cancels both servers: open gateway sockets are cut without a
         close frame and in-flight requests are abandoned.
     """
     server = LocalDiscord(realism=realism, rng=rng, observers=observers)
@@ -188,7 +185,11 @@ async def open_discord_local(
     config.graceful_timeout = 0.5
     async with trio.open_nursery() as nursery:
         binds = await nursery.start(_serve, server, config)
-        server.rebase(binds[0])
+        listeners = await nursery.start(
+            functools.partial(trio.serve_tcp, server.hub.serve_stream, gateway_port, host=host)
+        )
+        gw_port = listeners[0].socket.getsockname()[1]
+        server.rebase(binds[0], f"ws://{host}:{gw_port}")
         try:
             yield server
         finally:

@@ -130,7 +130,7 @@ async def test_bulk_overwrite_global_and_guild_commands(rig: Rig) -> None:
         ],
     )
     assert set(bad.json()["errors"]["0"]) == {"name", "options"}
-    assert (await rig.rest.put(f"/applications/1/commands", json=[])).status_code == 403
+    assert (await rig.rest.put("/applications/1/commands", json=[])).status_code == 403
     unknown = await rig.control.post(
         "/interactions/command",
         json={"user_id": alice["id"], "channel_id": rig.channel_id, "name": "nope"},
