@@ -80,7 +80,36 @@ class _State:
 
 
 class _Cell:
-    """One actor slot: the mailbox, the Ref, and the current incarnation's handles."""
+    """One actor slot: the mailbox, the Ref, and the current incarnation's handles.
+
+    Slotted, with events, monitor table and held-ask set made on first use: an idle actor
+    should cost a few KB (the benchmark's target is 10 KB, task and nursery included).
+    """
+
+    __slots__ = (
+        "_inc_done",
+        "_terminated",
+        "args",
+        "behavior",
+        "box",
+        "extra",
+        "final_reason",
+        "id",
+        "incarnation",
+        "main_task",
+        "monitors",
+        "name",
+        "open_asks",
+        "owner",
+        "ref",
+        "runtime_cancel",
+        "scope",
+        "shutdown",
+        "state",
+        "stop_deadline",
+        "stop_requested",
+        "system",
+    )
 
     def __init__(
         self,
@@ -107,14 +136,35 @@ class _Cell:
         self.state = _State.STARTING
         self.scope: trio.CancelScope | None = None
         self.main_task: trio.lowlevel.Task | None = None
-        self.open_asks: set[_ReplySlot] = set()
+        self.open_asks: set[_ReplySlot] | None = None  # asks the incarnation holds
         self.stop_requested = False
+        self.runtime_cancel = False  # a supervisor cancelled it to restart it
         self.stop_deadline = math.inf
         self.final_reason: ExitReason | None = None
-        self.terminated = trio.Event()
-        self.inc_done = trio.Event()
-        self.monitors: dict[int, Callable[[ExitReason], None]] = {}
+        self._terminated: trio.Event | None = None
+        self._inc_done: trio.Event | None = None
+        self.monitors: dict[int, Callable[[ExitReason], None]] | None = None
         self.extra: Any = None  # a supervisor keeps its state here
+
+    @property
+    def terminated(self) -> trio.Event:
+        """Set once the cell has ended for good."""
+        event = self._terminated
+        if event is None:
+            event = self._terminated = trio.Event()
+            if self.state == _State.DEAD:
+                event.set()
+        return event
+
+    @property
+    def inc_done(self) -> trio.Event:
+        """Set once the current incarnation has ended."""
+        event = self._inc_done
+        if event is None:
+            event = self._inc_done = trio.Event()
+            if self.state in (_State.EXITED, _State.DEAD):
+                event.set()
+        return event
 
     # -- called by the mailbox ---------------------------------------------------------
 
@@ -149,8 +199,8 @@ class _Cell:
         self.scope = None
         self.main_task = None
         ctx._release_monitors()
-        held = list(self.open_asks)
-        self.open_asks = set()
+        held = list(self.open_asks or ())
+        self.open_asks = None
         for slot in held:
             slot.tracker = None
             slot.reject(self._ask_error(reason))
@@ -163,7 +213,8 @@ class _Cell:
                 exc_info=reason.error,
             )
             self.system._emit(Crashed(self.ref, self.incarnation, reason.error))
-        self.inc_done.set()
+        if self._inc_done is not None:
+            self._inc_done.set()
 
     def _ask_error(self, reason: ExitReason) -> Exception:
         if reason.kind is ExitKind.CRASH:
@@ -185,19 +236,22 @@ class _Cell:
         self.final_reason = reason
         self.box.close()
         self._dead_letter(self.box.take_all(), reason)
-        monitors = list(self.monitors.values())
-        self.monitors.clear()
+        monitors = list(self.monitors.values()) if self.monitors else []
+        self.monitors = None
         for notify in monitors:
             notify(reason)
         self.owner.forget(self)
         self.system._emit(Stopped(self.ref, reason))
-        self.terminated.set()
+        if self._terminated is not None:
+            self._terminated.set()
 
     def add_monitor(self, notify: Callable[[ExitReason], None]) -> int:
         key = next(_ids)
         if self.final_reason is not None:
             notify(self.final_reason)
         else:
+            if self.monitors is None:
+                self.monitors = {}
             self.monitors[key] = notify
         return key
 
@@ -237,7 +291,9 @@ class MonitorHandle:
         self._key = key
 
     def cancel(self) -> None:
-        self._cell.monitors.pop(self._key, None)
+        """Stop watching. Idempotent."""
+        if self._cell.monitors:
+            self._cell.monitors.pop(self._key, None)
 
 
 class Context(Generic[M]):
@@ -247,18 +303,30 @@ class Context(Generic[M]):
     cancelled when the incarnation ends (return, crash, stop, or restart).
     """
 
+    __slots__ = (
+        "_cell",
+        "_has_started",
+        "_monitors",
+        "_task_status",
+        "incarnation",
+        "mailbox",
+        "name",
+        "nursery",
+        "self",
+    )
+
     def __init__(self, cell: _Cell, task_status: trio.TaskStatus[Any]) -> None:
         self._cell = cell
         self._task_status = task_status
         self._has_started = False
-        self._monitors: list[MonitorHandle] = []
+        self._monitors: list[MonitorHandle] | None = None
         self.self: Ref[M] = cell.ref
         """This actor's own ``Ref`` (stable across restarts)."""
         self.name: str = cell.name
         """This actor's name."""
         self.incarnation: int = cell.incarnation
         """1 for the first run of the behavior, 2 after the first restart, ..."""
-        self.mailbox: MailboxReader[M] = MailboxReader(cell.box, cell.open_asks, self.started)
+        self.mailbox: MailboxReader[M] = MailboxReader(cell.box, self.started)
         """``async for msg in ctx.mailbox``: see ``MailboxReader``."""
         self.nursery: trio.Nursery = None  # type: ignore[assignment]  # set before the behavior runs
         """A nursery owned by this incarnation, for helper tasks; cancelled when it ends.
@@ -330,7 +398,7 @@ class Context(Generic[M]):
         with scope:
             while True:
                 await trio.sleep_until(at)
-                if not any(m is msg for m in box.system):
+                if not box.has_system(msg):
                     box.put_system(msg)
                 at += interval
                 now = trio.current_time()
@@ -350,13 +418,15 @@ class Context(Generic[M]):
             box.put_system(as_msg(down) if as_msg is not None else down)
 
         handle = MonitorHandle(ref._cell, ref._cell.add_monitor(notify))
+        if self._monitors is None:
+            self._monitors = []
         self._monitors.append(handle)
         return handle
 
     def _release_monitors(self) -> None:
-        for handle in self._monitors:
+        for handle in self._monitors or ():
             handle.cancel()
-        self._monitors.clear()
+        self._monitors = None
 
     def ask_into(
         self,
@@ -400,7 +470,8 @@ async def run_incarnation(cell: _Cell, *, task_status: trio.TaskStatus[Any]) -> 
     ``None`` when the behavior calls ``ctx.started()``, or a ``StartFailed`` value."""
     cell.incarnation += 1
     cell.state = _State.STARTING
-    cell.inc_done = trio.Event()
+    cell._inc_done = None
+    cell.runtime_cancel = False
     ctx: Context[Any] = Context(cell, task_status)
     cell.main_task = trio.lowlevel.current_task()
     try:
@@ -425,19 +496,25 @@ async def run_incarnation(cell: _Cell, *, task_status: trio.TaskStatus[Any]) -> 
 async def _run_behavior(cell: _Cell, ctx: Context[Any]) -> ExitReason:
     body_error: Exception | None = None
     try:
-        with trio.CancelScope(deadline=cell.stop_deadline) as scope:
-            cell.scope = scope
-            async with trio.open_nursery() as nursery:
-                ctx.nursery = nursery
-                try:
-                    await cell.behavior(ctx, *cell.args)
-                except Exception as exc:
-                    body_error = exc
-                nursery.cancel_scope.cancel()  # helpers and timers end with the behavior
+        # The nursery's own cancel scope is the runtime's handle on the incarnation (stop
+        # deadline, restart cancel): one scope fewer per actor. Only the runtime cancels it
+        # before the behavior returns, and it sets a flag first, which is how a cancel we
+        # caused is told apart from one coming from outside (that one propagates).
+        async with trio.open_nursery() as nursery:
+            ctx.nursery = nursery
+            cell.scope = nursery.cancel_scope
+            nursery.cancel_scope.deadline = cell.stop_deadline
+            try:
+                await cell.behavior(ctx, *cell.args)
+            except Exception as exc:
+                body_error = exc
+            nursery.cancel_scope.cancel()  # helpers and timers end with the behavior
     except Exception as exc:  # a helper task failed: an ExceptionGroup
         return ExitReason(ExitKind.CRASH, exc)
+    finally:
+        cell.scope = None
     if body_error is not None:
         return ExitReason(ExitKind.CRASH, body_error)
-    if cell.stop_requested or scope.cancelled_caught:
+    if cell.stop_requested or cell.runtime_cancel:
         return SHUTDOWN
     return NORMAL

@@ -67,6 +67,7 @@ class Mailbox:
 
 class _Owner(Protocol):
     name: str
+    open_asks: set[_ReplySlot] | None
 
     def on_dropped(self, msg: Any, policy: Overflow) -> None: ...
 
@@ -79,16 +80,18 @@ class MailboxQueue:
 
     def __init__(self, config: Mailbox, owner: _Owner) -> None:
         self.user: deque[Any] = deque()
-        self.system: deque[Any] = deque()
+        # Made on first use, like ``_room``: an idle actor should cost little memory, and an
+        # empty deque costs ~760 bytes.
+        self.system: deque[Any] | None = None
         self.capacity = config.capacity
         self.overflow = config.overflow
         self.closed = False
         self.owner = owner
         self._waiter: trio.lowlevel.Task | None = None
-        self._room = trio.lowlevel.ParkingLot()
+        self._room: trio.lowlevel.ParkingLot | None = None  # senders waiting for room
 
     def __len__(self) -> int:
-        return len(self.user) + len(self.system)
+        return len(self.user) + (len(self.system) if self.system else 0)
 
     # -- senders ----------------------------------------------------------------------
 
@@ -129,6 +132,8 @@ class MailboxQueue:
         await trio.lowlevel.checkpoint_if_cancelled()
         if self.overflow is Overflow.BLOCK_SENDER:
             while len(self.user) >= self.capacity and not self.closed:
+                if self._room is None:
+                    self._room = trio.lowlevel.ParkingLot()
                 await self._room.park()
         self.put(msg)
         await trio.lowlevel.cancel_shielded_checkpoint()
@@ -137,6 +142,8 @@ class MailboxQueue:
         """Enqueue on the system lane (no bound). False if the mailbox is closed."""
         if self.closed:
             return False
+        if self.system is None:
+            self.system = deque()
         self.system.append(msg)
         if self._waiter is not None:
             self._wake()
@@ -147,17 +154,19 @@ class MailboxQueue:
     def close(self) -> None:
         """Refuse new messages; queued ones stay for the reader to drain."""
         self.closed = True
-        self._room.unpark_all()
+        if self._room is not None:
+            self._room.unpark_all()
         if self._waiter is not None:
             self._wake()
 
     def take_all(self) -> list[Any]:
         """Remove and return everything queued, system lane first."""
-        out = list(self.system)
+        out = list(self.system) if self.system else []
         out.extend(self.user)
-        self.system.clear()
+        self.system = None
         self.user.clear()
-        self._room.unpark_all()
+        if self._room is not None:
+            self._room.unpark_all()
         return out
 
     # -- the reader side --------------------------------------------------------------
@@ -188,6 +197,10 @@ class MailboxQueue:
             self._room.unpark()
         return msg
 
+    def has_system(self, msg: Any) -> bool:
+        """Whether this exact object is queued on the system lane."""
+        return self.system is not None and any(m is msg for m in self.system)
+
 
 class MailboxReader(Generic[M]):
     """An actor's view of its own mailbox: ``async for msg in ctx.mailbox``.
@@ -202,11 +215,10 @@ class MailboxReader(Generic[M]):
     ``Cancelled``. A cancelled wait takes no message out of the mailbox.
     """
 
-    __slots__ = ("_budget", "_on_first", "_queue", "_tracker")
+    __slots__ = ("_budget", "_on_first", "_queue")
 
-    def __init__(self, queue: MailboxQueue, tracker: set[_ReplySlot], on_first: Any = None) -> None:
+    def __init__(self, queue: MailboxQueue, on_first: Any = None) -> None:
         self._queue = queue
-        self._tracker = tracker
         self._budget = 0
         self._on_first = on_first
 
@@ -217,25 +229,39 @@ class MailboxReader(Generic[M]):
         return self
 
     async def __anext__(self) -> M:
+        # The hot path of every actor: keep it to a few attribute reads (pop is inlined).
         q = self._queue
-        if self._budget and (q.system or q.user):
+        user = q.user
+        if self._budget and (user or q.system):
             self._budget -= 1
         else:
-            if q.system or q.user:
+            if user or q.system:
                 await trio.lowlevel.checkpoint()
-            while not (q.system or q.user):
+            while not (user or q.system):
                 if q.closed:
                     raise StopAsyncIteration
                 await q.wait_readable()
             self._budget = BATCH - 1
-        msg = q.pop()
+        if q.system:
+            msg = q.system.popleft()
+        else:
+            msg = user.popleft()
+            if q._room and len(user) < q.capacity:
+                q._room.unpark()
         if isinstance(msg, Ask):
-            slot = getattr(msg, "_reply_slot", None)
-            if slot is not None and not slot.answered:
-                # Held by this incarnation until answered: a crash or stop fails it.
-                slot.tracker = self._tracker
-                self._tracker.add(slot)
+            self._hold(msg)
         return msg  # type: ignore[no-any-return]
+
+    def _hold(self, msg: Ask[Any]) -> None:
+        slot: _ReplySlot | None = getattr(msg, "_reply_slot", None)
+        if slot is not None and not slot.answered:
+            # Held by this incarnation until answered: a crash or stop fails it.
+            owner = self._queue.owner
+            held = owner.open_asks
+            if held is None:
+                held = owner.open_asks = set()
+            slot.tracker = held
+            held.add(slot)
 
     async def receive(self) -> M:
         """The next message; raises ``ActorStopped`` once the mailbox is closed and empty."""

@@ -413,6 +413,7 @@ class _Supervisor:
         child.terminating = True
         try:
             if cell.scope is not None:
+                cell.runtime_cancel = True
                 cell.scope.cancel()
             await cell.inc_done.wait()
         finally:
