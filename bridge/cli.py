@@ -10,6 +10,7 @@ import argparse
 import json
 import platform
 import random
+import signal
 import sys
 from collections.abc import Callable, Sequence
 
@@ -33,17 +34,20 @@ def _cmd_discord_local(args: argparse.Namespace) -> int:
     ]()
 
     async def serve() -> None:
-        rng = random.Random(args.seed)
-        async with open_discord_local(
-            host="127.0.0.1", port=args.port, realism=realism, rng=rng
-        ) as server:
-            print(json.dumps(server.urls()), flush=True)
-            await trio.sleep_forever()
+        # Ctrl-C (or SIGTERM) ends the block normally, so the server shuts down cleanly.
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with open_discord_local(
+                host="127.0.0.1",
+                port=args.port,
+                gateway_port=args.gateway_port,
+                realism=realism,
+                rng=random.Random(args.seed),
+            ) as server:
+                print(json.dumps(server.urls()), flush=True)
+                async for _ in signals:
+                    break
 
-    try:
-        trio.run(serve)
-    except KeyboardInterrupt:
-        return 0
+    trio.run(serve)
     return 0
 
 

@@ -58,7 +58,8 @@ async def open_rig(realism: Realism | None = None) -> AsyncIterator[Rig]:
         httpx.AsyncClient(transport=transport, base_url=server.control_url) as control,
     ):
         yield Rig(server, rest, control, recorder)
-    recorder.assert_valid()
+    if recorder.exchanges:  # control-only tests make no REST exchange
+        recorder.assert_valid()
 
 
 @pytest.fixture
