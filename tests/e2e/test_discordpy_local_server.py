@@ -148,7 +148,7 @@ def run_bot(client: discord.Client, token: str, loops: dict[str, Any]) -> None:
     async def main() -> None:
         loops["loop"] = asyncio.get_running_loop()
         async with client:
-            await client.start(token, reconnect=False)
+            await client.start(token, reconnect=True)
 
     asyncio.run(main())
 
