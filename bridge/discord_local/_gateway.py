@@ -273,7 +273,7 @@ class GatewayHub:
         self.sessions_started += 1
         self.stats.identifies += 1
         session = Session(
-            id=self.world._secret(32),
+            id=self.world.secret(32),
             intents=intents,
             buffer=collections.deque(maxlen=self.realism.replay_buffer),
             shard=d.get("shard"),

@@ -178,7 +178,8 @@ class World:
         )
         return f"{head}.local.{tail}"
 
-    def _secret(self, n: int = 64) -> str:
+    def secret(self, n: int = 64) -> str:
+        """A random token-like string from the injected random source."""
         return "".join(self.rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(n))
 
     def subscribe(self, listener: Callable[[Dispatch], None]) -> None:
@@ -686,7 +687,7 @@ class World:
 
     def add_webhook(self, channel_id: int, name: str) -> Webhook:
         self.channel(channel_id)
-        w = Webhook(id=self.snowflake(), token=self._secret(), channel_id=channel_id, name=name)
+        w = Webhook(id=self.snowflake(), token=self.secret(), channel_id=channel_id, name=name)
         self.webhooks_by_id[w.id] = w
         self.touch()
         return w
@@ -742,7 +743,7 @@ class World:
         self.channel(channel_id)
         inter = Interaction(
             id=self.snowflake(),
-            token=f"aW50ZXJhY3Rpb24.{self._secret(80)}",
+            token=f"aW50ZXJhY3Rpb24.{self.secret(80)}",
             type=kind,
             data=data,
             channel_id=channel_id,
@@ -940,7 +941,7 @@ class World:
             m = self.create_message(
                 inter.channel_id,
                 self.bot.id,
-                content=data.get("content") or "" if kind == 4 else "",
+                content=(data.get("content") or "") if kind == 4 else "",
                 embeds=data.get("embeds") if kind == 4 else None,
                 components=data.get("components") if kind == 4 else None,
                 files=files if kind == 4 else (),
