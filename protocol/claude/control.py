@@ -309,3 +309,11 @@ def elicitation_response(
     if content is not None and action == "accept":
         response["content"] = content
     return _success(request_id, response)
+
+
+def reply_to_unsupported(request_id: str, subtype: str) -> dict[str, Any]:
+    """The answer to a CLI request we do not handle (``hook_callback`` without hooks,
+    ``request_user_dialog``, ...). The CLI waits for an answer forever, so every request
+    gets one: the error envelope, which the CLI treats as a refusal (``cancel`` for
+    dialogs)."""
+    return error_response(request_id, f"ccbridge does not support {subtype or 'this'} requests")

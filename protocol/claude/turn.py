@@ -478,3 +478,55 @@ def _update_tasks(tasks: tuple[TaskItem, ...], run: ToolRun) -> tuple[TaskItem, 
             if isinstance(todo, dict)
         )
     return tasks
+
+
+# ---------------------------------------------------------------------------------------
+# Turn timeouts (the driver sleeps until next_deadline, then asks timeout_due)
+# ---------------------------------------------------------------------------------------
+
+
+class TimeoutKind(enum.Enum):
+    IDLE = "idle"
+    """No event for ``idle_timeout`` seconds while a turn runs and nobody waits for the host."""
+    TOTAL = "total"
+    """The turn has run for ``total_timeout`` seconds."""
+
+
+def _deadlines(
+    state: TurnState, idle_timeout: float | None, total_timeout: float | None
+) -> list[tuple[float, TimeoutKind]]:
+    if not state.busy:
+        return []
+    out = []
+    if total_timeout is not None and state.turn_started_at is not None:
+        out.append((state.turn_started_at + total_timeout, TimeoutKind.TOTAL))
+    if (
+        idle_timeout is not None
+        and state.last_event_at is not None
+        and state.activity not in WAITING_FOR_HOST
+    ):
+        out.append((state.last_event_at + idle_timeout, TimeoutKind.IDLE))
+    return out
+
+
+def next_deadline(
+    state: TurnState, *, idle_timeout: float | None, total_timeout: float | None
+) -> float | None:
+    """When a timeout could next fire (``None``: none can, e.g. no turn is running).
+
+    The idle clock stops while the CLI waits for the host (a permission prompt, a
+    question, a plan): a human taking their time is not a stalled CLI. The total clock
+    never stops.
+    """
+    deadlines = _deadlines(state, idle_timeout, total_timeout)
+    return min(at for at, _ in deadlines) if deadlines else None
+
+
+def timeout_due(
+    state: TurnState, now: float, *, idle_timeout: float | None, total_timeout: float | None
+) -> TimeoutKind | None:
+    """Which timeout has expired at ``now`` (total before idle), or ``None``."""
+    due = [kind for at, kind in _deadlines(state, idle_timeout, total_timeout) if at <= now]
+    if TimeoutKind.TOTAL in due:
+        return TimeoutKind.TOTAL
+    return due[0] if due else None

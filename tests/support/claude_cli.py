@@ -13,6 +13,9 @@ scripted model server (:mod:`tests.support.model_server`), with its own ``HOME``
 
 In CI (``CI=true``) an unavailable CLI is a failure: :func:`require_claude_binary` raises
 instead of letting the caller skip.
+
+:func:`open_claude_actor` runs a ``claude`` process (real or fake) under a small recording
+actor, through the product's :func:`bridge.claude.process.open_claude`.
 """
 
 from __future__ import annotations
@@ -21,10 +24,13 @@ import fcntl
 import os
 import shutil
 import subprocess
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import attrs
+import trio
 
 #: The exact CLI version every real-CLI test runs against. Bump it here and nowhere else,
 #: then re-record the fixtures (``uv run python -m tests.fixtures.claude.record``).
@@ -203,3 +209,103 @@ def cli_env(
     if extra:
         env.update(extra)
     return env
+
+
+# ---------------------------------------------------------------------------------------
+# An owning actor for tests: runs open_claude and records every message it receives
+# ---------------------------------------------------------------------------------------
+
+
+class ClaudeHarness:
+    """A test's view of a ``claude`` process owned by a recording actor.
+
+    Made by :func:`open_claude_actor`. ``claude`` is the real
+    :class:`bridge.claude.process.ClaudeProcess` handle; ``messages`` is everything the
+    owning actor received, in order. The ``until_*`` helpers consume messages from a
+    cursor, so a test reads the conversation front to back.
+    """
+
+    def __init__(self) -> None:
+        from bridge.claude.process import ClaudeProcess
+
+        self.messages: list[Any] = []
+        self.claude: ClaudeProcess = None  # type: ignore[assignment]  # set when started
+        self.ref: Any = None
+        self.pid = 0
+        self._cursor = 0
+        self._changed = trio.Event()
+
+    def record(self, message: Any) -> None:
+        self.messages.append(message)
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def until(self, match: Callable[[Any], bool], *, timeout: float = 30.0) -> Any:
+        """The next message (from the cursor) for which ``match`` is true; skipped ones are
+        consumed. Raises ``trio.TooSlowError`` after ``timeout`` seconds."""
+        with trio.fail_after(timeout):
+            while True:
+                while self._cursor < len(self.messages):
+                    message = self.messages[self._cursor]
+                    self._cursor += 1
+                    if match(message):
+                        return message
+                await self._changed.wait()
+
+    async def until_event(self, cls: type, *, timeout: float = 30.0) -> Any:
+        """The next stdout event of class ``cls``."""
+        from bridge.claude.process import ClaudeEvent
+
+        message = await self.until(
+            lambda m: isinstance(m, ClaudeEvent) and isinstance(m.event, cls), timeout=timeout
+        )
+        return message.event
+
+    async def until_result(self, *, timeout: float = 30.0) -> Any:
+        from protocol.claude import events as ev
+
+        return await self.until_event(ev.Result, timeout=timeout)
+
+    async def until_message(self, cls: type, *, timeout: float = 30.0) -> Any:
+        return await self.until(lambda m: isinstance(m, cls), timeout=timeout)
+
+    def events(self) -> list[Any]:
+        """Every stdout event received so far."""
+        from bridge.claude.process import ClaudeEvent
+
+        return [m.event for m in self.messages if isinstance(m, ClaudeEvent)]
+
+
+@asynccontextmanager
+async def open_claude_actor(
+    system: Any, command: Any, **open_claude_kwargs: Any
+) -> AsyncIterator[ClaudeHarness]:
+    """Spawn an actor in ``system`` that owns a ``claude`` process (``open_claude(command,
+    deliver=ctx.self.send, **open_claude_kwargs)``) and records what it receives.
+
+    Leaving the block stops the actor (if the test has not), which kills the process.
+    """
+    import actors
+    from bridge.claude.process import open_claude
+
+    harness = ClaudeHarness()
+
+    async def owner(ctx: actors.Context[Any]) -> None:
+        async with open_claude(command, deliver=ctx.self.send, **open_claude_kwargs) as claude:
+            harness.claude = claude
+            harness.pid = claude.pid
+            ctx.started()
+            async for message in ctx.mailbox:
+                harness.record(message)
+
+    harness.ref = await system.spawn(
+        owner,
+        name="claude-owner",
+        mailbox=actors.Mailbox(capacity=256, overflow=actors.Overflow.BLOCK_SENDER),
+        start_timeout=60.0,
+    )
+    try:
+        yield harness
+    finally:
+        if harness.ref.alive:
+            await harness.ref.stop(timeout=30.0)

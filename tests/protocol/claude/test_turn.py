@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from protocol.claude import events as ev
 from protocol.claude.converter import parse_line
-from protocol.claude.turn import Activity, PendingKind, TaskItem, TurnState
+from protocol.claude.turn import (
+    Activity,
+    PendingKind,
+    TaskItem,
+    TimeoutKind,
+    TurnState,
+    next_deadline,
+    timeout_due,
+)
 from tests.support.fake_claude import stdout_lines
 
 
@@ -172,3 +180,29 @@ def test_unknown_events_only_touch_the_clock() -> None:
     after = state.apply(ev.Unknown(raw={"type": "keep_alive"}), 5.0)
     assert after.last_event_at == 5.0
     assert after.activity is state.activity
+
+
+def test_no_deadline_when_no_turn_runs() -> None:
+    assert next_deadline(TurnState(), idle_timeout=5.0, total_timeout=60.0) is None
+    assert timeout_due(TurnState(), 1e9, idle_timeout=5.0, total_timeout=60.0) is None
+
+
+def test_idle_deadline_follows_the_last_event_and_total_the_turn_start() -> None:
+    state = TurnState().start_turn(100.0).apply(ev.SystemStatus(status="requesting"), 103.0)
+    assert next_deadline(state, idle_timeout=5.0, total_timeout=60.0) == 108.0
+    assert timeout_due(state, 107.9, idle_timeout=5.0, total_timeout=60.0) is None
+    assert timeout_due(state, 108.0, idle_timeout=5.0, total_timeout=60.0) is TimeoutKind.IDLE
+    assert next_deadline(state, idle_timeout=None, total_timeout=60.0) == 160.0
+    # Past both: total wins (it is the one to report).
+    assert timeout_due(state, 200.0, idle_timeout=5.0, total_timeout=60.0) is TimeoutKind.TOTAL
+
+
+def test_the_idle_clock_stops_while_the_host_is_awaited() -> None:
+    waiting = next(s for e, s in _walk("bash_allow") if isinstance(e, ev.ControlRequest))
+    assert waiting.last_event_at is not None
+    assert (
+        timeout_due(waiting, waiting.last_event_at + 1e6, idle_timeout=5.0, total_timeout=None)
+        is None
+    )
+    total = timeout_due(waiting, waiting.last_event_at + 1e6, idle_timeout=5.0, total_timeout=60.0)
+    assert total is TimeoutKind.TOTAL

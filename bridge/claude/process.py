@@ -1,0 +1,544 @@
+"""The ``claude`` child process, owned by one actor.
+
+Theory of operation
+-------------------
+:func:`open_claude` starts the CLI through the actors runtime's process helper
+(``actors.open_process``: exec only, its own process group, the whole group SIGTERMed then
+SIGKILLed when the block exits, however it exits) and runs four helper tasks in a nursery
+of its own::
+
+    stdout ─► pump ──(parse; update TurnState; wake waiters)──► buffer ─► forwarder ─► deliver()
+    stderr ─► drain (bounded tail, never stalls the child)
+    watchdog: sleeps until TurnState's next deadline; on expiry reports and interrupts
+    exit: after stdout EOF, waits for the exit status and reports ClaudeExited
+
+Everything the CLI says reaches the owner as messages through ``deliver`` (typically
+``ctx.self.send`` of an actor with an ``Overflow.BLOCK_SENDER`` mailbox, so a slow owner
+slows the CLI down instead of losing events): :class:`ClaudeEvent` for each stdout line,
+:class:`ClaudeTimedOut` when a timeout fires, :class:`ClaudeInterruptEscalated` when the
+CLI ignored an interrupt and was signalled, and finally :class:`ClaudeExited`. The pump
+updates the state *before* the buffer, so the handle's own waits (a control response, a
+result after an interrupt) never depend on the owner reading its mailbox.
+
+The owner talks back through the :class:`ClaudeProcess` handle: user messages, answers to
+``can_use_tool`` / elicitation requests, and our control requests (interrupt, model, mode).
+Every write goes through one lock, because trio forbids two concurrent ``send_all`` calls
+on a stream and the watchdog writes too.
+
+Interrupts go through the control protocol first: it keeps the process and the session
+alive and always ends the turn with a ``result``. Only if no result arrives within
+``interrupt_grace`` does the handle signal the process group, SIGINT first (the CLI
+exits 0 and keeps its session file resumable), then SIGTERM/SIGKILL.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
+from typing import Any, Final
+
+import attrs
+import trio
+
+import actors
+from protocol.claude import control
+from protocol.claude import events as ev
+from protocol.claude.argv import ClaudeCommand, build_argv
+from protocol.claude.framing import DEFAULT_MAX_LINE_BYTES, Sentinel, StreamJsonReader
+from protocol.claude.turn import TimeoutKind, TurnState, next_deadline, timeout_due
+
+log = logging.getLogger(__name__)
+
+#: Events parsed but not yet taken by the owner. Past this the pump stops reading stdout
+#: (backpressure onto the CLI); below it the handle keeps seeing results and responses
+#: even while the owner is busy.
+EVENT_BUFFER: Final = 1024
+
+#: stderr kept for the exit report and the logs (the tail; older bytes are dropped).
+STDERR_TAIL_BYTES: Final = 64 * 1024
+
+#: Seconds between the control interrupt and SIGINT, and between SIGINT and SIGTERM.
+#: The CLI answers an interrupt within ~0.03 s (research §c), so 5 s means it is stuck.
+DEFAULT_INTERRUPT_GRACE: Final = 5.0
+
+#: Seconds the CLI gets to exit after stdin EOF in :meth:`ClaudeProcess.close` before it
+#: is signalled; it first finishes the turn in progress (research §c "stdin EOF").
+DEFAULT_CLOSE_GRACE: Final = 10.0
+
+
+# ---------------------------------------------------------------------------------------
+# Messages delivered to the owner
+# ---------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class ClaudeEvent:
+    """One line the CLI wrote, parsed."""
+
+    event: ev.Event
+    at: float
+    """``trio.current_time()`` when it was read."""
+
+
+@attrs.frozen
+class ClaudeTimedOut:
+    """A turn exceeded a limit; the handle has already started interrupting it."""
+
+    kind: TimeoutKind
+    limit: float
+    """The configured number of seconds."""
+
+
+@attrs.frozen
+class ClaudeInterruptEscalated:
+    """The CLI did not end the turn after a control interrupt; it was sent ``signal``."""
+
+    signal: int
+
+
+@attrs.frozen
+class ClaudeExited:
+    """The process ended (always the last message)."""
+
+    returncode: int
+    """As in ``subprocess``: negative when killed by a signal. SIGINT gives 0."""
+    stderr_tail: str
+    """The end of what it wrote to stderr (for the log and error messages)."""
+    results_seen: int
+    """How many ``result`` lines it wrote: an exit without one lost a turn."""
+
+
+ClaudeMessage = ClaudeEvent | ClaudeTimedOut | ClaudeInterruptEscalated | ClaudeExited
+Deliver = Callable[[ClaudeMessage], Awaitable[Any]]
+
+
+@attrs.frozen
+class ControlRequestFailed(Exception):
+    """The CLI answered one of our control requests with an error (its fault or ours; the
+    message says which)."""
+
+    subtype: str
+    error: str
+    error_code: str | None = None
+
+    def __str__(self) -> str:
+        return f"the claude CLI refused {self.subtype}: {self.error}"
+
+
+@attrs.frozen
+class ClaudeGone(Exception):
+    """The process has exited; nothing more can be written to it."""
+
+    returncode: int | None
+
+    def __str__(self) -> str:
+        return f"the claude process has exited (status {self.returncode})"
+
+
+# ---------------------------------------------------------------------------------------
+# The handle
+# ---------------------------------------------------------------------------------------
+
+
+class _StderrTail:
+    """The last ``limit`` bytes of stderr."""
+
+    def __init__(self, limit: int) -> None:
+        self._chunks: collections.deque[bytes] = collections.deque()
+        self._size = 0
+        self._limit = limit
+        self.total = 0
+
+    def add(self, data: bytes) -> None:
+        self.total += len(data)
+        self._chunks.append(data)
+        self._size += len(data)
+        while self._size - len(self._chunks[0]) >= self._limit:
+            self._size -= len(self._chunks.popleft())
+
+    def text(self) -> str:
+        return b"".join(self._chunks)[-self._limit :].decode("utf-8", "replace")
+
+
+class ClaudeProcess:
+    """The owner's handle on a running ``claude`` process (made by :func:`open_claude`).
+
+    Reading: :attr:`turn` (the :class:`~protocol.claude.turn.TurnState`),
+    :attr:`session_id`, :attr:`pid`, :meth:`stderr_tail`, :attr:`returncode`.
+    """
+
+    def __init__(
+        self,
+        proc: actors.OwnedProcess,
+        *,
+        interrupt_grace: float,
+        idle_timeout: float | None,
+        total_timeout: float | None,
+    ) -> None:
+        self._proc = proc
+        self._lock = trio.Lock()
+        self._ids = control.RequestIds()
+        self._changed = trio.Event()
+        self._responses: dict[str, ev.ControlResponse] = {}
+        self._stderr = _StderrTail(STDERR_TAIL_BYTES)
+        self._exited = trio.Event()
+        self._nursery: trio.Nursery | None = None
+        self._escalating = False
+        self.interrupt_grace = interrupt_grace
+        self.idle_timeout = idle_timeout
+        self.total_timeout = total_timeout
+        self.turn = TurnState()
+        self.results_seen = 0
+        self.events_seen = 0
+
+    # -- reading -----------------------------------------------------------------------
+
+    @property
+    def pid(self) -> int:
+        """The CLI's pid (also its process group id)."""
+        return self._proc.pid
+
+    @property
+    def session_id(self) -> str | None:
+        """The latest session id the CLI reported (init and result events; ``/clear``
+        changes it)."""
+        return self.turn.session_id
+
+    @property
+    def returncode(self) -> int | None:
+        return self._proc.returncode
+
+    @property
+    def exited(self) -> bool:
+        return self._exited.is_set()
+
+    def stderr_tail(self) -> str:
+        """The last bytes the CLI wrote to stderr."""
+        return self._stderr.text()
+
+    async def wait_exited(self) -> int:
+        """Wait until the process has exited and been reaped; return its status."""
+        await self._exited.wait()
+        return self._proc.returncode if self._proc.returncode is not None else -signal.SIGKILL
+
+    # -- writing -----------------------------------------------------------------------
+
+    async def send(self, message: dict[str, Any]) -> None:
+        """Write one stream-json message to stdin.
+
+        Raises:
+            ClaudeGone: the process has exited or its stdin is closed.
+        """
+        stdin = self._proc.stdin
+        if stdin is None or self.exited:
+            raise ClaudeGone(self.returncode)
+        async with self._lock:
+            try:
+                await stdin.send_all(control.encode_line(message))
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                raise ClaudeGone(self.returncode) from exc
+
+    async def send_user(
+        self,
+        text: str,
+        *,
+        images: tuple[control.ImageAttachment, ...] = (),
+        text_files: tuple[control.TextAttachment, ...] = (),
+    ) -> None:
+        """Send a user message; a turn starts (or the message joins the running one)."""
+        message = control.user_message(text, images=images, text_files=text_files)
+        if not self.turn.busy:
+            self._update(self.turn.start_turn(trio.current_time()))
+        await self.send(message)
+
+    async def answer(self, response: dict[str, Any]) -> None:
+        """Send an answer built with :mod:`protocol.claude.control` (``allow``, ``deny``,
+        ``answer_questions``, ``elicitation_response``, ``error_response``) and mark the
+        pending prompt answered."""
+        await self.send(response)
+        request_id = response.get("response", {}).get("request_id")
+        if isinstance(request_id, str):
+            self._update(self.turn.answered(request_id, trio.current_time()))
+
+    async def request(self, body: dict[str, Any], *, timeout: float = 10.0) -> dict[str, Any]:
+        """Send one of our control requests and wait for its answer.
+
+        Args:
+            body: The request without envelope, e.g. ``{"subtype": "set_model", ...}``;
+                prefer :meth:`set_model` and :meth:`set_permission_mode`, which validate.
+            timeout: Seconds to wait for the answer.
+
+        Returns:
+            The ``response`` object of a success answer.
+
+        Raises:
+            ControlRequestFailed: the CLI answered with an error.
+            ClaudeGone: the process exited first.
+            trio.TooSlowError: no answer within ``timeout``.
+        """
+        request_id = self._ids.next()
+        await self.send({"type": "control_request", "request_id": request_id, "request": body})
+        with trio.fail_after(timeout):
+            while request_id not in self._responses:
+                if self.exited:
+                    raise ClaudeGone(self.returncode)
+                await self._changed.wait()
+        response = self._responses.pop(request_id)
+        if not response.success:
+            raise ControlRequestFailed(
+                str(body.get("subtype", "")), response.error or "", response.error_code
+            )
+        return response.response
+
+    async def set_model(self, model: str, *, timeout: float = 10.0) -> dict[str, Any]:
+        """Switch model (validated: the CLI accepts any name)."""
+        return await self.request(control.set_model_request("", model)["request"], timeout=timeout)
+
+    async def set_permission_mode(self, mode: str, *, timeout: float = 10.0) -> dict[str, Any]:
+        """Switch permission mode (validated: the CLI accepts any name)."""
+        body = control.set_permission_mode_request("", mode)["request"]
+        return await self.request(body, timeout=timeout)
+
+    async def interrupt(self) -> None:
+        """End the running turn: a control ``interrupt`` now; if no ``result`` follows
+        within ``interrupt_grace`` seconds, SIGINT to the process group, then SIGTERM and
+        SIGKILL. Returns once the request is written; the escalation runs in the
+        background and is reported as :class:`ClaudeInterruptEscalated`.
+
+        Does nothing when no turn is running or the process has exited.
+        """
+        if self.exited or not self.turn.busy or self._nursery is None:
+            return
+        results_before = self.results_seen
+        request_id = self._ids.next()
+        try:
+            await self.send(control.interrupt_request(request_id))
+        except ClaudeGone:
+            return
+        if not self._escalating:
+            self._escalating = True
+            self._nursery.start_soon(self._escalate, results_before)
+
+    async def close(self, *, grace: float = DEFAULT_CLOSE_GRACE) -> int:
+        """End the process gracefully: close stdin (the CLI finishes its turn and exits),
+        wait up to ``grace`` seconds, then terminate the group. Returns the exit status.
+
+        *Cancellation*: if cancelled, leaving :func:`open_claude`'s block still kills and
+        reaps the process."""
+        await self._close_stdin()
+        with trio.move_on_after(grace):
+            return await self.wait_exited()
+        return await self._proc.terminate(self.interrupt_grace)
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _update(self, state: TurnState) -> None:
+        self.turn = state
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def _close_stdin(self) -> None:
+        async with self._lock:
+            with suppress(trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                await self._proc.close_stdin()
+
+    async def _escalate(self, results_before: int) -> None:
+        try:
+            if await self._result_within(results_before, self.interrupt_grace):
+                return
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                log.warning("claude pid %d ignored an interrupt; sending %s", self.pid, sig.name)
+                if not self._proc.signal_group(sig):
+                    return
+                await self._deliver(ClaudeInterruptEscalated(int(sig)))
+                with trio.move_on_after(self.interrupt_grace):
+                    await self._exited.wait()
+                    return
+            await self._proc.terminate(0)
+        finally:
+            self._escalating = False
+
+    async def _result_within(self, results_before: int, grace: float) -> bool:
+        with trio.move_on_after(grace):
+            while self.results_seen == results_before and not self.exited:
+                await self._changed.wait()
+            return self.results_seen > results_before
+        return False
+
+    _deliver: Deliver  # set by open_claude
+
+
+# ---------------------------------------------------------------------------------------
+# Helper tasks
+# ---------------------------------------------------------------------------------------
+
+
+async def _pump_stdout(
+    claude: ClaudeProcess,
+    stdout: trio.abc.ReceiveStream,
+    buffer: trio.MemorySendChannel[ClaudeMessage],
+    max_line_bytes: int,
+) -> None:
+    reader = StreamJsonReader(max_line_bytes=max_line_bytes)
+    async with buffer:
+        while True:
+            try:
+                data = await stdout.receive_some(65536)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                data = b""
+            reader.receive_data(data)
+            while not isinstance(event := reader.next_event(), Sentinel):
+                now = trio.current_time()
+                claude.events_seen += 1
+                if isinstance(event, ev.Result):
+                    claude.results_seen += 1
+                if isinstance(event, ev.ControlResponse):
+                    claude._responses[event.request_id] = event
+                if isinstance(event, ev.Malformed):
+                    log.warning("claude pid %d wrote a bad line: %s", claude.pid, event.reason)
+                claude._update(claude.turn.apply(event, now))
+                await buffer.send(ClaudeEvent(event, now))
+                if isinstance(event, ev.ControlRequest) and isinstance(
+                    event.request, ev.OtherRequest | ev.HookCallback
+                ):
+                    # Never leave the CLI waiting on a request nobody will answer.
+                    body = event.request
+                    subtype = body.subtype if isinstance(body, ev.OtherRequest) else "hook_callback"
+                    await claude.send(control.reply_to_unsupported(event.request_id, subtype))
+            if not data:
+                return
+
+
+async def _forward(events: trio.MemoryReceiveChannel[ClaudeMessage], deliver: Deliver) -> None:
+    async with events:
+        async for message in events:
+            await deliver(message)
+
+
+async def _drain_stderr(claude: ClaudeProcess, stderr: trio.abc.ReceiveStream) -> None:
+    while True:
+        try:
+            data = await stderr.receive_some(65536)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return
+        if not data:
+            return
+        claude._stderr.add(data)
+
+
+async def _watchdog(claude: ClaudeProcess) -> None:
+    """Fire each timeout at most once per turn, then interrupt (escalating if needed)."""
+    fired_for: float | None = None
+    while not claude.exited:
+        state = claude.turn
+        deadline = next_deadline(
+            state, idle_timeout=claude.idle_timeout, total_timeout=claude.total_timeout
+        )
+        changed = claude._changed
+        if deadline is None or state.turn_started_at == fired_for:
+            await changed.wait()
+            continue
+        with trio.move_on_at(deadline):
+            await changed.wait()
+            continue
+        kind = timeout_due(
+            claude.turn,
+            trio.current_time(),
+            idle_timeout=claude.idle_timeout,
+            total_timeout=claude.total_timeout,
+        )
+        if kind is None:
+            continue
+        fired_for = claude.turn.turn_started_at
+        limit = claude.total_timeout if kind is TimeoutKind.TOTAL else claude.idle_timeout
+        log.warning(
+            "claude pid %d: %s timeout (%.1f s); interrupting", claude.pid, kind.value, limit
+        )
+        await claude._deliver(ClaudeTimedOut(kind, float(limit or 0.0)))
+        await claude.interrupt()
+
+
+# ---------------------------------------------------------------------------------------
+# open_claude
+# ---------------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def open_claude(
+    command: ClaudeCommand,
+    *,
+    deliver: Deliver,
+    cwd: str | Path,
+    env: Mapping[str, str],
+    idle_timeout: float | None = None,
+    total_timeout: float | None = None,
+    interrupt_grace: float = DEFAULT_INTERRUPT_GRACE,
+    term_grace: float = 5.0,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+) -> AsyncIterator[ClaudeProcess]:
+    """Run the ``claude`` CLI for the duration of the block.
+
+    Args:
+        command: What to start (argv from :func:`~protocol.claude.argv.build_argv`; the
+            prompt never goes in argv, send it with :meth:`ClaudeProcess.send_user`).
+        deliver: Called with every :data:`ClaudeMessage`, in order, from a helper task;
+            usually ``ctx.self.send`` of the owning actor.
+        cwd: The working directory (it decides where the session file lives).
+        env: The child's whole environment (build it with
+            :func:`~protocol.claude.argv.child_env`).
+        idle_timeout: Seconds without any event, while a turn runs and the CLI is not
+            waiting for the host, before the turn is interrupted. ``None``: no limit.
+        total_timeout: Seconds a turn may run before it is interrupted. ``None``: no limit.
+        interrupt_grace: Seconds between the interrupt stages (control request, SIGINT,
+            SIGTERM).
+        term_grace: Seconds between SIGTERM and SIGKILL when the block exits.
+        max_line_bytes: Longest stdout line kept (longer ones arrive as ``Malformed``).
+
+    *Resource handling*: however the block exits (normally, by an exception, by the owning
+    actor's stop or crash, or by cancellation) the process group gets SIGTERM, then
+    SIGKILL after ``term_grace``, and the child is reaped (``actors.open_process``). Helper
+    tasks end with the block. :class:`ClaudeExited` is delivered only if the process ended
+    while the block was still open.
+
+    *Error handling*: an error in ``deliver`` propagates out of the block (and crashes the
+    owning actor, which is what should happen when it cannot take messages).
+    """
+    argv = build_argv(command)
+    async with (
+        actors.open_process(argv, cwd=cwd, env=env, term_grace=term_grace) as proc,
+        trio.open_nursery() as nursery,
+    ):
+        claude = ClaudeProcess(
+            proc,
+            interrupt_grace=interrupt_grace,
+            idle_timeout=idle_timeout,
+            total_timeout=total_timeout,
+        )
+        claude._nursery = nursery
+        send_buffer, receive_buffer = trio.open_memory_channel[ClaudeMessage](EVENT_BUFFER)
+        claude._deliver = send_buffer.clone().send
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+
+        async def run_until_exit() -> None:
+            async with send_buffer:
+                await _pump_stdout(claude, proc.stdout, send_buffer.clone(), max_line_bytes)
+                returncode = await proc.wait()
+                claude._exited.set()
+                claude._changed.set()
+                await send_buffer.send(
+                    ClaudeExited(returncode, claude.stderr_tail(), claude.results_seen)
+                )
+
+        nursery.start_soon(run_until_exit)
+        nursery.start_soon(_forward, receive_buffer, deliver)
+        nursery.start_soon(_drain_stderr, claude, proc.stderr)
+        nursery.start_soon(_watchdog, claude)
+        try:
+            yield claude
+        finally:
+            nursery.cancel_scope.cancel()
