@@ -63,6 +63,9 @@ class Realism:
     """session_start_limit.total in /gateway/bot; each IDENTIFY uses one."""
     privileged_intents_enabled: int = PRIVILEGED_INTENTS
     """Privileged intents switched on "in the developer portal"; others give close 4014."""
+    resume_window: float | None = 180.0
+    """Seconds a disconnected session stays resumable; Discord says "a few minutes"
+    (gateway.mdx "Initiating a Disconnect"). None: forever."""
     replay_buffer: int = 1000
     """Dispatches kept per session for RESUME; a resume from further back gets op 9 false."""
     split_zlib_frames: bool = False

@@ -38,7 +38,7 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, wrap_server_stream
 
 from . import _render as render
-from ._config import KNOWN_INTENTS, MESSAGE_CONTENT, PRIVILEGED_INTENTS, Realism
+from ._config import GUILD_PRESENCES, KNOWN_INTENTS, MESSAGE_CONTENT, PRIVILEGED_INTENTS, Realism
 from ._stats import Stats
 from ._world import Dispatch, World
 
@@ -91,6 +91,8 @@ class Session:
     connection: Connection | None = None
     invalidated: bool = False
     shard: list[int] | None = None
+    disconnected_at: float | None = None
+    """``trio.current_time()`` when its last connection ended; None while connected."""
 
 
 @attrs.define(kw_only=True, eq=False)
@@ -301,7 +303,8 @@ class GatewayHub:
             ready["shard"] = session.shard
         self._send_dispatch(session, "READY", ready, keep=False)
         if intents & 1:  # GUILDS
-            self._send_dispatch(session, "GUILD_CREATE", render.guild_create(self.world))
+            guild = render.guild_create(self.world, all_members=bool(intents & GUILD_PRESENCES))
+            self._send_dispatch(session, "GUILD_CREATE", guild)
         self.world.touch()
         return None
 
@@ -313,14 +316,22 @@ class GatewayHub:
         session = self.sessions.get(str(d.get("session_id")))
         seq = d.get("seq")
         oldest = session.buffer[0]["s"] if session and session.buffer else None
+        window = self.realism.resume_window
         if (
             session is None
             or session.invalidated
+            or (
+                window is not None
+                and session.disconnected_at is not None
+                and trio.current_time() - session.disconnected_at > window
+            )
             or not isinstance(seq, int | None)
             or (seq or 0) > session.seq
             or (oldest is not None and (seq or 0) < oldest - 1)
         ):
             self.stats.failed_resumes += 1
+            if session is not None:
+                self._end_session(session)  # op 9 false: the client must identify anew
             conn.push("payload", {"op": INVALID_SESSION, "d": False})
             self.world.touch()
             return None
@@ -329,6 +340,7 @@ class GatewayHub:
             session.connection.push("close", (4000, "Session resumed elsewhere"))
             session.connection.session = None
         session.connection = conn
+        session.disconnected_at = None
         conn.session = session
         missed = [p for p in session.buffer if p["s"] > (seq or 0)]
         for payload in missed:
@@ -456,6 +468,7 @@ class GatewayHub:
             session = conn.session
             if session is not None and session.connection is conn:
                 session.connection = None
+                session.disconnected_at = trio.current_time()
                 if closed_by_client in CLIENT_ENDING_CLOSES:
                     self._end_session(session)
             self.world.touch()

@@ -248,8 +248,13 @@ def role_everyone(world: World) -> JSON:
     }
 
 
-def guild_create(world: World) -> JSON:
-    """GUILD_CREATE ``d``: the guild with channels, active threads and members."""
+def guild_create(world: World, *, all_members: bool) -> JSON:
+    """GUILD_CREATE ``d``: the guild with channels, active threads and members.
+
+    Without GUILD_PRESENCES Discord lists only the bot (and users in voice) in ``members``
+    (gateway-events.mdx "Guild Create"); ``all_members`` says whether the session has it.
+    """
+    members = [u for u in world.users.values() if all_members or u.id == world.bot.id]
     channels = [c for c in world.channels.values() if not c.is_thread]
     threads = [c for c in world.channels.values() if c.is_thread and not c.archived]
     return {
@@ -288,7 +293,7 @@ def guild_create(world: World) -> JSON:
         "large": False,
         "unavailable": False,
         "member_count": len(world.users),
-        "members": [member(world, u) for u in world.users.values()],
+        "members": [member(world, u) for u in members],
         "channels": [channel(world, c) for c in channels],
         "threads": [channel(world, c) for c in threads],
         "presences": [],

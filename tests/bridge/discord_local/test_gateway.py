@@ -349,3 +349,32 @@ async def test_interaction_create_reaches_the_gateway() -> None:
             2,
         )
         assert created["d"]["member"]["user"]["id"] == alice["id"]
+
+
+async def test_sessions_expire_after_the_resume_window() -> None:
+    realism = attrs.evolve(Realism.faithful(), resume_window=0.0)
+    async with served(realism) as server:
+        async with connect(server.gateway_url) as gw:
+            ready = await gw.identify(server.token)
+            await gw.ws.aclose(code=4000)
+        await server.wait_until(lambda: not server.hub.connections)
+        async with connect(server.gateway_url) as gw:
+            await gw.send(
+                6, {"token": server.token, "session_id": ready["d"]["session_id"], "seq": 2}
+            )
+            assert await gw.recv() == {"op": 9, "d": False}
+        assert server.control.gateway()["sessions"] == []
+
+
+async def test_guild_create_lists_only_the_bot_without_presences() -> None:
+    async with served(attrs.evolve(Realism.faithful(), identify_interval=0.0)) as server:
+        server.control.create_user("alice")
+        async with connect(server.gateway_url) as gw:
+            await gw.identify(server.token, intents=GUILDS)
+            guild = await gw.recv()
+            assert [m["user"]["id"] for m in guild["d"]["members"]] == [str(server.world.bot.id)]
+        async with connect(server.gateway_url) as gw:
+            await gw.identify(server.token, intents=GUILDS | (1 << 8))
+            guild = await gw.recv()
+            assert len(guild["d"]["members"]) == 3
+            assert guild["d"]["member_count"] == 3
