@@ -299,6 +299,14 @@ class Database:
         )
         return int(table.last_pk)
 
+    def lounge_prune(self, keep: int) -> int:
+        """Delete all but the ``keep`` newest lounge lines; returns how many went."""
+        cursor = self._db.execute(
+            "delete from lounge where id not in (select id from lounge order by id desc limit ?)",
+            [keep],
+        )
+        return cursor.rowcount
+
     def lounge_recent(self, limit: int) -> list[LoungeLine]:
         """The ``limit`` most recent lounge lines, oldest first."""
         rows = list(self._db["lounge"].rows_where(order_by="id desc", limit=limit))

@@ -1,0 +1,205 @@
+"""The coordinator actor: the registry of running sessions (K3), the AI Lounge (K4) and
+coordination-channel broadcasts (K5).
+
+It owns two pieces of state, both answered from memory so a turn never waits on SQLite or
+Discord to learn its context:
+
+* the **registry**: one :class:`ActiveSession` per running thread, kept current by
+  ``SessionStarted`` / ``SessionActivity`` / ``SessionFinished``;
+* the **recent lounge lines**: the last :data:`LOUNGE_LINES_SHOWN`, loaded from the store
+  at start, appended to on every ``PostLounge`` and session start/end.
+
+Everything that leaves the actor (persisting a lounge line, posting it to the lounge
+channel, broadcasting a start/end to the coordination channel) is done in order by one
+helper task, the *outbox*, so the actor itself never blocks on a peer; a stop lets the
+outbox finish what is queued (within the actor's shutdown time). A Discord or store
+failure there is logged with the line it concerned and the outbox carries on: the lounge
+is advisory, and one lost post must not stop the next ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import attrs
+import trio
+
+import actors
+from bridge.sessions.messages import (
+    GetRegistry,
+    GetTurnContext,
+    PostLounge,
+    SessionActivity,
+    SessionFinished,
+    SessionStarted,
+    TurnContext,
+)
+from bridge.sessions.system_prompt import LOUNGE_LINES_SHOWN, ActiveSession, LoungeEntry
+from bridge.store import Database
+from bridge.store.actor import store_call
+
+__all__ = [
+    "LOUNGE_AUTHOR_MAX",
+    "LOUNGE_KEEP",
+    "LOUNGE_TEXT_MAX",
+    "ChannelPoster",
+    "CoordinatorConfig",
+    "coordinator_actor",
+]
+
+log = logging.getLogger(__name__)
+
+ChannelPoster = Callable[[int, str], Awaitable[object]]
+"""Posts ``text`` to the channel ``channel_id`` (the app wraps the REST client)."""
+
+LOUNGE_AUTHOR_MAX = 50
+LOUNGE_TEXT_MAX = 1000
+"""Lounge label and message caps (the original's: keeps lines readable in a prompt)."""
+LOUNGE_KEEP = 200
+"""Lounge rows kept in the store (the original pruned to the newest 200)."""
+STORE_TIMEOUT = 30.0
+"""Seconds the outbox waits for the store; generous, since it runs behind the actor."""
+
+
+@attrs.frozen(kw_only=True)
+class CoordinatorConfig:
+    lounge_channel_id: int | None = None
+    """Lounge lines are posted here (K4) when set."""
+    coordination_channel_id: int | None = None
+    """Session starts and ends are broadcast here (K5) when set."""
+    clock: Callable[[], float] = time.time
+    """Wall-clock seconds for lounge timestamps (tests pass a fixed clock)."""
+
+
+@attrs.frozen
+class _Outgoing:
+    lounge: LoungeEntry | None
+    posts: tuple[tuple[int, str], ...]
+
+
+async def coordinator_actor(
+    ctx: actors.Context[Any],
+    store: actors.Ref[Any],
+    post: ChannelPoster | None,
+    config: CoordinatorConfig,
+) -> None:
+    """Serve the coordinator messages of :mod:`bridge.sessions.messages`.
+
+    Args:
+        store: the store actor (lounge lines are persisted there and loaded at start).
+        post: sends a line to a Discord channel; ``None`` posts nothing (tests, headless).
+        config: which channels to use, and the clock.
+    """
+    recent_lines = await store_call(
+        store, lambda db: db.lounge_recent(LOUNGE_LINES_SHOWN), timeout=STORE_TIMEOUT
+    )
+    recent: deque[LoungeEntry] = deque(
+        (
+            LoungeEntry(
+                author=line.author,
+                text=line.text,
+                created_at=line.created_at,
+                thread_id=line.thread_id,
+            )
+            for line in recent_lines
+        ),
+        maxlen=LOUNGE_LINES_SHOWN,
+    )
+    registry: dict[int, ActiveSession] = {}
+    send_out, receive_out = trio.open_memory_channel[_Outgoing](math.inf)
+    drained = trio.Event()
+    ctx.nursery.start_soon(_outbox, receive_out, store, post, drained)
+
+    def lounge(author: str, text: str, thread_id: int | None, *, broadcast: str | None) -> None:
+        entry = LoungeEntry(
+            author=_one_line(author)[:LOUNGE_AUTHOR_MAX] or "anonymous",
+            text=text.strip()[:LOUNGE_TEXT_MAX],
+            created_at=config.clock(),
+            thread_id=thread_id,
+        )
+        recent.append(entry)
+        posts: list[tuple[int, str]] = []
+        if config.lounge_channel_id is not None:
+            posts.append((config.lounge_channel_id, f"**[{entry.author}]** {entry.text}"))
+        if broadcast is not None and config.coordination_channel_id is not None:
+            posts.append((config.coordination_channel_id, broadcast))
+        send_out.send_nowait(_Outgoing(entry, tuple(posts)))
+
+    ctx.started()
+    async for msg in ctx.mailbox:
+        match msg:
+            case SessionStarted(thread_id=thread_id, title=title, working_dir=working_dir):
+                resumed = thread_id in registry
+                registry[thread_id] = ActiveSession(
+                    thread_id=thread_id, title=title, working_dir=working_dir, status="running"
+                )
+                if not resumed:
+                    lounge(
+                        f"thread {thread_id}",
+                        f"▶️ session started: {title} (in {working_dir})",
+                        thread_id,
+                        broadcast=f"▶️ <#{thread_id}> started: **{title}** in `{working_dir}`",
+                    )
+            case SessionActivity(thread_id=thread_id, status=status, activity=activity):
+                current = registry.get(thread_id)
+                if current is not None:
+                    registry[thread_id] = attrs.evolve(current, status=status, activity=activity)
+            case SessionFinished(thread_id=thread_id, outcome=outcome):
+                ended = registry.pop(thread_id, None)
+                title = ended.title if ended is not None else f"thread {thread_id}"
+                lounge(
+                    f"thread {thread_id}",
+                    f"⏹️ session ended ({outcome}): {title}",
+                    thread_id,
+                    broadcast=f"✅ <#{thread_id}> **{title}** ended: {outcome}",
+                )
+            case PostLounge(author=author, text=text, thread_id=thread_id):
+                lounge(author, text, thread_id, broadcast=None)
+            case GetTurnContext(thread_id=thread_id):
+                others = tuple(s for tid, s in registry.items() if tid != thread_id)
+                msg.reply(TurnContext(others=others, lounge=tuple(recent)))
+            case GetRegistry():
+                msg.reply(tuple(registry.values()))
+            case _:
+                log.warning("coordinator: ignoring unexpected message %r", msg)
+    # Stopping: the last lines (sessions ending at shutdown) still reach the store and the
+    # channels, within the actor's shutdown time.
+    send_out.close()
+    await drained.wait()
+
+
+async def _outbox(
+    receive: trio.MemoryReceiveChannel[_Outgoing],
+    store: actors.Ref[Any],
+    post: ChannelPoster | None,
+    drained: trio.Event,
+) -> None:
+    async for item in receive:
+        if item.lounge is not None:
+            entry = item.lounge
+
+            def persist(db: Database, entry: LoungeEntry = entry) -> None:
+                db.lounge_add(entry.author, entry.text, entry.created_at, entry.thread_id)
+                db.lounge_prune(LOUNGE_KEEP)
+
+            try:
+                await store_call(store, persist, timeout=STORE_TIMEOUT)
+            except Exception:
+                log.exception("coordinator: could not store the lounge line %r", entry.text)
+        if post is None:
+            continue
+        for channel_id, text in item.posts:
+            try:
+                await post(channel_id, text)
+            except Exception:
+                log.exception("coordinator: could not post %r to channel %s", text, channel_id)
+    drained.set()
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
