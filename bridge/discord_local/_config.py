@@ -68,6 +68,9 @@ class Realism:
     (gateway.mdx "Initiating a Disconnect"). None: forever."""
     replay_buffer: int = 1000
     """Dispatches kept per session for RESUME; a resume from further back gets op 9 false."""
+    outbox_size: int = 10_000
+    """Payloads queued per connection; a client that falls further behind is disconnected
+    (its session stays resumable)."""
     split_zlib_frames: bool = False
     """Send each zlib-stream message in two WebSocket frames, to test client buffering."""
 

@@ -77,7 +77,6 @@ MAX_PAYLOAD_BYTES = 4096  # gateway.mdx "Sending Events"
 CLOSE_HANDSHAKE_TIMEOUT = 2.0
 GATEWAY_PATH = "/gateway"
 RESUME_PATH = "/gateway-resume"
-OUTBOX_SIZE = 10_000
 
 
 @attrs.define(kw_only=True, eq=False)
@@ -107,6 +106,8 @@ class Connection:
     last_heartbeat: float = 0.0
     received: collections.deque[float] = attrs.Factory(collections.deque)
     resume_url_used: bool = False
+    scope: trio.CancelScope | None = None
+    """Cancels this connection's tasks; closing the stream without a close frame."""
 
     def push(self, kind: str, value: Any) -> bool:
         """Queue an item for the writer; False if the connection cannot keep up."""
@@ -176,9 +177,10 @@ class GatewayHub:
             self._deliver(conn, payload)
 
     def _deliver(self, conn: Connection, payload: JSON) -> None:
-        if not conn.push("payload", payload):
-            # The client stopped reading; like Discord we give up on the socket, not the session.
-            conn.push("close", (4000, "Outbox overflow"))
+        if not conn.push("payload", payload) and conn.scope is not None:
+            # The client stopped reading; like Discord we give up on the socket, not the
+            # session: the dispatch is in the replay buffer for a RESUME.
+            conn.scope.cancel()
 
     # ------------------------------------------------------------------ faults
 
@@ -343,8 +345,8 @@ class GatewayHub:
         session.disconnected_at = None
         conn.session = session
         missed = [p for p in session.buffer if p["s"] > (seq or 0)]
-        for payload in missed:
-            conn.push("payload", payload)
+        # One outbox item for the whole replay, so a long replay cannot overflow the outbox.
+        conn.push("replay", missed)
         self.stats.resumes += 1
         self.stats.replayed_events += len(missed)
         self._send_dispatch(session, "RESUMED", {"_trace": ['["ccbridge-local"]']}, keep=False)
@@ -437,7 +439,7 @@ class GatewayHub:
         self.stats.gateway_connections += 1
         if resume_path:
             self.stats.resume_url_connections += 1
-        send, receive = trio.open_memory_channel[tuple[str, Any]](OUTBOX_SIZE)
+        send, receive = trio.open_memory_channel[tuple[str, Any]](self.realism.outbox_size)
         self._next_connection += 1
         conn = Connection(id=self._next_connection, send=send, resume_url_used=resume_path)
         conn.last_heartbeat = trio.current_time()
@@ -452,6 +454,7 @@ class GatewayHub:
         closed_by_client: int | None = None
         try:
             async with trio.open_nursery() as nursery:
+                conn.scope = nursery.cancel_scope
                 nursery.start_soon(
                     self._writer, ws, stream, receive, deflater, nursery.cancel_scope
                 )
@@ -520,20 +523,25 @@ class GatewayHub:
                     await ws.aclose(code, reason)
                 scope.cancel()
                 return
-            text = json.dumps(value, separators=(",", ":"))
-            if value.get("op") == DISPATCH:
-                self.stats.dispatches_sent += 1
+            payloads = value if kind == "replay" else [value]
             try:
-                if deflater is None:
-                    await ws.send_message(text)
-                else:
-                    data = deflater.compress(text.encode()) + deflater.flush(zlib.Z_SYNC_FLUSH)
-                    if self.realism.split_zlib_frames and len(data) > 1:
-                        cut = self.world.rng.randrange(1, len(data))
-                        await ws.send_message(data[:cut])
-                        await ws.send_message(data[cut:])
-                    else:
-                        await ws.send_message(data)
+                for payload in payloads:
+                    await self._send_payload(ws, deflater, payload)
             except ConnectionClosed:
                 # The reader sees the same close and reports it; nothing more to send.
                 return
+
+    async def _send_payload(self, ws: WebSocketConnection, deflater: Any, payload: JSON) -> None:
+        text = json.dumps(payload, separators=(",", ":"))
+        if payload.get("op") == DISPATCH:
+            self.stats.dispatches_sent += 1
+        if deflater is None:
+            await ws.send_message(text)
+            return
+        data = deflater.compress(text.encode()) + deflater.flush(zlib.Z_SYNC_FLUSH)
+        if self.realism.split_zlib_frames and len(data) > 1:
+            cut = self.world.rng.randrange(1, len(data))
+            await ws.send_message(data[:cut])
+            await ws.send_message(data[cut:])
+        else:
+            await ws.send_message(data)

@@ -238,7 +238,7 @@ class World:
     def add_user(self, username: str, *, global_name: str | None = None, bot: bool = False) -> User:
         u = User(id=self.snowflake(), username=username, global_name=global_name, bot=bot)
         self.users[u.id] = u
-        if len(self.users) > 2:  # the guild exists once the bot and owner are made
+        if hasattr(self, "guild_id"):  # the bot and owner are made before the guild exists
             self._emit(
                 "GUILD_MEMBER_ADD",
                 {**render.member(self, u), "guild_id": str(self.guild_id)},

@@ -378,3 +378,23 @@ async def test_guild_create_lists_only_the_bot_without_presences() -> None:
             guild = await gw.recv()
             assert len(guild["d"]["members"]) == 3
             assert guild["d"]["member_count"] == 3
+
+
+async def test_a_client_that_falls_behind_is_cut_off_but_can_resume() -> None:
+    async with served(attrs.evolve(Realism.faithful(), outbox_size=5)) as server:
+        alice = server.control.create_user("alice")
+        channel = server.world.default_channel.id
+        async with connect(server.gateway_url, compressed=False) as gw:
+            ready = await gw.identify(server.token)
+            last = (await gw.recv())["s"]
+            for i in range(8):  # synchronous: more than the outbox holds
+                server.control.post_message(channel, alice["id"], f"burst {i}")
+            assert await gw.closed_with() == 1006
+        await server.wait_until(lambda: not server.hub.connections)
+        async with connect(server.resume_gateway_url, compressed=False) as gw:
+            await gw.send(
+                6, {"token": server.token, "session_id": ready["d"]["session_id"], "seq": last}
+            )
+            replayed = [(await gw.recv())["d"]["content"] for _ in range(8)]
+            assert replayed == [f"burst {i}" for i in range(8)]
+            assert (await gw.recv())["t"] == "RESUMED"
