@@ -291,6 +291,20 @@ class Database:
         rows = self._db["prompts"].rows_where(where, args, order_by="created_at")
         return [_prompt_from_row(r) for r in rows]
 
+    def prompts(self, thread_id: int, *states: PromptState) -> list[PromptRecord]:
+        """A thread's prompts in ``states`` (default: all), oldest first."""
+        where, args = "thread_id = ?", [thread_id]
+        if states:
+            marks = ",".join("?" for _ in states)
+            where, args = f"{where} and state in ({marks})", [*args, *(s.value for s in states)]
+        rows = self._db["prompts"].rows_where(where, args, order_by="created_at")
+        return [_prompt_from_row(r) for r in rows]
+
+    def prompt_set_answer(self, prompt_id: str, answer: dict[str, Any]) -> None:
+        """Replace a resolved prompt's answer (e.g. to record that it reached the CLI after
+        a restart); the state is not touched, so "resolved once" still holds."""
+        self._db["prompts"].update(prompt_id, {"answer": json.dumps(answer)})
+
     # --- lounge -------------------------------------------------------------------------
 
     def lounge_add(self, author: str, text: str, now: float, thread_id: int | None = None) -> int:
