@@ -22,7 +22,7 @@ from bridge.discord_local import (
     Realism,
     open_discord_local,
 )
-from tests.support.openapi import discord_spec
+from tests.support.openapi import SpecRecorder, discord_spec
 
 ZLIB_SUFFIX = b"\x00\x00\xff\xff"
 TIMEOUT = 10.0
@@ -94,8 +94,13 @@ async def connect(url: str, *, compressed: bool = True, version: int = 10) -> As
 
 @asynccontextmanager
 async def served(realism: Realism | None = None) -> AsyncIterator[LocalDiscord]:
-    async with open_discord_local(realism=realism or Realism.faithful()) as server:
+    recorder = SpecRecorder()
+    async with open_discord_local(
+        realism=realism or Realism.faithful(), observers=[recorder]
+    ) as server:
         yield server
+    if recorder.exchanges:
+        recorder.assert_valid()
 
 
 async def test_hello_identify_ready_guild_create_and_dispatches() -> None:
