@@ -75,6 +75,11 @@ class Config:
     """Where session worktrees live (K1/K2); ``None`` disables worktree cleanup."""
     database_path: Path
     """The SQLite file holding sessions, prompts and resume marks."""
+    api_port: int = 0
+    """Port of the bridge's local HTTP API on 127.0.0.1 (0: any free port)."""
+    api_secret: str | None = attrs.field(default=None, repr=False)
+    """Bearer secret for the API's admin routes; ``None`` disables them (sessions still
+    reach the lounge with their own per-session tokens)."""
 
     @property
     def local_mode(self) -> bool:
@@ -157,7 +162,31 @@ def load_config(
         lounge_channel_id=reader.snowflake("LOUNGE_CHANNEL_ID"),
         worktree_base_dir=reader.path("WORKTREE_BASE_DIR"),
         database_path=reader.path("CCBRIDGE_DB_PATH") or Path("ccbridge.db"),
+        api_port=_port(reader),
+        api_secret=_api_secret(reader),
     )
+
+
+# A shorter secret is guessable by anything on this machine that can reach the port.
+API_SECRET_MIN_LENGTH = 16
+
+
+def _port(reader: _Reader) -> int:
+    port = reader.integer("CCBRIDGE_API_PORT", default=0, low=0)
+    if port > 65535:
+        raise ConfigError("CCBRIDGE_API_PORT", f"must be a TCP port (0-65535), got {port}")
+    return port
+
+
+def _api_secret(reader: _Reader) -> str | None:
+    secret = reader.text("CCBRIDGE_API_SECRET")
+    if secret is not None and len(secret) < API_SECRET_MIN_LENGTH:
+        raise ConfigError(
+            "CCBRIDGE_API_SECRET",
+            f"is {len(secret)} characters; use at least {API_SECRET_MIN_LENGTH}, e.g. the "
+            "output of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`",
+        )
+    return secret
 
 
 def _merged_environment(environ: Mapping[str, str], dotenv_path: Path | None) -> dict[str, str]:

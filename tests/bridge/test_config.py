@@ -32,6 +32,16 @@ def test_no_token_is_local_mode_with_defaults(tmp_path: Path) -> None:
     assert config.claude_working_dir == tmp_path
     assert config.stall_notice_seconds == 30.0
     assert config.permission_timeout_seconds == 120.0
+    assert config.api_port == 0
+    assert config.api_secret is None
+
+
+def test_api_variables(tmp_path: Path) -> None:
+    secret = "s" * 32
+    config = _load(tmp_path, {"CCBRIDGE_API_PORT": "8765", "CCBRIDGE_API_SECRET": secret})
+    assert config.api_port == 8765
+    assert config.api_secret == secret
+    assert secret not in repr(config)
 
 
 def test_token_config_parses_ids_and_adds_owner(tmp_path: Path) -> None:
@@ -67,6 +77,9 @@ def test_environment_overrides_dotenv(tmp_path: Path) -> None:
         ({"CLAUDE_WORKING_DIR": "/does/not/exist"}, "CLAUDE_WORKING_DIR", "not an existing"),
         ({"DISCORD_API_BASE_URL": "discord.com"}, "DISCORD_API_BASE_URL", "http(s) URL"),
         ({"DISCORD_OWNER_ID": "-4"}, "DISCORD_OWNER_ID", "numeric Discord id"),
+        ({"CCBRIDGE_API_PORT": "70000"}, "CCBRIDGE_API_PORT", "TCP port"),
+        ({"CCBRIDGE_API_PORT": "http"}, "CCBRIDGE_API_PORT", "whole number"),
+        ({"CCBRIDGE_API_SECRET": "short"}, "CCBRIDGE_API_SECRET", "at least 16"),
     ],
 )
 def test_bad_variable_names_itself(
