@@ -166,6 +166,7 @@ async def open_discord_local(
     realism: Realism | None = None,
     rng: random.Random | None = None,
     observers: Iterable[Callable[[Exchange], None]] = (),
+    wall_offset: float | None = None,
 ) -> AsyncIterator[LocalDiscord]:
     """Serve a fresh local Discord: HTTP (REST, control, CDN) on ``host:port`` and the
     gateway on ``host:gateway_port`` (0: the OS picks a port).
@@ -177,7 +178,7 @@ async def open_discord_local(
         Leaving the block cancels both servers: open gateway sockets are cut without a
         close frame and in-flight requests are abandoned.
     """
-    server = LocalDiscord(realism=realism, rng=rng, observers=observers)
+    server = LocalDiscord(realism=realism, rng=rng, observers=observers, wall_offset=wall_offset)
     config = Config()
     config.bind = [f"{host}:{port}"]
     config.accesslog = None
