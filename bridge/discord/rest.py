@@ -1,0 +1,646 @@
+"""The Discord REST client: httpx on trio, driven by the rate limits, with priorities.
+
+``open_rest_client`` owns an ``httpx.AsyncClient`` and the scheduler task (see
+:mod:`._scheduler` for how requests are ordered, paced and retried). The methods are typed
+over :mod:`protocol.discord.models`:
+
+* ``async`` methods queue a request and wait for its result; they raise
+  :class:`~bridge.discord.errors.HTTPError` (``Forbidden``, ``NotFound``),
+  :class:`~bridge.discord.errors.RateLimitedTooLong`, or
+  :class:`protocol.discord.limits.LimitExceeded` before sending a body that breaks a
+  documented limit. *Cancellation:* cancelling a call whose request has not been sent takes
+  it out of the queue; once sent, the request completes in the background and its result
+  is dropped.
+* ``submit_*`` methods are sync and never block: they queue (and coalesce) streaming edits
+  and status reactions at low priority. Their failures never raise at the caller; they are
+  logged, counted in ``stats.background_failures``, kept in ``recent_failures`` and passed
+  to listeners added with ``add_failure_listener``. They are the first traffic shed when
+  Discord starts answering 401/403/429.
+"""
+
+from __future__ import annotations
+
+import logging
+import random as _random
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Final
+
+import attrs
+import httpx
+import trio
+
+from bridge.discord import _routes as routes
+from bridge.discord._convert import structure, unstructure
+from bridge.discord._limits import RestLimits
+from bridge.discord._scheduler import HTTPRequest, Job, Priority, RestStats, Scheduler
+from bridge.discord.errors import AttachmentTooLarge, HTTPError, RestClientClosed
+from protocol.discord import limits
+from protocol.discord import models as m
+from protocol.discord.models import UNDEFINED, UndefinedOr
+
+__all__ = [
+    "BackgroundFailure",
+    "FileUpload",
+    "Priority",
+    "RestClient",
+    "RestStats",
+    "open_rest_client",
+]
+
+logger = logging.getLogger("bridge.discord.rest")
+
+USER_AGENT: Final = "DiscordBot (https://github.com/ccbridge/ccbridge, 0.1)"
+"""Discord requires ``DiscordBot ($url, $version)`` or Cloudflare may block us
+(docs reference.mdx "User Agent")."""
+DEFAULT_SHED_THRESHOLD: Final = 1000
+"""Invalid requests per 10 minutes at which edits and reactions are shed: a tenth of the
+10,000 at which Discord bans the IP, so essential traffic never gets near the line."""
+# Discord error codes that, on a *retried* request, mean the first attempt succeeded.
+_ALREADY_ACKNOWLEDGED: Final = 40060
+_THREAD_ALREADY_EXISTS: Final = 160004
+
+
+@attrs.frozen
+class FileUpload:
+    """A file for a multipart upload (``files[n]``)."""
+
+    filename: str
+    data: bytes = attrs.field(repr=lambda d: f"<{len(d)} bytes>")
+    content_type: str = "application/octet-stream"
+    description: str | None = None
+
+
+@attrs.frozen
+class BackgroundFailure:
+    """A ``submit_*`` request that failed; nobody was waiting for it."""
+
+    route: str
+    params: dict[str, Any]
+    error: BaseException
+
+
+@attrs.define
+class _EditState:
+    """Fields of a queued edit; later submissions overwrite earlier ones."""
+
+    fields: dict[str, Any] = attrs.Factory(dict)
+
+
+class RestClient:
+    """The REST client; get one from :func:`open_rest_client`. Attributes: ``stats``
+    (:class:`RestStats`) and ``recent_failures`` (the last 100 background failures)."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        scheduler: Scheduler,
+        *,
+        rng: _random.Random,
+        cdn_max_bytes: int,
+    ) -> None:
+        self._http = http
+        self._scheduler = scheduler
+        self._rng = rng
+        self.cdn_max_bytes = cdn_max_bytes
+        self.stats: RestStats = scheduler.stats
+        self.recent_failures: deque[BackgroundFailure] = deque(maxlen=100)
+        self._failure_listeners: list[Callable[[BackgroundFailure], None]] = []
+        self._edits: dict[tuple[int, int], tuple[Job, _EditState]] = {}
+        self._reactions: dict[tuple[int, int, str], tuple[Job, bool]] = {}
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def add_failure_listener(self, listener: Callable[[BackgroundFailure], None]) -> None:
+        """Call ``listener`` (sync, must not block) for every failed ``submit_*`` request."""
+        self._failure_listeners.append(listener)
+
+    def _on_background_failure(self, job: Job, error: BaseException) -> None:
+        failure = BackgroundFailure(route=job.route.key, params=job.route.params, error=error)
+        self.stats.background_failures += 1
+        self.recent_failures.append(failure)
+        logger.warning("background %s %s failed: %s", job.route.key, job.route.params, error)
+        for listener in self._failure_listeners:
+            listener(failure)
+
+    def _job(
+        self,
+        route: routes.CompiledRoute,
+        priority: Priority,
+        build: Callable[[], HTTPRequest] | HTTPRequest,
+        parse: Callable[[httpx.Response], Any] = lambda r: None,
+        **kw: Any,
+    ) -> Job:
+        if self._scheduler.closed:
+            raise RestClientClosed(route=route.key)
+        builder = build if callable(build) else (lambda: build)
+        return self._scheduler.submit(Job(route, priority, builder, parse, **kw))
+
+    async def _call(self, job: Job) -> Any:
+        try:
+            return await job.wait()
+        except trio.Cancelled:
+            self._scheduler.withdraw(job)
+            raise
+
+    async def _request(
+        self,
+        route: routes.CompiledRoute,
+        priority: Priority,
+        json: Any = None,
+        parse: Callable[[httpx.Response], Any] = lambda r: None,
+        **kw: Any,
+    ) -> Any:
+        request = HTTPRequest(route.route.method, route.path, json=json)
+        return await self._call(self._job(route, priority, request, parse, **kw))
+
+    def _nonce(self) -> str:
+        # At most 25 characters (docs message.mdx "Create Message"); 64 random bits is 20
+        # digits and unique enough for the 5 minutes Discord remembers nonces.
+        return str(self._rng.getrandbits(64))
+
+    # -- users, gateway, channels ------------------------------------------------------------
+
+    async def get_current_user(self) -> m.User:
+        return await self._request(
+            routes.GET_CURRENT_USER.compile(), Priority.MESSAGE, parse=_parser(m.User)
+        )
+
+    async def get_gateway_bot(self) -> m.GatewayBot:
+        return await self._request(
+            routes.GET_GATEWAY_BOT.compile(), Priority.MESSAGE, parse=_parser(m.GatewayBot)
+        )
+
+    async def get_channel(self, channel_id: int) -> m.Channel:
+        return await self._request(
+            routes.GET_CHANNEL.compile(channel_id=channel_id),
+            Priority.MESSAGE,
+            parse=_parser(m.Channel),
+        )
+
+    async def modify_channel(
+        self,
+        channel_id: int,
+        *,
+        name: UndefinedOr[str] = UNDEFINED,
+        archived: UndefinedOr[bool] = UNDEFINED,
+        locked: UndefinedOr[bool] = UNDEFINED,
+    ) -> m.Channel:
+        """Rename a channel or thread, or archive / lock a thread."""
+        if isinstance(name, str):
+            limits.check_thread_name(name)
+        body = m.ModifyThread(name=name, archived=archived, locked=locked)
+        return await self._request(
+            routes.MODIFY_CHANNEL.compile(channel_id=channel_id),
+            Priority.MESSAGE,
+            json=unstructure(body),
+            parse=_parser(m.Channel),
+        )
+
+    # -- messages ------------------------------------------------------------------------------
+
+    async def create_message(
+        self,
+        channel_id: int,
+        *,
+        content: str | None = None,
+        embeds: Sequence[m.Embed] = (),
+        components: Sequence[m.ActionRow] = (),
+        files: Sequence[FileUpload] = (),
+        reply_to: int | None = None,
+        priority: Priority = Priority.MESSAGE,
+    ) -> m.Message:
+        """Post a message (with files as a multipart upload).
+
+        It carries a fresh ``nonce`` with ``enforce_nonce``, so a retry after a lost
+        response returns the first message instead of posting it twice.
+
+        Raises:
+            LimitExceeded: the body breaks a documented limit (nothing was sent).
+            HTTPError: Discord refused it.
+        """
+        body = m.CreateMessage(
+            content=content if content is not None else UNDEFINED,
+            embeds=list(embeds) if embeds else UNDEFINED,
+            components=list(components) if components else UNDEFINED,
+            message_reference=(
+                m.MessageReference(message_id=m.Snowflake(reply_to))
+                if reply_to is not None
+                else UNDEFINED
+            ),
+            attachments=(
+                [
+                    m.PartialAttachment(
+                        id=i,
+                        filename=f.filename,
+                        description=f.description if f.description is not None else UNDEFINED,
+                    )
+                    for i, f in enumerate(files)
+                ]
+                if files
+                else UNDEFINED
+            ),
+            nonce=self._nonce(),
+            enforce_nonce=True,
+        )
+        limits.check_message(body)
+        route = routes.CREATE_MESSAGE.compile(channel_id=channel_id)
+        request = HTTPRequest(
+            route.route.method,
+            route.path,
+            json=unstructure(body),
+            files=_files(files) if files else None,
+        )
+        return await self._call(self._job(route, priority, request, _parser(m.Message)))
+
+    async def edit_message(
+        self,
+        channel_id: int,
+        message_id: int,
+        *,
+        content: UndefinedOr[str | None] = UNDEFINED,
+        embeds: UndefinedOr[Sequence[m.Embed] | None] = UNDEFINED,
+        components: UndefinedOr[Sequence[m.ActionRow] | None] = UNDEFINED,
+    ) -> m.Message:
+        """Edit a message at :attr:`Priority.EDIT`, merged with any edit of the same message
+        still queued; returns the message as the edit that carried these fields left it."""
+        job = self._queue_edit(channel_id, message_id, content, embeds, components)
+        return await job.wait()
+
+    def submit_edit(
+        self,
+        channel_id: int,
+        message_id: int,
+        *,
+        content: UndefinedOr[str | None] = UNDEFINED,
+        embeds: UndefinedOr[Sequence[m.Embed] | None] = UNDEFINED,
+        components: UndefinedOr[Sequence[m.ActionRow] | None] = UNDEFINED,
+    ) -> None:
+        """Queue an edit and return at once. While it waits, later edits of the same message
+        replace its fields (the latest content wins), so a streaming message costs one
+        request per bucket slot however often it changes. Failures go to the failure
+        listeners; under invalid-request pressure it may be shed.
+
+        Raises:
+            LimitExceeded: the fields break a documented limit (a caller bug; checked now).
+        """
+        job = self._queue_edit(channel_id, message_id, content, embeds, components)
+        job.background = True
+
+    def _queue_edit(
+        self,
+        channel_id: int,
+        message_id: int,
+        content: Any,
+        embeds: Any,
+        components: Any,
+    ) -> Job:
+        update = {
+            k: (list(v) if isinstance(v, Sequence) and not isinstance(v, str) else v)
+            for k, v in (("content", content), ("embeds", embeds), ("components", components))
+            if v is not UNDEFINED
+        }
+        limits.check_message(m.EditMessage(**update))
+        key = (channel_id, message_id)
+        queued = self._edits.get(key)
+        if queued is not None and not queued[0].started:
+            queued[1].fields.update(update)
+            self.stats.coalesced_edits += 1
+            return queued[0]
+        state = _EditState(dict(update))
+        route = routes.EDIT_MESSAGE.compile(channel_id=channel_id, message_id=message_id)
+
+        def build() -> HTTPRequest:
+            self._forget_edit(key, job)  # sent: newer edits start a new job
+            return HTTPRequest("PATCH", route.path, json=unstructure(m.EditMessage(**state.fields)))
+
+        job = self._job(route, Priority.EDIT, build, _parser(m.Message), sheddable=True)
+        job.on_done.append(lambda j: self._forget_edit(key, j))
+        self._edits[key] = (job, state)
+        return job
+
+    def _forget_edit(self, key: tuple[int, int], job: Job) -> None:
+        queued = self._edits.get(key)
+        if queued is not None and queued[0] is job:
+            del self._edits[key]
+
+    async def delete_message(self, channel_id: int, message_id: int) -> None:
+        await self._request(
+            routes.DELETE_MESSAGE.compile(channel_id=channel_id, message_id=message_id),
+            Priority.MESSAGE,
+        )
+
+    async def pin_message(self, channel_id: int, message_id: int) -> None:
+        await self._request(
+            routes.PIN_MESSAGE.compile(channel_id=channel_id, message_id=message_id),
+            Priority.MESSAGE,
+        )
+
+    async def trigger_typing(self, channel_id: int) -> None:
+        await self._request(routes.TRIGGER_TYPING.compile(channel_id=channel_id), Priority.REACTION)
+
+    # -- reactions -----------------------------------------------------------------------------
+
+    async def add_reaction(self, channel_id: int, message_id: int, emoji: str) -> None:
+        """Add our reaction (a unicode emoji, or ``name:id`` for a custom one)."""
+        await self._call(self._reaction_job(channel_id, message_id, emoji, add=True))
+
+    async def remove_own_reaction(self, channel_id: int, message_id: int, emoji: str) -> None:
+        await self._call(self._reaction_job(channel_id, message_id, emoji, add=False))
+
+    def submit_reaction(
+        self,
+        channel_id: int,
+        message_id: int,
+        *,
+        add: Sequence[str] = (),
+        remove: Sequence[str] = (),
+    ) -> None:
+        """Queue reaction changes and return at once. A queued add and a later remove of the
+        same emoji (or the reverse) cancel out; a repeated change is queued once. Sheddable;
+        failures go to the failure listeners."""
+        for emoji, is_add in [(e, True) for e in add] + [(e, False) for e in remove]:
+            key = (channel_id, message_id, emoji)
+            queued = self._reactions.get(key)
+            if queued is not None and not queued[0].started:
+                job, queued_add = queued
+                if queued_add == is_add:
+                    continue
+                if self._scheduler.withdraw(job):
+                    del self._reactions[key]
+                    self.stats.cancelled_reactions += 1
+                    job.finish(None)
+                    continue
+            job = self._reaction_job(channel_id, message_id, emoji, add=is_add)
+            job.background = True
+            job.sheddable = True
+            self._reactions[key] = (job, is_add)
+            job.on_done.append(lambda j, key=key: self._forget_reaction(key, j))
+
+    def _forget_reaction(self, key: tuple[int, int, str], job: Job) -> None:
+        queued = self._reactions.get(key)
+        if queued is not None and queued[0] is job:
+            del self._reactions[key]
+
+    def _reaction_job(self, channel_id: int, message_id: int, emoji: str, *, add: bool) -> Job:
+        route = (routes.ADD_REACTION if add else routes.REMOVE_OWN_REACTION).compile(
+            channel_id=channel_id, message_id=message_id, emoji=emoji
+        )
+        return self._job(route, Priority.REACTION, HTTPRequest(route.route.method, route.path))
+
+    # -- threads -------------------------------------------------------------------------------
+
+    async def start_thread_from_message(
+        self,
+        channel_id: int,
+        message_id: int,
+        *,
+        name: str,
+        auto_archive_duration: int = 10080,
+    ) -> m.Channel:
+        """Start a public thread on a message (its id becomes the thread id)."""
+        limits.check_thread_name(name)
+        body = m.StartThread(name=name, auto_archive_duration=auto_archive_duration)
+
+        async def recover(error: HTTPError, attempts: int) -> m.Channel | None:
+            # A retry after a lost response finds the thread already made (160004); the
+            # thread id is the message id, so fetch it.
+            if error.code == _THREAD_ALREADY_EXISTS:
+                return await self.get_channel(message_id)
+            return None
+
+        return await self._request(
+            routes.START_THREAD_FROM_MESSAGE.compile(channel_id=channel_id, message_id=message_id),
+            Priority.MESSAGE,
+            json=unstructure(body),
+            parse=_parser(m.Channel),
+            recover=recover,
+        )
+
+    async def start_thread(
+        self, channel_id: int, *, name: str, auto_archive_duration: int = 10080
+    ) -> m.Channel:
+        """Start a public thread without a message (Discord's default would be private)."""
+        limits.check_thread_name(name)
+        body = m.StartThread(
+            name=name,
+            auto_archive_duration=auto_archive_duration,
+            type=m.ChannelType.PUBLIC_THREAD,
+        )
+        return await self._request(
+            routes.START_THREAD.compile(channel_id=channel_id),
+            Priority.MESSAGE,
+            json=unstructure(body),
+            parse=_parser(m.Channel),
+        )
+
+    # -- application commands ------------------------------------------------------------------
+
+    async def bulk_overwrite_global_commands(
+        self, application_id: int, commands: Sequence[m.ApplicationCommand]
+    ) -> list[m.ApplicationCommand]:
+        for i, command in enumerate(commands):
+            limits.check_command(command, path=f"[{i}]")
+        return await self._request(
+            routes.GLOBAL_COMMANDS.compile(application_id=application_id),
+            Priority.MESSAGE,
+            json=unstructure(list(commands)),
+            parse=_parser(list[m.ApplicationCommand]),
+        )
+
+    async def bulk_overwrite_guild_commands(
+        self, application_id: int, guild_id: int, commands: Sequence[m.ApplicationCommand]
+    ) -> list[m.ApplicationCommand]:
+        for i, command in enumerate(commands):
+            limits.check_command(command, path=f"[{i}]")
+        return await self._request(
+            routes.GUILD_COMMANDS.compile(application_id=application_id, guild_id=guild_id),
+            Priority.MESSAGE,
+            json=unstructure(list(commands)),
+            parse=_parser(list[m.ApplicationCommand]),
+        )
+
+    # -- interactions --------------------------------------------------------------------------
+
+    async def create_interaction_response(
+        self, interaction_id: int, token: str, response: m.InteractionResponse
+    ) -> None:
+        """Answer an interaction (types 1, 4, 5, 6, 7, 8, 9), first in the queue: Discord
+        gives 3 seconds. A retry that finds it already acknowledged (40060) succeeded."""
+        limits.check_interaction_response(response)
+
+        async def recover(error: HTTPError, attempts: int) -> bool | None:
+            return True if error.code == _ALREADY_ACKNOWLEDGED else None
+
+        await self._request(
+            routes.INTERACTION_CALLBACK.compile(
+                interaction_id=interaction_id, interaction_token=token
+            ),
+            Priority.INTERACTION,
+            json=unstructure(response),
+            recover=recover,
+        )
+
+    async def edit_original_response(
+        self,
+        application_id: int,
+        token: str,
+        *,
+        content: UndefinedOr[str | None] = UNDEFINED,
+        embeds: UndefinedOr[Sequence[m.Embed] | None] = UNDEFINED,
+        components: UndefinedOr[Sequence[m.ActionRow] | None] = UNDEFINED,
+    ) -> m.Message:
+        body = m.EditMessage(
+            content=content,
+            embeds=list(embeds) if isinstance(embeds, Sequence) else embeds,
+            components=list(components) if isinstance(components, Sequence) else components,
+        )
+        limits.check_message(body)
+        return await self._request(
+            routes.EDIT_ORIGINAL.compile(webhook_id=application_id, webhook_token=token),
+            Priority.INTERACTION,
+            json=unstructure(body),
+            parse=_parser(m.Message),
+        )
+
+    async def create_followup(
+        self,
+        application_id: int,
+        token: str,
+        *,
+        content: str | None = None,
+        embeds: Sequence[m.Embed] = (),
+        components: Sequence[m.ActionRow] = (),
+        ephemeral: bool = False,
+    ) -> m.Message:
+        body = m.InteractionMessage(
+            content=content if content is not None else UNDEFINED,
+            embeds=list(embeds) if embeds else UNDEFINED,
+            components=list(components) if components else UNDEFINED,
+            flags=int(m.MessageFlags.EPHEMERAL) if ephemeral else UNDEFINED,
+        )
+        limits.check_message(body)
+        route = routes.CREATE_FOLLOWUP.compile(webhook_id=application_id, webhook_token=token)
+        request = HTTPRequest("POST", route.path, json=unstructure(body), query={"wait": "true"})
+        return await self._call(self._job(route, Priority.INTERACTION, request, _parser(m.Message)))
+
+    # -- the CDN -------------------------------------------------------------------------------
+
+    async def download_attachment(self, url: str, *, max_bytes: int | None = None) -> bytes:
+        """Download an attachment from the CDN (no token sent, no bucket).
+
+        Raises:
+            AttachmentTooLarge: the CDN announced, or we read, more than ``max_bytes``
+                (default: the client's ``cdn_max_bytes``); we stop reading at the cap.
+            HTTPError: the CDN answered with an error (a 403/404 usually means the signed
+                URL expired: fetch the message again for a fresh one).
+        """
+        cap = self.cdn_max_bytes if max_bytes is None else max_bytes
+        request = self._http.build_request("GET", url)
+        # CDN URLs are signed; the bot token must not travel to them (research §1).
+        del request.headers["Authorization"]
+        response = await self._http.send(request, stream=True)
+        try:
+            if response.status_code >= 400:
+                raise HTTPError(
+                    status=response.status_code,
+                    code=0,
+                    message=response.reason_phrase,
+                    route="GET cdn attachment",
+                )
+            announced = response.headers.get("content-length")
+            if announced is not None and announced.isdigit() and int(announced) > cap:
+                raise AttachmentTooLarge(url=url, size=int(announced), limit=cap)
+            chunks: list[bytes] = []
+            total = 0
+            async for chunk in response.aiter_bytes():
+                total += len(chunk)
+                if total > cap:
+                    raise AttachmentTooLarge(url=url, size=None, limit=cap)
+                chunks.append(chunk)
+        finally:
+            await response.aclose()
+        return b"".join(chunks)
+
+    # -- introspection ---------------------------------------------------------------------
+
+    @property
+    def queued(self) -> int:
+        """Requests waiting to be sent."""
+        return self._scheduler.queued()
+
+    def invalid_requests(self) -> int:
+        """401/403/429 responses in the last 10 minutes (Discord bans at 10,000)."""
+        return self._scheduler.limits.invalid_requests(trio.current_time())
+
+
+def _parser(cls: Any) -> Callable[[httpx.Response], Any]:
+    return lambda response: structure(response.json(), cls)
+
+
+def _files(files: Sequence[FileUpload]) -> list[tuple[str, tuple[str, bytes, str]]]:
+    return [(f"files[{i}]", (f.filename, f.data, f.content_type)) for i, f in enumerate(files)]
+
+
+@asynccontextmanager
+async def open_rest_client(
+    base_url: str,
+    token: str,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    cdn_max_bytes: int = 25 * 2**20,
+    random: _random.Random | None = None,
+    timeout: float = 30.0,
+    max_rate_limit_wait: float = 60.0,
+    shed_threshold: int = DEFAULT_SHED_THRESHOLD,
+    limits_: RestLimits | None = None,
+) -> AsyncIterator[RestClient]:
+    """A REST client for ``base_url`` (e.g. ``https://discord.com/api/v10``).
+
+    Args:
+        transport: an httpx transport (``httpx.ASGITransport(app)`` in tests); default: the
+            network.
+        cdn_max_bytes: the default cap of :meth:`RestClient.download_attachment`.
+        random: nonces and retry jitter; pass a seeded one in tests.
+        timeout: seconds per HTTP request before it counts as a connection error (retried).
+        max_rate_limit_wait: a 429 asking for longer raises ``RateLimitedTooLong``.
+        shed_threshold: invalid requests per 10 minutes at which edits/reactions are shed.
+
+    Resource handling:
+        Leaving the block cancels queued and in-flight requests (their callers are gone with
+        the block) and closes the connection pool.
+    """
+    rng = random or _random.Random()
+    headers = {"Authorization": f"Bot {token}", "User-Agent": USER_AGENT}
+    http = httpx.AsyncClient(
+        base_url=base_url.rstrip("/"),
+        headers=headers,
+        transport=transport,
+        timeout=httpx.Timeout(timeout),
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),
+    )
+    stats = RestStats()
+    client_box: list[RestClient] = []
+
+    def on_failure(job: Job, error: BaseException) -> None:
+        client_box[0]._on_background_failure(job, error)
+
+    scheduler = Scheduler(
+        http,
+        limits_ or RestLimits(),
+        stats,
+        rng,
+        max_rate_limit_wait=max_rate_limit_wait,
+        shed_threshold=shed_threshold,
+        on_background_failure=on_failure,
+    )
+    client = RestClient(http, scheduler, rng=rng, cdn_max_bytes=cdn_max_bytes)
+    client_box.append(client)
+    async with http, trio.open_nursery() as nursery:
+        await nursery.start(scheduler.run)
+        try:
+            yield client
+        finally:
+            scheduler.closed = True
+            nursery.cancel_scope.cancel()
