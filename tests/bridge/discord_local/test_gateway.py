@@ -403,3 +403,50 @@ async def test_a_client_that_falls_behind_is_cut_off_but_can_resume() -> None:
             replayed = [(await gw.recv())["d"]["content"] for _ in range(8)]
             assert replayed == [f"burst {i}" for i in range(8)]
             assert (await gw.recv())["t"] == "RESUMED"
+
+
+DISPATCH_SCHEMAS = {
+    "MESSAGE_CREATE": "MessageResponse",
+    "MESSAGE_UPDATE": "MessageResponse",
+    "THREAD_CREATE": "ThreadResponse",
+    "THREAD_UPDATE": "ThreadResponse",
+    "CHANNEL_CREATE": "GuildChannelResponse",
+    "CHANNEL_UPDATE": "GuildChannelResponse",
+}
+
+
+async def test_dispatch_bodies_match_the_official_rest_schemas() -> None:
+    """Gateway bodies reuse REST shapes (research §4): check them against the spec too."""
+    async with served(Realism.off()) as server, connect(server.gateway_url) as gw:
+        await gw.identify(server.token, intents=GUILDS | GUILD_MESSAGES | MESSAGE_CONTENT)
+        await gw.recv_until("GUILD_CREATE")
+        world = server.world
+        alice = server.control.create_user("alice")
+        extra = server.control.create_channel("extra")
+        world.modify_channel(int(extra["id"]), {"topic": "now with a topic"})
+        posted = server.control.post_message(
+            extra["id"], alice["id"], "hello", attachments=[{"filename": "a.txt", "text": "a"}]
+        )
+        bot_message = world.create_message(
+            int(extra["id"]),
+            world.bot.id,
+            content="menu",
+            embeds=[{"title": "t", "fields": [{"name": "n", "value": "v"}]}],
+            components=[
+                {"type": 1, "components": [{"type": 2, "style": 1, "label": "b", "custom_id": "b"}]}
+            ],
+        )
+        world.edit_message(bot_message, editor_id=world.bot.id, body={"content": "menu 2"})
+        world.start_thread_from_message(
+            world.find_message(int(posted["id"])), name="t", owner_id=world.bot.id
+        )
+        world.modify_channel(int(posted["id"]), {"archived": True})
+        seen: dict[str, int] = {}
+        spec = discord_spec()
+        while sum(seen.values()) < 8:
+            payload = await gw.recv()
+            name = payload["t"]
+            assert name in DISPATCH_SCHEMAS, name
+            seen[name] = seen.get(name, 0) + 1
+            assert spec.schema_errors(DISPATCH_SCHEMAS[name], payload["d"]) == [], name
+        assert set(seen) == set(DISPATCH_SCHEMAS)
