@@ -1,0 +1,173 @@
+"""With the real CLI: permissions, AskUserQuestion, ExitPlanMode, tasks and images."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import actors
+from protocol.claude import events as ev
+from protocol.claude.argv import ClaudeCommand
+from protocol.claude.control import ImageAttachment, allow, answer_questions, deny
+from protocol.claude.turn import Activity, PendingKind, TaskItem
+from tests.support.claude_cli import open_claude_actor
+from tests.support.model_server import ModelServer, Reply
+
+# A real 2x2 PNG (red, green / blue, white), so the bytes are not trivially uniform.
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP4z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg=="
+)
+
+
+async def test_bash_asks_permission_runs_after_allow_and_is_refused_after_deny(
+    claude_bin: Path, model_server: ModelServer, claude_env: dict[str, str], claude_workdir: Path
+) -> None:
+    model_server.set_script(
+        [
+            Reply.bash("touch allowed.txt", "touch a file"),
+            Reply.text("Created it."),
+            Reply.bash("touch denied.txt", "touch another file"),
+            Reply.text("Understood, I will not."),
+        ]
+    )
+    async with (
+        actors.open_system() as system,
+        open_claude_actor(
+            system, ClaudeCommand(executable=str(claude_bin)), cwd=claude_workdir, env=claude_env
+        ) as h,
+    ):
+        await h.claude.send_user("RUNTOUCH allowed")
+        asked = await h.until_event(ev.ControlRequest)
+        assert isinstance(asked.request, ev.CanUseTool)
+        assert asked.request.tool_name == "Bash"
+        assert asked.request.input["command"] == "touch allowed.txt"
+        assert h.claude.turn.activity is Activity.AWAITING_PERMISSION
+        # Nothing runs before the answer.
+        assert not (claude_workdir / "allowed.txt").exists()
+        await h.claude.answer(allow(asked.request_id, asked.request.input))
+        done = await h.until_result()
+        assert done.result == "Created it."
+        assert (claude_workdir / "allowed.txt").exists()
+
+        await h.claude.send_user("RUNTOUCH denied")
+        asked = await h.until_event(ev.ControlRequest)
+        await h.claude.answer(deny(asked.request_id, "User said no via Discord"))
+        refused = await h.until_result()
+    assert not (claude_workdir / "denied.txt").exists()
+    assert [d.tool_name for d in refused.permission_denials] == ["Bash"]
+    # The model was told why.
+    (tool_result,) = model_server.turns[3].tool_results()
+    assert tool_result["is_error"] is True
+    assert "User said no via Discord" in str(tool_result["content"])
+
+
+async def test_ask_user_question_is_answered_and_the_model_receives_the_answer(
+    claude_bin: Path, model_server: ModelServer, claude_env: dict[str, str], claude_workdir: Path
+) -> None:
+    question = {
+        "question": "Which color?",
+        "header": "Color",
+        "options": [
+            {"label": "Red", "description": "warm"},
+            {"label": "Blue", "description": "cool"},
+        ],
+        "multiSelect": False,
+    }
+    model_server.set_script(
+        [Reply.tool("AskUserQuestion", {"questions": [question]}), Reply.text("Blue it is.")]
+    )
+    async with (
+        actors.open_system() as system,
+        open_claude_actor(
+            system, ClaudeCommand(executable=str(claude_bin)), cwd=claude_workdir, env=claude_env
+        ) as h,
+    ):
+        await h.claude.send_user("ASK me a color")
+        asked = await h.until_event(ev.ControlRequest)
+        assert h.claude.turn.pending is not None
+        assert h.claude.turn.pending.kind is PendingKind.QUESTION
+        assert asked.request.input["questions"][0]["question"] == "Which color?"
+        await h.claude.answer(
+            answer_questions(asked.request_id, asked.request.input, {"Which color?": "Blue"})
+        )
+        result = await h.until_result()
+    assert result.result == "Blue it is."
+    (tool_result,) = model_server.turns[1].tool_results()
+    assert '"Which color?"="Blue"' in str(tool_result["content"])
+    assert not tool_result.get("is_error")
+
+
+async def test_exit_plan_mode_surfaces_the_plan(
+    claude_bin: Path, model_server: ModelServer, claude_env: dict[str, str], claude_workdir: Path
+) -> None:
+    plan = "1. Create notes.txt\n2. Write the summary"
+    model_server.set_script([Reply.tool("ExitPlanMode", {"plan": plan}), Reply.text("Starting.")])
+    command = ClaudeCommand(executable=str(claude_bin), permission_mode="plan")
+    async with (
+        actors.open_system() as system,
+        open_claude_actor(system, command, cwd=claude_workdir, env=claude_env) as h,
+    ):
+        await h.claude.send_user("PLAN something")
+        asked = await h.until_event(ev.ControlRequest)
+        assert asked.request.tool_name == "ExitPlanMode"
+        assert h.claude.turn.activity is Activity.AWAITING_PLAN_APPROVAL
+        assert h.claude.turn.plan == plan
+        assert h.claude.turn.permission_mode == "plan"
+        await h.claude.answer(allow(asked.request_id, asked.request.input))
+        await h.until_result()
+        assert h.claude.turn.permission_mode == "default"
+    assert "approved" in str(model_server.turns[1].tool_results()[0]["content"])
+
+
+async def test_task_create_and_update_build_the_task_list(
+    claude_bin: Path, model_server: ModelServer, claude_env: dict[str, str], claude_workdir: Path
+) -> None:
+    model_server.set_script(
+        [
+            Reply.tool(
+                "TaskCreate",
+                {"subject": "write tests", "description": "d", "activeForm": "Writing tests"},
+            ),
+            Reply.tool("TaskCreate", {"subject": "ship", "description": "d"}),
+            Reply.tool("TaskUpdate", {"taskId": "1", "status": "completed"}),
+            Reply.tool("TaskUpdate", {"taskId": "2", "status": "in_progress"}),
+            Reply.text("Progress made."),
+        ]
+    )
+    async with (
+        actors.open_system() as system,
+        open_claude_actor(
+            system, ClaudeCommand(executable=str(claude_bin)), cwd=claude_workdir, env=claude_env
+        ) as h,
+    ):
+        await h.claude.send_user("TASKS please")
+        await h.until_result()
+        tasks = h.claude.turn.tasks
+    assert tasks == (
+        TaskItem(id="1", subject="write tests", status="completed", active_form="Writing tests"),
+        TaskItem(id="2", subject="ship", status="in_progress"),
+    )
+
+
+async def test_an_image_reaches_the_model_byte_identical(
+    claude_bin: Path, model_server: ModelServer, claude_env: dict[str, str], claude_workdir: Path
+) -> None:
+    model_server.set_script([Reply.text("A tiny picture.")])
+    async with (
+        actors.open_system() as system,
+        open_claude_actor(
+            system, ClaudeCommand(executable=str(claude_bin)), cwd=claude_workdir, env=claude_env
+        ) as h,
+    ):
+        await h.claude.send_user(
+            "What is in this image?", images=(ImageAttachment(media_type="image/png", data=PNG),)
+        )
+        await h.until_result()
+    message = model_server.turns[0].last_user_message
+    assert message is not None
+    images = [b for b in message["content"] if isinstance(b, dict) and b.get("type") == "image"]
+    assert len(images) == 1
+    assert images[0]["source"]["media_type"] == "image/png"
+    assert base64.b64decode(images[0]["source"]["data"]) == PNG
+    # 2.1.330 adds a text block naming where it saved the image; the prompt comes first.
+    assert model_server.turns[0].last_user_text.startswith("What is in this image?")
