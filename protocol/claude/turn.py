@@ -383,7 +383,10 @@ def _on_user(state: TurnState, event: ev.UserMessage, now: float) -> TurnState:
 
 
 def _on_retry(state: TurnState, event: ev.ApiRetry, now: float) -> TurnState:
-    return attrs.evolve(state, activity=Activity.RETRYING, retries=state.retries + 1)
+    state = attrs.evolve(state, retries=state.retries + 1)
+    if state.pending is not None or not state.busy:
+        return state
+    return attrs.evolve(state, activity=Activity.RETRYING)
 
 
 def _on_compact(state: TurnState, event: ev.CompactBoundary, now: float) -> TurnState:

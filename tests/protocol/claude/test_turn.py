@@ -206,3 +206,15 @@ def test_the_idle_clock_stops_while_the_host_is_awaited() -> None:
     )
     total = timeout_due(waiting, waiting.last_event_at + 1e6, idle_timeout=5.0, total_timeout=60.0)
     assert total is TimeoutKind.TOTAL
+
+
+def test_a_retry_does_not_hide_a_pending_prompt() -> None:
+    # Found by tests/property/test_claude_turn.py: a prompt must stay visible.
+    asked = (
+        TurnState()
+        .start_turn(0.0)
+        .apply(ev.ControlRequest(request_id="r", request=ev.CanUseTool(tool_name="Bash")), 1.0)
+    )
+    after = asked.apply(ev.ApiRetry(attempt=1), 2.0)
+    assert after.activity is Activity.AWAITING_PERMISSION
+    assert after.retries == 1
