@@ -1,0 +1,283 @@
+"""The Discord side of one turn: which messages exist, and keeping them current.
+
+Theory of operation
+-------------------
+A :class:`TurnView` belongs to the session actor (one per turn, never shared) and is
+driven by it: every CLI event goes to :meth:`TurnView.on_event` together with the
+:class:`~protocol.claude.turn.TurnState` that already includes it. The view decides what
+to send with the pure builders of :mod:`bridge.sessions.render` and sends it with the REST
+client:
+
+* the status reaction on the user's message (C2) changes with :meth:`set_status`, through
+  the client's coalescing ``submit_reaction``: a burst of activity changes costs one
+  reaction update, not one per event;
+* text streams into a *segment*: the text since the last tool or thinking embed, split by
+  :func:`~bridge.sessions.render.split_text` into messages. Existing messages are updated
+  with ``submit_edit`` (coalesced, latest wins, so token-by-token deltas cost nothing
+  extra); a message is created only when the segment outgrows the ones it has (C3, C23);
+* a tool call closes the segment and posts its embed, which :meth:`tick` refreshes with the
+  elapsed time (C4) and the tool result finishes (green or red);
+* complete thinking blocks post a spoiler embed (C5); a compaction posts a notice (C20);
+* :meth:`finish` closes the turn: any final text not streamed yet, the completion embed
+  (C18, C19) and the final reaction.
+
+Only creating a message is awaited (its id is needed for later edits); edits and
+reactions are submitted without waiting. A Discord error while rendering is logged and
+never ends the session: the turn itself must go on even if a message cannot be shown.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from bridge.discord.errors import DiscordError
+from bridge.sessions import render
+from bridge.sessions.render import MessagePayload
+from protocol.claude import events as ev
+from protocol.claude.turn import TurnState
+from protocol.discord import models as m
+
+log = logging.getLogger(__name__)
+
+
+class SessionRest(Protocol):
+    """The part of ``bridge.discord.rest.RestClient`` a session uses."""
+
+    async def create_message(
+        self,
+        channel_id: int,
+        *,
+        content: str | None = None,
+        embeds: Sequence[m.Embed] = (),
+        components: Sequence[m.ActionRow] = (),
+        reply_to: int | None = None,
+    ) -> m.Message: ...
+
+    def submit_edit(
+        self,
+        channel_id: int,
+        message_id: int,
+        *,
+        content: Any = m.UNDEFINED,
+        embeds: Any = m.UNDEFINED,
+        components: Any = m.UNDEFINED,
+    ) -> None: ...
+
+    def submit_reaction(
+        self,
+        channel_id: int,
+        message_id: int,
+        *,
+        add: Sequence[str] = (),
+        remove: Sequence[str] = (),
+    ) -> None: ...
+
+    async def delete_message(self, channel_id: int, message_id: int) -> None: ...
+
+    async def download_attachment(self, url: str, *, max_bytes: int) -> bytes: ...
+
+
+async def post(rest: SessionRest, channel_id: int, payload: MessagePayload) -> int | None:
+    """Create a message; its id, or ``None`` (logged) if Discord refused it."""
+    try:
+        message = await rest.create_message(
+            channel_id,
+            content=payload.content,
+            embeds=list(payload.embeds),
+            components=list(payload.components),
+        )
+    except DiscordError as exc:
+        log.warning("thread %s: could not post a message: %s", channel_id, exc)
+        return None
+    return int(message.id)
+
+
+def edit(rest: SessionRest, channel_id: int, message_id: int, payload: MessagePayload) -> None:
+    """Submit an edit replacing the whole message (content, embeds and components)."""
+    rest.submit_edit(
+        channel_id,
+        message_id,
+        content=payload.content if payload.content is not None else "",
+        embeds=list(payload.embeds),
+        components=list(payload.components),
+    )
+
+
+class Reaction:
+    """The one status emoji on a message (C2)."""
+
+    def __init__(self, rest: SessionRest, channel_id: int, message_id: int | None) -> None:
+        self._rest = rest
+        self._channel_id = channel_id
+        self.message_id = message_id
+        self.shown: str | None = None
+
+    def set(self, emoji: str | None) -> None:
+        if self.message_id is None or emoji == self.shown:
+            return
+        remove = [self.shown] if self.shown else []
+        add = [emoji] if emoji else []
+        self._rest.submit_reaction(self._channel_id, self.message_id, add=add, remove=remove)
+        self.shown = emoji
+
+
+class _Segment:
+    """Text since the last embed, and the messages that show it."""
+
+    def __init__(self) -> None:
+        self.blocks: list[str] = []
+        self.message_ids: list[int] = []
+        self.shown: list[str] = []
+
+    def body(self, partial: str) -> str:
+        parts = [*self.blocks, partial] if partial else self.blocks
+        return "\n\n".join(p for p in parts if p)
+
+
+class TurnView:
+    """The messages of one turn in one thread. See the module docstring."""
+
+    def __init__(self, rest: SessionRest, channel_id: int, reaction: Reaction) -> None:
+        self._rest = rest
+        self.channel_id = channel_id
+        self.reaction = reaction
+        self._segment = _Segment()
+        self.tool_messages: dict[str, int] = {}
+        """tool_use_id -> the message holding its embed."""
+        self._finished_tools: set[str] = set()
+        self.last_call_usage: ev.Usage | None = None
+        """Usage of the last main-thread API call (for the context fill, C19)."""
+        self.text_posted = False
+        self.messages_posted = 0
+
+    # -- status ------------------------------------------------------------------------
+
+    def set_status(self, emoji: str | None) -> None:
+        self.reaction.set(emoji)
+
+    # -- events ------------------------------------------------------------------------
+
+    async def on_event(self, event: ev.Event, state: TurnState, now: float) -> None:
+        """Show what ``event`` changed; ``state`` already includes it."""
+        if isinstance(event, ev.StreamEvent):
+            if event.parent_tool_use_id is None and event.text_delta is not None:
+                await self._sync_text(state.partial_text)
+        elif isinstance(event, ev.AssistantMessage):
+            await self._on_assistant(event, state, now)
+        elif isinstance(event, ev.UserMessage) and event.tool_results:
+            self._finish_tools(state, now)
+        elif isinstance(event, ev.CompactBoundary):
+            await self._close_segment(state)
+            await self._post(render.plain(render.compaction_notice(event)))
+
+    async def _on_assistant(self, event: ev.AssistantMessage, state: TurnState, now: float) -> None:
+        if event.parent_tool_use_id is not None or event.is_synthetic:
+            # Subagent output stays inside its tool; synthetic messages repeat the
+            # result's error text, which the completion embed shows.
+            return
+        if event.usage is not None:
+            self.last_call_usage = event.usage
+        for block in event.content:
+            if isinstance(block, ev.TextBlock):
+                if block.text.strip():
+                    self._segment.blocks.append(block.text)
+                await self._sync_text("")
+            elif isinstance(block, ev.ThinkingBlock):
+                if block.thinking.strip():
+                    await self._close_segment(state)
+                    await self._post(render.embeds_only(render.thinking_embed(block.thinking)))
+            elif isinstance(block, ev.RedactedThinkingBlock):
+                await self._close_segment(state)
+                await self._post(render.embeds_only(render.redacted_thinking_embed()))
+            elif isinstance(block, ev.ToolUseBlock):
+                await self._close_segment(state)
+                run = next((t for t in state.tools if t.tool_use_id == block.id), None)
+                if run is not None:
+                    message_id = await self._post(render.embeds_only(render.tool_embed(run, now)))
+                    if message_id is not None:
+                        self.tool_messages[block.id] = message_id
+
+    def tick(self, state: TurnState, now: float) -> None:
+        """Refresh the elapsed time of every running tool's embed (C4)."""
+        for run in state.running_tools:
+            message_id = self.tool_messages.get(run.tool_use_id)
+            if message_id is not None:
+                edit(
+                    self._rest,
+                    self.channel_id,
+                    message_id,
+                    render.embeds_only(render.tool_embed(run, now)),
+                )
+
+    def _finish_tools(self, state: TurnState, now: float) -> None:
+        for run in state.tools:
+            if run.running or run.tool_use_id in self._finished_tools:
+                continue
+            message_id = self.tool_messages.get(run.tool_use_id)
+            if message_id is None:
+                continue
+            self._finished_tools.add(run.tool_use_id)
+            edit(
+                self._rest,
+                self.channel_id,
+                message_id,
+                render.embeds_only(render.tool_embed(run, now)),
+            )
+
+    # -- text --------------------------------------------------------------------------
+
+    async def _sync_text(self, partial: str) -> None:
+        segment = self._segment
+        chunks = render.split_text(segment.body(partial))
+        for index, chunk in enumerate(chunks):
+            if index < len(segment.message_ids):
+                if segment.shown[index] != chunk:
+                    segment.shown[index] = chunk
+                    edit(
+                        self._rest, self.channel_id, segment.message_ids[index], render.plain(chunk)
+                    )
+            else:
+                message_id = await self._post(render.plain(chunk))
+                if message_id is None:
+                    return
+                segment.message_ids.append(message_id)
+                segment.shown.append(chunk)
+                self.text_posted = True
+
+    async def _close_segment(self, state: TurnState) -> None:
+        """Show the segment's final text (a partial block is dropped: its complete block
+        arrives as an assistant event), then start a new one."""
+        await self._sync_text("")
+        self._segment = _Segment()
+
+    # -- the end -----------------------------------------------------------------------
+
+    async def finish(
+        self, state: TurnState, result: ev.Result | None, now: float, *, interrupted: bool
+    ) -> None:
+        """Close the turn: remaining text, the final text if nothing was streamed, the
+        tool embeds, and the completion embed."""
+        await self._close_segment(state)
+        self._finish_tools(state, now)
+        if result is None:
+            return
+        final = (result.result or "").strip()
+        if not self.text_posted and final and result.error_text is None:
+            for chunk in render.split_text(final):
+                await self._post(render.plain(chunk))
+        embed = render.completion_embed(result, self.last_call_usage, interrupted=interrupted)
+        await self._post(render.embeds_only(embed))
+        if interrupted:
+            self.set_status(render.EMOJI_STOPPED)
+        else:
+            self.set_status(
+                render.status_emoji(state.activity, error=result.error_text is not None)
+            )
+
+    async def _post(self, payload: MessagePayload) -> int | None:
+        message_id = await post(self._rest, self.channel_id, payload)
+        if message_id is not None:
+            self.messages_posted += 1
+        return message_id
