@@ -19,6 +19,12 @@ from bridge.claude.process import (
     ControlRequestFailed,
     open_claude,
 )
+from bridge.claude.sessions import (
+    config_dir,
+    find_session_file,
+    list_sessions,
+    read_session_messages,
+)
 
 __all__ = [
     "ClaudeEvent",
@@ -29,5 +35,9 @@ __all__ = [
     "ClaudeProcess",
     "ClaudeTimedOut",
     "ControlRequestFailed",
+    "config_dir",
+    "find_session_file",
+    "list_sessions",
     "open_claude",
+    "read_session_messages",
 ]
