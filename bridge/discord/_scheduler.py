@@ -176,6 +176,7 @@ class Scheduler:
         self._seq = 0
         self._wakeup = trio.Event()
         self._nursery: trio.Nursery | None = None
+        self._idle = trio.lowlevel.ParkingLot()
         self.closed = False
 
     # -- queueing ----------------------------------------------------------------------------
@@ -191,10 +192,21 @@ class Scheduler:
         """Take a job that has not started out of its queue; False if it already started."""
         if job.started:
             return False
-        return self.queues[job.priority].pop(job.seq, None) is not None
+        removed = self.queues[job.priority].pop(job.seq, None) is not None
+        self._maybe_idle()
+        return removed
 
     def queued(self) -> int:
         return sum(len(q) for q in self.queues.values())
+
+    def _maybe_idle(self) -> None:
+        if not self.in_flight and not self.queued():
+            self._idle.unpark_all()
+
+    async def wait_idle(self) -> None:
+        """Wait until nothing is queued or in flight."""
+        while self.queued() or self.in_flight:
+            await self._idle.park()
 
     def _requeue(self, job: Job) -> None:
         # Back at its old place: the queue is ordered by seq, so re-insert in order.
@@ -232,6 +244,7 @@ class Scheduler:
                 if shedding and job.sheddable:
                     del queue[job.seq]
                     self._shed(job, now)
+                    self._maybe_idle()
                     continue
                 lane = self.limits.lane(job.route)
                 if lane in self.in_flight or lane in blocked:
@@ -273,6 +286,7 @@ class Scheduler:
         finally:
             self.in_flight.discard(lane)
             self._wakeup.set()
+            self._maybe_idle()
 
     async def _attempt(self, job: Job) -> None:
         request = job.build()

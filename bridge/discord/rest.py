@@ -565,6 +565,11 @@ class RestClient:
 
     # -- introspection ---------------------------------------------------------------------
 
+    async def wait_idle(self) -> None:
+        """Wait until no request is queued or in flight (e.g. before shutting down, so the
+        last submitted edits are applied)."""
+        await self._scheduler.wait_idle()
+
     @property
     def queued(self) -> int:
         """Requests waiting to be sent."""

@@ -20,12 +20,14 @@ from tests.bridge.discord.conftest import open_rig
 async def test_current_user_gateway_bot_and_channel(autojump_clock: object) -> None:
     async with open_rig() as rig:
         me = await rig.rest.get_current_user()
-        assert me.id == rig.server.world.bot.id and me.bot
+        assert me.id == rig.server.world.bot.id
+        assert me.bot
         bot = await rig.rest.get_gateway_bot()
         assert bot.url == rig.server.gateway_url
         assert bot.session_start_limit.remaining == 1000
         channel = await rig.rest.get_channel(rig.channel_id)
-        assert channel.id == rig.channel_id and channel.name == "general"
+        assert channel.id == rig.channel_id
+        assert channel.name == "general"
 
 
 async def test_create_edit_delete_with_embeds_components_and_reply(autojump_clock: object) -> None:
@@ -48,12 +50,14 @@ async def test_create_edit_delete_with_embeds_components_and_reply(autojump_cloc
         assert seen["message_reference"]["message_id"] == human["id"]
         # Every create carries a nonce with enforce_nonce (so retries cannot duplicate).
         body = rig.routes("POST /channels/{channel_id}/messages")[0].request_json
-        assert body["enforce_nonce"] is True and 0 < len(body["nonce"]) <= 25
+        assert body["enforce_nonce"] is True
+        assert 0 < len(body["nonce"]) <= 25
 
         edited = await rig.rest.edit_message(
             rig.channel_id, sent.id, content="better answer", components=[]
         )
-        assert edited.content == "better answer" and edited.components == []
+        assert edited.content == "better answer"
+        assert edited.components == []
         assert rig.message(sent.id)["content"] == "better answer"
         # Fields left UNDEFINED are not sent: the embed survives the edit.
         assert rig.message(sent.id)["embeds"][0]["title"] == "t"
@@ -74,7 +78,8 @@ async def test_files_upload_as_multipart_and_download_with_a_cap(autojump_clock:
         assert exchange.request_files == ("files[0]",)
         assert exchange.request_json["attachments"][0]["filename"] == "log.bin"
         [attachment] = sent.attachments
-        assert attachment.filename == "log.bin" and attachment.size == len(data)
+        assert attachment.filename == "log.bin"
+        assert attachment.size == len(data)
 
         assert await rig.rest.download_attachment(attachment.url, max_bytes=len(data)) == data
         with pytest.raises(AttachmentTooLarge) as caught:
@@ -103,7 +108,8 @@ async def test_threads_start_rename_archive(autojump_clock: object) -> None:
         thread = await rig.rest.start_thread_from_message(
             rig.channel_id, sent.id, name="session 1", auto_archive_duration=60
         )
-        assert thread.id == sent.id and thread.is_thread
+        assert thread.id == sent.id
+        assert thread.is_thread
         assert thread.type == m.ChannelType.PUBLIC_THREAD
         loose = await rig.rest.start_thread(rig.channel_id, name="session 2")
         # Discord's default is a private thread; we ask for a public one.
@@ -111,7 +117,8 @@ async def test_threads_start_rename_archive(autojump_clock: object) -> None:
         renamed = await rig.rest.modify_channel(thread.id, name="session 1 (done)", archived=True)
         assert renamed.name == "session 1 (done)"
         seen = rig.server.control.channel(thread.id)
-        assert seen["archived"] is True and seen["name"] == "session 1 (done)"
+        assert seen["archived"] is True
+        assert seen["name"] == "session 1 (done)"
 
 
 async def test_bulk_overwrite_commands(autojump_clock: object) -> None:
@@ -131,7 +138,8 @@ async def test_bulk_overwrite_commands(autojump_clock: object) -> None:
             ],
         )
         made = await rig.rest.bulk_overwrite_global_commands(app_id, [command])
-        assert [c.name for c in made] == ["ask"] and made[0].id
+        assert [c.name for c in made] == ["ask"]
+        assert made[0].id
         guild = await rig.rest.bulk_overwrite_guild_commands(
             app_id,
             rig.server.world.guild_id,
@@ -144,7 +152,8 @@ async def test_errors_name_status_code_and_route(autojump_clock: object) -> None
     async with open_rig() as rig:
         with pytest.raises(NotFound) as missing:
             await rig.rest.edit_message(rig.channel_id, 12345, content="x")
-        assert missing.value.status == 404 and missing.value.code == 10008
+        assert missing.value.status == 404
+        assert missing.value.code == 10008
         assert missing.value.route == "PATCH /channels/{channel_id}/messages/{message_id}"
         human = rig.server.control.post_message(rig.channel_id, rig.owner_id, "mine")
         with pytest.raises(Forbidden) as forbidden:
@@ -174,7 +183,8 @@ async def test_cancelled_call_leaves_the_queue(autojump_clock: object) -> None:
         assert rig.rest.queued == 0
         await trio.sleep(10)
         contents = [x["content"] for x in rig.server.control.messages(rig.channel_id)]
-        assert "never" not in contents and len(contents) == 5
+        assert "never" not in contents
+        assert len(contents) == 5
 
 
 async def test_calls_after_the_block_raise(autojump_clock: object) -> None:

@@ -186,9 +186,7 @@ async def test_interactions_and_messages_overtake_queued_edits(autojump_clock: o
         reply = await rig.rest.create_message(rig.channel_id, content="second")
         assert trio.current_time() - start < 1.5
         assert rig.rest.queued >= waiting - 50
-        while rig.rest.queued:
-            await trio.sleep(0.5)
-        await trio.testing.wait_all_tasks_blocked()
+        await rig.rest.wait_idle()
         assert all(rig.message(msg.id)["content"] == "1" for msg in messages)
         assert rig.message(reply.id)["content"] == "second"
         assert rig.server.stats.responses_429 == 0
