@@ -245,6 +245,18 @@ class Database:
             for r in rows
         ]
 
+    def threads_with_unfinished_inbox(self) -> list[int]:
+        """Threads holding messages not yet finished (pending or delivered), by thread id.
+
+        At start-up these sessions are resumed even if nothing marked them: a message
+        stored just before a crash must still reach Claude.
+        """
+        rows = self._db.execute(
+            "select distinct thread_id from inbox where state in (?, ?) order by thread_id",
+            [InboxState.PENDING.value, InboxState.DELIVERED.value],
+        ).fetchall()
+        return [int(row[0]) for row in rows]
+
     # --- prompts ------------------------------------------------------------------------
 
     def prompt_add(self, prompt: PromptRecord) -> None:

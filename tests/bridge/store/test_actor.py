@@ -9,7 +9,7 @@ import trio
 
 import actors
 from actors.testing import open_test_system
-from bridge.store import Database, InboxItem, SessionRecord, SessionStatus
+from bridge.store import Database, InboxItem, InboxState, SessionRecord, SessionStatus
 from bridge.store.actor import STORE_MAILBOX, store_actor, store_call
 
 # Real worker threads run here, so these tests use the real clock (an autojump clock
@@ -90,5 +90,19 @@ def test_lounge_prune_keeps_the_newest(tmp_path: Path) -> None:
             db.lounge_add("a", f"line {i}", float(i))
         assert db.lounge_prune(3) == 7
         assert [line.text for line in db.lounge_recent(10)] == ["line 7", "line 8", "line 9"]
+    finally:
+        db.close()
+
+
+def test_threads_with_unfinished_inbox(tmp_path: Path) -> None:
+    db = Database.open(tmp_path / "db.sqlite")
+    try:
+        for message_id, thread_id in [(1, 10), (2, 10), (3, 20), (4, 30)]:
+            db.inbox_add(
+                InboxItem(message_id=message_id, thread_id=thread_id, author_id=5, content="x")
+            )
+        db.inbox_set_state([3], InboxState.DONE)
+        db.inbox_set_state([4], InboxState.DELIVERED)
+        assert db.threads_with_unfinished_inbox() == [10, 30]
     finally:
         db.close()
