@@ -85,7 +85,9 @@ class RateLimiter:
             return Verdict(True, {})
         if counts_global and token is not None:
             window = self._global.setdefault(token, deque())
-            while window and window[0] <= now - 1.0:
+            # Evict with the same expression the retry uses, so float rounding can never
+            # keep an entry whose retry_after would come out as 0.
+            while window and window[0] + 1.0 - now <= 0:
                 window.popleft()
             if len(window) >= self.realism.global_per_second:
                 retry = window[0] + 1.0 - now
