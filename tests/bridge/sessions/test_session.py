@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import psutil
+
 from bridge.sessions import render
 from bridge.store import InboxState, SessionStatus
 from tests.bridge.sessions.harness import open_bridge, wait_until, wrap_recording_argv
@@ -80,3 +82,231 @@ async def test_an_unauthorized_message_never_reaches_claude(tmp_path: Path) -> N
         assert bridge.bot_messages(thread) == []
         rejected = await bridge.db(lambda db: db.inbox(thread, InboxState.REJECTED))
         assert [i.message_id for i in rejected] == [mid]
+
+
+def _prompt_message(bridge, thread_id: int) -> dict | None:
+    for msg in bridge.bot_messages(thread_id):
+        for row in msg["components"]:
+            for button in row.get("components", []):
+                if button.get("custom_id", "").startswith("ccb:prompt:"):
+                    return msg
+    return None
+
+
+def _custom_ids(msg: dict) -> list[str]:
+    return [b["custom_id"] for row in msg["components"] for b in row["components"]]
+
+
+async def _running(bridge) -> frozenset[int]:
+    from bridge.sessions.messages import GetSlots
+
+    return (await bridge.limiter.ask(GetSlots(), timeout=5)).running
+
+
+async def test_permission_prompt_allow_by_an_allowed_user_only(tmp_path: Path) -> None:
+    from bridge.sessions.messages import AnswerPrompt
+    from bridge.store import PromptState
+
+    async with open_bridge(tmp_path, "bash_allow") as bridge:
+        thread = bridge.thread()
+        await bridge.say(thread, "RUNTOUCH please")
+        await wait_until(lambda: _prompt_message(bridge, thread) is not None)
+        prompt_msg = _prompt_message(bridge, thread)
+        allow_id, deny_id = _custom_ids(prompt_msg)
+        assert allow_id.endswith(":allow")
+        assert deny_id.endswith(":deny")
+        assert "touch touched.txt" in prompt_msg["embeds"][0]["description"]
+        prompt_id = allow_id.split(":")[2]
+        # C8: while a human is awaited the slot is free; the process waits.
+        await wait_until(lambda: _waiting(bridge, thread))
+        assert thread not in await _running(bridge)
+        # A click by someone not allowed changes nothing.
+        ref = await bridge.session(thread)
+        ref.tell(AnswerPrompt(prompt_id=prompt_id, choice="allow", user_id=bridge.stranger_id))
+        report = await bridge.status(thread)
+        assert report.status == "waiting"
+        stored = await bridge.db(lambda db: db.prompt_get(prompt_id))
+        assert stored.state is PromptState.PENDING
+        # The allowed user allows: the tool runs, the turn completes.
+        ref.tell(AnswerPrompt(prompt_id=prompt_id, choice="allow", user_id=bridge.human_id))
+        await wait_until(lambda: "✅ Done" in bridge.texts(thread))
+        await wait_until(lambda: _idle(bridge, thread))
+        await bridge.rest.settle()
+        stored = await bridge.db(lambda db: db.prompt_get(prompt_id))
+        assert stored.state is PromptState.ANSWERED
+        assert stored.answered_by == bridge.human_id
+        edited = bridge.server.control.message(prompt_msg["id"])
+        assert f"✅ Allowed by <@{bridge.human_id}>" in edited["embeds"][0]["description"]
+        assert all(b.get("disabled") for row in edited["components"] for b in row["components"])
+        texts = bridge.texts(thread)
+        assert "Touched the file." in texts
+        assert "(Bash completed with no output)" in texts  # C4: the tool embed's result
+
+
+async def _waiting(bridge, thread_id: int) -> bool:
+    return (await bridge.status(thread_id)).status == "waiting"
+
+
+async def test_a_prompt_nobody_answers_is_denied_automatically(tmp_path: Path) -> None:
+    from bridge.store import PromptState
+
+    async with open_bridge(tmp_path, "bash_deny", permission_timeout_seconds=0.5) as bridge:
+        thread = bridge.thread()
+        await bridge.say(thread, "RUNTOUCH please")
+        await wait_until(
+            lambda: "✅ Done" in bridge.texts(thread) or "Finished" in bridge.texts(thread)
+        )
+        await wait_until(lambda: _idle(bridge, thread))
+        await bridge.rest.settle()
+        prompt_msg = _prompt_message(bridge, thread)
+        assert prompt_msg is not None
+        assert "denied automatically" in prompt_msg["embeds"][0]["description"]
+        prompt_id = _custom_ids(prompt_msg)[0].split(":")[2]
+        stored = await bridge.db(lambda db: db.prompt_get(prompt_id))
+        assert stored.state is PromptState.EXPIRED
+
+
+async def test_a_new_message_interrupts_the_turn_and_runs_next(tmp_path: Path) -> None:
+    """C21 then C9: the ``interrupt`` recording blocks until it is interrupted."""
+    async with open_bridge(tmp_path, "interrupt") as bridge:
+        thread = bridge.thread()
+        first = await bridge.say(thread, "SLOWTEXT please")
+        await wait_until(lambda: "one t" in bridge.texts(thread))  # C3: streamed partial text
+        pid = (await bridge.status(thread)).claude_pid
+        assert pid is not None
+        second = await bridge.say(thread, "are you still there?")
+        await wait_until(lambda: "Interrupted: continuing" in bridge.texts(thread))
+        # The interrupted turn ends; the next one starts with the new message.
+        await wait_until(
+            lambda: bridge.db(
+                lambda db: (
+                    [i.message_id for i in db.inbox(thread, InboxState.DELIVERED)] == [second]
+                )
+            )
+        )
+        new_pid = (await bridge.status(thread)).claude_pid
+        assert new_pid is not None
+        assert new_pid != pid
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        done = await bridge.db(lambda db: db.inbox(thread, InboxState.DONE))
+        assert [i.message_id for i in done] == [first]
+        # /stop (C9): the turn ends, the session stays resumable, no process survives.
+        from bridge.sessions.messages import StopTurn
+
+        (await bridge.session(thread)).tell(StopTurn(requested_by=bridge.human_id))
+        await wait_until(lambda: "Stopped. The session is kept" in bridge.texts(thread))
+        await wait_until(lambda: _idle(bridge, thread))
+        report = await bridge.status(thread)
+        assert report.status == "stopped"
+        record = await bridge.db(lambda db: db.get_session(thread))
+        assert record.status is SessionStatus.STOPPED
+        assert record.session_id == "734c2227-4c37-49a6-afcc-ed31d8368d04"
+        assert not psutil.pid_exists(new_pid)
+        done = await bridge.db(lambda db: db.inbox(thread, InboxState.DONE))
+        assert [i.message_id for i in done] == [first, second]
+
+
+async def test_stall_notice_appears_and_clears(tmp_path: Path) -> None:
+    """C22: the ``interrupt`` recording goes silent until it is interrupted."""
+    async with open_bridge(tmp_path, "interrupt", stall_notice_seconds=0.3) as bridge:
+        thread = bridge.thread()
+        await bridge.say(thread, "SLOWTEXT please")
+        await wait_until(lambda: "No activity from Claude" in bridge.texts(thread))
+        await bridge.say(thread, "are you still there?")
+        await wait_until(lambda: "No activity from Claude" not in bridge.texts(thread))
+        deleted = [m for m in bridge.bot_messages(thread, include_deleted=True) if m["deleted"]]
+        assert any("No activity from Claude" in m["content"] for m in deleted)
+
+
+async def test_total_timeout_stops_the_turn_with_a_notice(tmp_path: Path) -> None:
+    """C11: a CLI that hangs and ignores the interrupt is signalled; the session stays."""
+    async with open_bridge(
+        tmp_path, "text_thinking", fake={"hang_after": 3}, session_timeout_seconds=0.5
+    ) as bridge:
+        thread = bridge.thread()
+        await bridge.say(thread, "What is the answer?")
+        await wait_until(lambda: "Session timed out" in bridge.texts(thread))
+        pid = (await bridge.status(thread)).claude_pid
+        await wait_until(lambda: _idle(bridge, thread))
+        report = await bridge.status(thread)
+        assert report.status == "stopped"
+        assert pid is None or not psutil.pid_exists(pid)
+        record = await bridge.db(lambda db: db.get_session(thread))
+        assert record.status is SessionStatus.STOPPED
+        assert "Claude stopped unexpectedly" not in bridge.texts(thread)
+
+
+async def test_queue_position_then_the_slot_when_it_frees(tmp_path: Path) -> None:
+    """C8 with MAX_CONCURRENT_SESSIONS=1: the second thread waits visibly."""
+    from bridge.sessions.messages import StopTurn
+
+    async with open_bridge(tmp_path, "interrupt", max_concurrent_sessions=1) as bridge:
+        a, b = bridge.thread("a"), bridge.thread("b")
+        await bridge.say(a, "SLOWTEXT please")
+        await wait_until(lambda: "one t" in bridge.texts(a))
+        await bridge.say(b, "SLOWTEXT too")
+        await wait_until(lambda: "Queued: position 1" in bridge.texts(b))
+        assert (await bridge.status(b)).status == "queued"
+        assert (await bridge.status(b)).queue_position == 1
+        assert await _running(bridge) == frozenset({a})
+        (await bridge.session(a)).tell(StopTurn(requested_by=bridge.human_id))
+        await wait_until(lambda: "one t" in bridge.texts(b))
+        assert "Queued" not in bridge.texts(b)  # the notice went away
+        assert await _running(bridge) == frozenset({b})
+        assert (await bridge.status(a)).claude_pid is None
+
+
+async def test_prepare_shutdown_marks_for_resume_and_resume_continues(tmp_path: Path) -> None:
+    """A4: interrupt, mark, end the process, answer; then the restarted session resumes."""
+    from bridge.sessions.messages import PrepareShutdown, ResumeSession
+
+    async with open_bridge(tmp_path, "interrupt") as bridge:
+        thread = bridge.thread()
+        await bridge.say(thread, "SLOWTEXT please")
+        await wait_until(lambda: "one t" in bridge.texts(thread))
+        pid = (await bridge.status(thread)).claude_pid
+        ref = await bridge.session(thread)
+        await ref.ask(PrepareShutdown(), timeout=20)
+        assert not psutil.pid_exists(pid)
+        record = await bridge.db(lambda db: db.get_session(thread))
+        assert record.resume_reason == "shutdown"
+        assert record.status is SessionStatus.IDLE
+        # A message typed now is kept for after the restart.
+        late = await bridge.say(thread, "hello?")
+        await wait_until(lambda: "bridge is restarting" in bridge.texts(thread))
+        # "Restart": a new session actor, told to resume.
+        await bridge.sessions.terminate_child(thread)
+        resumed = await bridge.session(thread)
+        resumed.tell(ResumeSession(reason="shutdown"))
+        await wait_until(
+            lambda: "was shut down while this session was working" in bridge.texts(thread)
+        )
+        await wait_until(
+            lambda: bridge.db(
+                lambda db: [i.message_id for i in db.inbox(thread, InboxState.DELIVERED)] == [late]
+            )
+        )
+        record = await bridge.db(lambda db: db.get_session(thread))
+        assert record.resume_reason is None
+        assert record.status is SessionStatus.RUNNING
+
+
+async def test_claude_that_cannot_start_is_explained(tmp_path: Path) -> None:
+    missing = str(tmp_path / "no-such-claude")
+    async with open_bridge(tmp_path, "text_thinking", claude_executable=missing) as bridge:
+        thread = bridge.thread()
+        mid = await bridge.say(thread, "hello")
+        await wait_until(lambda: "Could not start Claude" in bridge.texts(thread))
+        await wait_until(lambda: _idle(bridge, thread))
+        rejected = await bridge.db(lambda db: db.inbox(thread, InboxState.REJECTED))
+        assert [i.message_id for i in rejected] == [mid]
+        assert await _running(bridge) == frozenset()
+
+
+async def test_a_failed_resume_shows_the_error(tmp_path: Path) -> None:
+    async with open_bridge(tmp_path, "resume_missing") as bridge:
+        thread = bridge.thread()
+        await bridge.say(thread, "hello")
+        await wait_until(lambda: "Finished with an error" in bridge.texts(thread))
+        await wait_until(lambda: _idle(bridge, thread))
+        assert "No conversation found" in bridge.texts(thread)
