@@ -1,0 +1,236 @@
+"""Rate limits, retries, coalescing and shedding, against the local server's real limits."""
+
+from __future__ import annotations
+
+import attrs
+import httpx
+import pytest
+import trio
+import trio.testing
+
+from bridge.discord import HTTPError, RateLimitedTooLong, RequestShed
+from bridge.discord_local import Realism
+from tests.bridge.discord.conftest import LoseResponses, open_rig
+
+CREATE = "POST /channels/{channel_id}/messages"
+EDIT = "PATCH /channels/{channel_id}/messages/{message_id}"
+
+
+def _is_create(request: httpx.Request) -> bool:
+    return request.method == "POST" and request.url.path.endswith("/messages")
+
+
+async def test_a_lost_response_is_retried_without_duplicating_the_message(
+    autojump_clock: object,
+) -> None:
+    # The server stores the message, then the network loses its answer: the retry carries
+    # the same nonce, and enforce_nonce makes Discord return the first message.
+    async with open_rig(wrap=lambda t: LoseResponses(t, _is_create, count=2)) as rig:
+        sent = await rig.rest.create_message(rig.channel_id, content="exactly once")
+        creates = rig.routes(CREATE)
+        assert len(creates) == 3
+        assert len({e.request_json["nonce"] for e in creates}) == 1
+        contents = [x["content"] for x in rig.server.control.messages(rig.channel_id)]
+        assert contents == ["exactly once"]
+        assert sent.id == int(creates[0].response_json["id"])
+        assert rig.rest.stats.retries == 2
+
+
+async def test_a_429_storm_on_a_route_is_waited_out(autojump_clock: object) -> None:
+    async with open_rig() as rig:
+        rig.server.control.rest_fault(route=CREATE, kind="429", count=3, retry_after=2.0)
+        start = trio.current_time()
+        await rig.rest.create_message(rig.channel_id, content="after the storm")
+        assert trio.current_time() - start >= 6.0
+        assert rig.rest.stats.responses_429 == 3
+        assert len(rig.routes(CREATE)) == 4
+        assert rig.rest.invalid_requests() == 3
+
+
+async def test_a_global_429_pauses_every_globally_limited_request(autojump_clock: object) -> None:
+    async with open_rig() as rig:
+        sent = await rig.rest.create_message(rig.channel_id, content="m")
+        rig.server.control.rest_fault(route=CREATE, kind="429", retry_after=3.0, **{"global": True})
+        start = trio.current_time()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(lambda: rig.rest.create_message(rig.channel_id, content="n"))
+            await trio.testing.wait_all_tasks_blocked()
+            # An edit on another route is queued during the global pause: it waits too.
+            await rig.rest.edit_message(rig.channel_id, sent.id, content="m2")
+            assert trio.current_time() - start >= 3.0
+        assert rig.rest.stats.global_429 == 1
+        assert rig.server.stats.responses_429 == 1  # only the injected one
+
+
+async def test_shared_scope_429s_are_not_invalid_requests(autojump_clock: object) -> None:
+    async with open_rig() as rig:
+        rig.server.control.rest_fault(
+            route=CREATE, kind="429", count=2, retry_after=1.0, scope="shared"
+        )
+        await rig.rest.create_message(rig.channel_id, content="x")
+        assert rig.rest.stats.responses_429 == 2
+        assert rig.rest.invalid_requests() == 0
+
+
+async def test_5xx_bursts_are_retried_with_backoff(autojump_clock: object) -> None:
+    async with open_rig() as rig:
+        rig.server.control.rest_fault(route=CREATE, kind="5xx", count=3, status=502)
+        sent = await rig.rest.create_message(rig.channel_id, content="eventually")
+        assert rig.message(sent.id)["content"] == "eventually"
+        assert rig.rest.stats.retries == 3
+
+        rig.server.control.rest_fault(route=CREATE, kind="5xx", count=None, status=500)
+        with pytest.raises(HTTPError) as caught:
+            await rig.rest.create_message(rig.channel_id, content="never")
+        assert caught.value.status == 500
+        assert len(rig.routes(CREATE)) == 4 + 5  # the first call, then 1 + 4 retries
+
+
+async def test_slow_responses_time_out_and_retry_once(autojump_clock: object) -> None:
+    async with open_rig(timeout=2.0) as rig:
+        rig.server.control.rest_fault(route=CREATE, kind="slow", delay=10.0)
+        sent = await rig.rest.create_message(rig.channel_id, content="patient")
+        assert rig.message(sent.id)["content"] == "patient"
+        contents = [x["content"] for x in rig.server.control.messages(rig.channel_id)]
+        assert contents == ["patient"]
+
+
+async def test_a_429_longer_than_we_wait_raises(autojump_clock: object) -> None:
+    async with open_rig(max_rate_limit_wait=30.0) as rig:
+        rig.server.control.rest_fault(route=CREATE, kind="429", retry_after=3600.0)
+        with pytest.raises(RateLimitedTooLong) as caught:
+            await rig.rest.create_message(rig.channel_id, content="x")
+        assert caught.value.retry_after == 3600.0
+        assert "3600.0 s" in str(caught.value)
+
+
+async def test_streaming_edits_coalesce_to_the_latest_content(autojump_clock: object) -> None:
+    async with open_rig() as rig:
+        sent = await rig.rest.create_message(rig.channel_id, content="0")
+        for i in range(1, 101):
+            rig.rest.submit_edit(rig.channel_id, sent.id, content=str(i))
+            await trio.sleep(0.05)
+        final = await rig.rest.edit_message(rig.channel_id, sent.id, content="final")
+        assert final.content == "final"
+        assert rig.message(sent.id)["content"] == "final"
+        edits = rig.routes(EDIT)
+        # 5 s of streaming within a 5-per-5 s bucket: a handful of requests, not 101.
+        assert len(edits) <= 8
+        assert rig.rest.stats.coalesced_edits >= 90
+        assert rig.server.stats.responses_429 == 0
+        # Versions only ever move forward (an older edit never overtakes a newer one).
+        seen = [int(v["content"]) for v in rig.message(sent.id)["versions"][1:-1]]
+        assert seen == sorted(seen)
+
+
+async def test_reaction_changes_cancel_out_while_queued(autojump_clock: object) -> None:
+    async with open_rig() as rig:
+        sent = await rig.rest.create_message(rig.channel_id, content="status")
+        rig.rest.submit_reaction(rig.channel_id, sent.id, add=["⏳"])
+        rig.rest.submit_reaction(rig.channel_id, sent.id, add=["🔧"])
+        rig.rest.submit_reaction(rig.channel_id, sent.id, remove=["🔧"])  # never sent
+        rig.rest.submit_reaction(rig.channel_id, sent.id, add=["⏳"])  # already queued
+        await rig.rest.wait_idle()
+        rig.rest.submit_reaction(rig.channel_id, sent.id, add=["✅"], remove=["⏳"])
+        await rig.rest.wait_idle()
+        bot = str(rig.server.world.bot.id)
+        assert rig.message(sent.id)["reaction_users"] == {"✅": [bot]}
+        assert rig.rest.stats.cancelled_reactions == 1
+        assert (
+            len(
+                rig.routes("PUT /channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me")
+            )
+            == 2
+        )
+
+
+async def test_reactions_are_paced_per_channel_without_429s(autojump_clock: object) -> None:
+    async with open_rig() as rig:
+        sent = await rig.rest.create_message(rig.channel_id, content="many")
+        emojis = ["😀", "😁", "😂", "🤣", "😃", "😄", "😅", "😆", "😉", "😊"]
+        start = trio.current_time()
+        async with trio.open_nursery() as nursery:
+            for e in emojis:
+                nursery.start_soon(rig.rest.add_reaction, rig.channel_id, sent.id, e)
+        assert trio.current_time() - start >= 9 * 0.25
+        assert rig.server.stats.responses_429 == 0
+        assert len(rig.message(sent.id)["reaction_users"]) == 10
+
+
+async def test_steady_load_at_the_limits_gets_no_429s(autojump_clock: object) -> None:
+    # 40 channels of streaming sessions for 30 s: creates, edits and reactions well past
+    # what the buckets and the global budget allow; the client paces itself instead.
+    async with open_rig(check_spec=False) as rig:
+        channels = [int(rig.server.control.create_channel(f"s{i}")["id"]) for i in range(40)]
+
+        async def session(channel_id: int) -> None:
+            msg = await rig.rest.create_message(channel_id, content="start")
+            for step in range(150):
+                rig.rest.submit_edit(channel_id, msg.id, content=f"step {step}")
+                if step % 20 == 0:
+                    rig.rest.submit_reaction(
+                        channel_id, msg.id, add=[f"{step % 3}\N{COMBINING ENCLOSING KEYCAP}"]
+                    )
+                await trio.sleep(0.2)
+            await rig.rest.create_message(channel_id, content="done")
+
+        async with trio.open_nursery() as nursery:
+            for c in channels:
+                nursery.start_soon(session, c)
+        await rig.rest.wait_idle()
+        assert rig.server.stats.responses_429 == 0
+        assert rig.rest.stats.responses_429 == 0
+        for c in channels:
+            last = rig.server.control.messages(c)
+            assert last[-1]["content"] == "done"
+            assert last[0]["content"] == "step 149"
+
+
+async def test_non_essential_traffic_is_shed_under_invalid_request_pressure(
+    autojump_clock: object,
+) -> None:
+    async with open_rig(shed_threshold=3) as rig:
+        mine = await rig.rest.create_message(rig.channel_id, content="mine")
+        human = rig.server.control.post_message(rig.channel_id, rig.owner_id, "theirs")
+        for _ in range(3):  # 403s: editing someone else's message
+            with pytest.raises(HTTPError):
+                await rig.rest.edit_message(rig.channel_id, int(human["id"]), content="x")
+        assert rig.rest.invalid_requests() == 3
+        failures: list[object] = []
+        rig.rest.add_failure_listener(failures.append)
+        rig.rest.submit_edit(rig.channel_id, mine.id, content="shed me")
+        rig.rest.submit_reaction(rig.channel_id, mine.id, add=["👀"])
+        await rig.rest.wait_idle()
+        assert rig.rest.stats.shed == 2
+        assert [type(f.error) for f in failures] == [RequestShed, RequestShed]  # type: ignore[attr-defined]
+        assert rig.message(mine.id)["content"] == "mine"
+        # Essential traffic still flows.
+        await rig.rest.create_message(rig.channel_id, content="still here")
+        # Ten minutes later the window has emptied and edits flow again.
+        await trio.sleep(601)
+        rig.rest.submit_edit(rig.channel_id, mine.id, content="back")
+        await rig.rest.wait_idle()
+        assert rig.message(mine.id)["content"] == "back"
+
+
+async def test_background_failures_are_reported_not_raised(autojump_clock: object) -> None:
+    async with open_rig() as rig:
+        failures: list[object] = []
+        rig.rest.add_failure_listener(failures.append)
+        rig.rest.submit_edit(rig.channel_id, 999, content="no such message")
+        await rig.rest.wait_idle()
+        [failure] = failures
+        assert failure.route == EDIT  # type: ignore[attr-defined]
+        assert rig.rest.recent_failures[-1] is failure
+        assert rig.rest.stats.background_failures == 1
+
+
+async def test_strict_buckets_still_converge_without_429s_after_learning(
+    autojump_clock: object,
+) -> None:
+    # One request per window per bucket: the first response teaches the limit.
+    realism = attrs.evolve(Realism.faithful(), bucket_scale=0.0)
+    async with open_rig(realism) as rig:
+        for i in range(5):
+            await rig.rest.create_message(rig.channel_id, content=str(i))
+        assert rig.server.stats.responses_429 == 0
