@@ -50,6 +50,9 @@ class LocalRest:
         self._idle = trio.Event()
         self._idle.set()
         self.errors: list[Exception] = []
+        self.crash_once_on: str | None = None
+        """A test knob: the next ``create_message`` whose text contains this raises
+        ``RuntimeError`` (a bug in our code, as far as the session can tell)."""
 
     async def _call(self, method: str, url: str, **kw: Any) -> httpx.Response:
         response = await self._client.request(method, url, **kw)
@@ -73,6 +76,11 @@ class LocalRest:
         components: Sequence[m.ActionRow] = (),
         reply_to: int | None = None,
     ) -> m.Message:
+        if self.crash_once_on is not None:
+            shown = (content or "") + "".join(str(e.title) + str(e.description) for e in embeds)
+            if self.crash_once_on in shown:
+                self.crash_once_on = None
+                raise RuntimeError("injected failure while posting")
         body: dict[str, Any] = {}
         if content:
             body["content"] = content

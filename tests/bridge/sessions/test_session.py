@@ -310,3 +310,64 @@ async def test_a_failed_resume_shows_the_error(tmp_path: Path) -> None:
         await wait_until(lambda: "Finished with an error" in bridge.texts(thread))
         await wait_until(lambda: _idle(bridge, thread))
         assert "No conversation found" in bridge.texts(thread)
+
+
+async def test_a_prompt_answered_after_a_restart_answers_the_resumed_turn(tmp_path: Path) -> None:
+    """Prompts survive restarts: the click is kept, and the resumed turn's identical
+    request is answered with it instead of asking again."""
+    from bridge.sessions.messages import AnswerPrompt, PrepareShutdown, ResumeSession
+    from bridge.store import PromptState
+
+    async with open_bridge(tmp_path, "bash_allow") as bridge:
+        thread = bridge.thread()
+        await bridge.say(thread, "RUNTOUCH please")
+        await wait_until(lambda: _prompt_message(bridge, thread) is not None)
+        prompt_msg = _prompt_message(bridge, thread)
+        prompt_id = _custom_ids(prompt_msg)[0].split(":")[2]
+        await (await bridge.session(thread)).ask(PrepareShutdown(), timeout=20)
+        stored = await bridge.db(lambda db: db.prompt_get(prompt_id))
+        assert stored.state is PromptState.PENDING  # still answerable after the restart
+        await bridge.sessions.terminate_child(thread)
+        # The bridge is back; the user clicks Allow on the old prompt.
+        ref = await bridge.session(thread)
+        ref.tell(AnswerPrompt(prompt_id=prompt_id, choice="allow", user_id=bridge.human_id))
+        await wait_until(
+            lambda: (
+                "asks again"
+                in bridge.server.control.message(prompt_msg["id"])["embeds"][0]["description"]
+            )
+        )
+        ref.tell(ResumeSession(reason="shutdown"))
+        await wait_until(lambda: "(answer given earlier)" in bridge.texts(thread))
+        await wait_until(lambda: bridge.texts(thread).count("Touched the file.") == 2)
+        await wait_until(lambda: _idle(bridge, thread))
+        prompts_shown = [
+            m for m in bridge.bot_messages(thread) if any(r["components"] for r in m["components"])
+        ]
+        assert len(prompts_shown) == 1  # nobody was asked twice
+        stored = await bridge.db(lambda db: db.prompt_get(prompt_id))
+        assert stored.state is PromptState.ANSWERED
+        assert stored.answer["applied"] is True
+
+
+async def test_a_crashed_session_is_restarted_and_continues_without_orphans(tmp_path: Path) -> None:
+    async with open_bridge(tmp_path, "text_thinking", fake={"line_delay": 0.02}) as bridge:
+        thread = bridge.thread()
+        bridge.rest.crash_once_on = "Thinking"
+        mid = await bridge.say(thread, "What is the answer?")
+        await wait_until(
+            lambda: "stopped unexpectedly while this session was working" in bridge.texts(thread)
+        )
+        await wait_until(lambda: "✅ Done" in bridge.texts(thread))
+        await wait_until(lambda: _idle(bridge, thread))
+        ref = await bridge.session(thread)
+        assert ref.incarnation == 2
+        done = await bridge.db(lambda db: db.inbox(thread, InboxState.DONE))
+        assert [i.message_id for i in done] == [mid]
+        # The first incarnation's claude died with it: no fake claude is left running.
+        leftovers = [
+            p
+            for p in psutil.process_iter(["cmdline"])
+            if any(str(tmp_path) in part for part in (p.info["cmdline"] or []))
+        ]
+        assert leftovers == []
