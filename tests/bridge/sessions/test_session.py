@@ -12,9 +12,19 @@ import psutil
 from bridge.sessions import render
 from bridge.store import InboxState, SessionStatus
 from tests.bridge.sessions.harness import open_bridge, wait_until, wrap_recording_argv
-from tests.support.fake_claude import write_fake_claude
+from tests.support.fake_claude import stdout_lines, write_fake_claude
 
-THINKING_SESSION = "5f2b780e-40db-430b-889a-66bccb0ceced"
+
+def _recorded_session_id(scenario: str) -> str:
+    """The session id the recording reports (the corpus is re-recorded from time to time)."""
+    for line in stdout_lines(scenario):
+        event = json.loads(line)
+        if event.get("type") == "system" and event.get("subtype") == "init":
+            return str(event["session_id"])
+    raise AssertionError(f"{scenario} has no init event")
+
+
+THINKING_SESSION = _recorded_session_id("text_thinking")
 
 
 async def _idle(bridge, thread_id: int) -> bool:
@@ -200,7 +210,7 @@ async def test_a_new_message_interrupts_the_turn_and_runs_next(tmp_path: Path) -
         assert report.status == "stopped"
         record = await bridge.db(lambda db: db.get_session(thread))
         assert record.status is SessionStatus.STOPPED
-        assert record.session_id == "734c2227-4c37-49a6-afcc-ed31d8368d04"
+        assert record.session_id == _recorded_session_id("interrupt")
         assert not psutil.pid_exists(new_pid)
         done = await bridge.db(lambda db: db.inbox(thread, InboxState.DONE))
         assert [i.message_id for i in done] == [first, second]
