@@ -51,13 +51,14 @@ from bridge.discord import (
     run_gateway,
 )
 from bridge.sessions.coordinator import CoordinatorConfig, coordinator_actor
-from bridge.sessions.deps import SessionDeps
 from bridge.sessions.limiter import LIMITER_MAILBOX, limiter_actor
 from bridge.sessions.messages import PrepareShutdown, ResumeSession
 from bridge.sessions.router import ROUTER_MAILBOX, RouterConfig, router_actor
+from bridge.sessions.session import SESSION_MAILBOX, SessionDeps, session_actor
 from bridge.sessions.worktrees import cleanup_worktrees
 from bridge.store import Database
 from bridge.store.actor import STORE_MAILBOX, store_actor, store_call
+from protocol.claude.argv import ClaudeCommand
 
 __all__ = ["Bridge", "BridgeStopped", "local_config", "open_bridge", "run_bridge"]
 
@@ -210,12 +211,21 @@ def local_config(config: Config, server: Any) -> Config:
     )
 
 
-def _session_behavior() -> actors.Behavior:
-    # The real session actor (another module's work); imported here so the rest of the
-    # app imports without it.
-    from bridge.sessions.session import session_actor
+def _per_session_api(behavior: actors.Behavior, url_for: Any) -> actors.Behavior:
+    """``behavior`` with ``deps.api_url`` set to the thread's own API URL.
 
-    return session_actor
+    The URL carries the session's token (``/s/<token>``), so the lounge ``curl`` the
+    appended system prompt shows works for that session alone, and no ``claude`` child
+    ever holds the admin secret (X4). One shared ``SessionDeps`` is built; each thread's
+    copy differs only in this field.
+    """
+
+    async def session_with_own_api(
+        ctx: actors.Context[Any], deps: SessionDeps, thread_id: int
+    ) -> None:
+        await behavior(ctx, attrs.evolve(deps, api_url=url_for(thread_id)), thread_id)
+
+    return session_with_own_api
 
 
 @asynccontextmanager
@@ -238,7 +248,8 @@ async def open_bridge(
             secrets are removed from it per child (X4).
         session_behavior: the session actor (default:
             ``bridge.sessions.session.session_actor``); called as
-            ``behavior(ctx, deps: SessionDeps, thread_id)``. Tests pass a stand-in.
+            ``behavior(ctx, deps: SessionDeps, thread_id)`` with ``deps.api_url`` the
+            thread's own API URL. Tests pass a stand-in.
         rest_transport: an httpx transport for the REST client (tests); default network.
         gateway_config: intents and timeouts of the gateway (the token is always
             ``config``'s).
@@ -265,9 +276,8 @@ async def open_bridge(
             "through local_config(config, server) with a running local Discord server"
         )
     rng = rng or random.Random()
-    behavior = session_behavior or _session_behavior()
+    behavior = session_behavior or session_actor
     env = dict(os.environ if claude_env is None else claude_env)
-    secrets = tuple(s for s in (config.discord_bot_token, config.api_secret) if s)
     async with (
         actors.open_system(name="ccbridge", random=rng) as system,
         open_rest_client(
@@ -279,9 +289,7 @@ async def open_bridge(
     ):
         rest.add_failure_listener(_log_background_failure)
         async with trio.open_nursery() as nursery:
-            bridge = await _start(
-                system, rest, nursery, config, behavior, env, secrets, gateway_config, rng
-            )
+            bridge = await _start(system, rest, nursery, config, behavior, env, gateway_config, rng)
             nursery.start_soon(_watch_gateway, bridge)
             try:
                 yield bridge
@@ -332,7 +340,6 @@ async def _start(
     config: Config,
     behavior: actors.Behavior,
     env: dict[str, str],
-    secrets: tuple[str, ...],
     gateway_config: GatewayConfig | None,
     rng: random.Random,
 ) -> Bridge:
@@ -393,9 +400,13 @@ async def _start(
         store=store,
         limiter=limiter,
         coordinator=coordinator,
+        claude_command=ClaudeCommand(
+            executable=config.claude_command,
+            model=config.claude_model,
+            permission_mode=config.claude_permission_mode,
+        ),
         claude_env=env,
-        secrets=secrets,
-        session_api_url=session_api_url,
+        api_url=api_url,
     )
     sessions = await root.start_child_spec(
         actors.SupervisorSpec(
@@ -403,11 +414,14 @@ async def _start(
             # quickly; the intensity is for the whole set.
             max_restarts=20,
             within=60.0,
+            # As session_child_spec, with the per-thread API URL: TRANSIENT (a crash
+            # restarts it; the store and its mailbox survive), BLOCK_SENDER mailbox.
             dynamic=actors.ChildSpec(
-                behavior,
+                _per_session_api(behavior, session_api_url),
                 args=(deps,),
                 restart=actors.Restart.TRANSIENT,
                 shutdown=SESSION_SHUTDOWN,
+                mailbox=SESSION_MAILBOX,
                 backoff=actors.Backoff(initial=0.5, maximum=10.0),
             ),
         ).as_child(id="sessions")

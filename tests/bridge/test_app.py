@@ -22,7 +22,6 @@ from bridge.app import Bridge, local_config, open_bridge
 from bridge.config import Config, load_config
 from bridge.discord import GatewayDispatch
 from bridge.discord_local import Realism, open_discord_local
-from bridge.sessions.deps import SessionDeps
 from bridge.sessions.messages import (
     AnswerPrompt,
     GetSessionStatus,
@@ -33,6 +32,7 @@ from bridge.sessions.messages import (
     UserMessage,
 )
 from bridge.sessions.router import NOT_ALLOWED, prompt_custom_id
+from bridge.sessions.session import SessionDeps
 from bridge.store import Database, InboxItem, PromptRecord, SessionRecord, SessionStatus
 from bridge.store.actor import store_call
 
@@ -160,11 +160,11 @@ async def test_a_message_in_the_channel_starts_a_named_thread_and_a_session(
         )
         contents = [m.content for _, m in sessions.of_type(UserMessage)]
         assert contents == ["## Fix the *login* bug\nplease", "also the logout one", "third"]
-        # The session got its dependencies, with the secrets listed for removal (X4).
+        # The session got its dependencies, with its own API URL (its token inside).
         deps = sessions.deps[0]
-        assert server.token in deps.secrets
-        assert deps.session_api_url is not None
-        assert deps.session_api_url(thread_id).startswith(bridge.api_url + "/s/")
+        assert deps.api_url == bridge.session_api_url(thread_id)
+        assert deps.api_url.startswith(bridge.api_url + "/s/")
+        assert deps.claude_env == {"PATH": "/usr/bin", "DISCORD_BOT_TOKEN": "leak"}
 
 
 def _plain(message_json: dict[str, Any]) -> dict[str, Any]:
