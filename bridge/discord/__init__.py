@@ -26,6 +26,7 @@ from bridge.discord.gateway import (
     SendGatewayCommand,
     Subscribe,
     Unsubscribe,
+    WaitUntilConnected,
     open_gateway,
     run_gateway,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "SendGatewayCommand",
     "Subscribe",
     "Unsubscribe",
+    "WaitUntilConnected",
     "open_gateway",
     "open_rest_client",
     "parse_channel",

@@ -86,6 +86,7 @@ __all__ = [
     "SendGatewayCommand",
     "Subscribe",
     "Unsubscribe",
+    "WaitUntilConnected",
     "open_gateway",
     "run_gateway",
 ]
@@ -192,7 +193,15 @@ class GetGatewayStatus(actors.Ask[GatewayStatus]):
     """Ask the gateway actor for a :class:`GatewayStatus`."""
 
 
-GatewayMessage = Subscribe | Unsubscribe | SendGatewayCommand | GetGatewayStatus
+@attrs.define
+class WaitUntilConnected(actors.Ask[GatewayStatus]):
+    """Ask for the status once the session is CONNECTED (READY or RESUMED received); at
+    once if it already is. Use with an ask timeout."""
+
+
+GatewayMessage = (
+    Subscribe | Unsubscribe | SendGatewayCommand | GetGatewayStatus | WaitUntilConnected
+)
 
 
 class GatewayBotSource(Protocol):
@@ -255,6 +264,7 @@ class _GatewayDriver:
         self.delivered = 0
         self.undeliverable = 0
         self.starts_remaining: int | None = None
+        self.connected_waiters: list[WaitUntilConnected] = []
 
     # -- running ---------------------------------------------------------------------------
 
@@ -288,6 +298,11 @@ class _GatewayDriver:
             else:
                 actions = self._on_message(item.msg)
             await self._perform(actions)
+            if self.connected_waiters and self.session.state is GatewayState.CONNECTED:
+                status = self.status()
+                for waiter in self.connected_waiters:
+                    waiter.reply(status)
+                self.connected_waiters.clear()
 
     def _handle(self, event: GatewayEvent) -> list[GatewayAction]:
         assert self.session is not None
@@ -432,6 +447,8 @@ class _GatewayDriver:
                 self.subscribers.remove(msg.ref)
         elif isinstance(msg, GetGatewayStatus):
             msg.reply(self.status())
+        elif isinstance(msg, WaitUntilConnected):
+            self.connected_waiters.append(msg)
         elif isinstance(msg, SendGatewayCommand):
             return self._handle(SendRequested(op=msg.op, d=msg.d))
         else:
