@@ -26,6 +26,11 @@ SCRIPTS: dict[str, list[ScriptStep]] = {
         Reply.text("Touched the file."),
     ],
     "permission_cancelled_by_interrupt": [Reply.bash("touch touched.txt", "touch a file")],
+    "resume_missing": [],
+}
+# Flags a scenario was recorded with (see each <name>.meta.json).
+FLAGS: dict[str, dict[str, Any]] = {
+    "resume_missing": {"resume": "11111111-2222-3333-4444-555555555555"},
 }
 
 Launch = Callable[[str], tuple[ClaudeCommand, dict[str, str]]]
@@ -46,7 +51,7 @@ def launch(
     def real(scenario: str) -> tuple[ClaudeCommand, dict[str, str]]:
         model_server.set_script(SCRIPTS[scenario])
         binary = request.getfixturevalue("claude_bin")
-        return ClaudeCommand(executable=str(binary)), claude_env
+        return ClaudeCommand(executable=str(binary), **FLAGS.get(scenario, {})), claude_env
 
     return fake if request.param == "fake" else real
 
@@ -105,3 +110,19 @@ async def test_an_interrupt_withdraws_a_pending_prompt(
         assert h.claude.turn.pending is None
         assert h.claude.turn.interrupted
     assert not (claude_workdir / "touched.txt").exists()
+
+
+async def test_a_failed_resume_ends_the_process_by_itself(
+    launch: Launch, claude_workdir: Path
+) -> None:
+    command, env = launch("resume_missing")
+    async with (
+        actors.open_system() as system,
+        open_claude_actor(system, command, cwd=claude_workdir, env=env) as h,
+    ):
+        # No user message and no stdin EOF: the CLI reports and exits on its own.
+        result = await h.until_result()
+        assert result.subtype == "error_during_execution"
+        assert "No conversation found" in (result.error_text or "")
+        exited = await h.until_message(ClaudeExited)
+        assert exited.returncode == 1

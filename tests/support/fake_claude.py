@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "claude"
 _ROOT = Path(__file__).resolve().parents[2]
@@ -109,7 +109,9 @@ class _Replayer:
         name = options["scenario"]
         self.out = stdout_lines(name)
         self.expected = stdin_entries(name)
-        self.exit_code = int(meta(name)["exit_code"])
+        recorded = meta(name)
+        self.exit_code = int(recorded["exit_code"])
+        self.exits_on_its_own = bool(recorded.get("exits_on_its_own", False))
         self.delay = float(options["line_delay"])
         self.hang_after = options["hang_after"]
         self.repeat = bool(options["repeat"])
@@ -160,7 +162,7 @@ class _Replayer:
         return True
 
     def run(self) -> int:
-        if not self.replay(None):
+        if not self.replay(None) or self.exits_on_its_own:
             return self.exit_code
         while self.repeat:
             message = self.receive()
@@ -184,7 +186,7 @@ def _rewrite_ids(line: bytes, ids: dict[str, str]) -> bytes:
     return line
 
 
-def main(options: dict[str, Any]) -> int:
+def main(options: dict[str, Any]) -> NoReturn:
     if options.get("ignore_signals"):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -203,4 +205,7 @@ def main(options: dict[str, Any]) -> int:
     threading.Thread(target=_read_stdin, args=(replayer.incoming,), daemon=True).start()
     code = replayer.run()
     sys.stdout.buffer.flush()
-    return code
+    sys.stderr.flush()
+    # os._exit: the stdin reader is a daemon thread blocked in read(); a normal interpreter
+    # shutdown would abort on its buffer lock (SIGABRT) instead of exiting with ``code``.
+    os._exit(code)
