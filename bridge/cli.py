@@ -13,6 +13,7 @@ import random
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import bridge
 
@@ -51,6 +52,108 @@ def _cmd_discord_local(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- ccbridge run ----------------------------------------------------------------------
+
+EXIT_BAD_CONFIG = 3
+"""``ccbridge run`` with a bad configuration: distinct from 1 (a crash), 2 (bad command-line
+usage, argparse's) and 78 (Discord refused the token or intents: EXIT_GATEWAY_FATAL)."""
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import logging
+    from pathlib import Path
+
+    import trio
+
+    from bridge.app import BridgeStopped
+    from bridge.config import ConfigError, load_config
+    from bridge.discord.errors import EXIT_GATEWAY_FATAL, GatewayFatalError
+
+    try:
+        config = load_config(dotenv_path=Path(args.env_file) if args.env_file else None)
+    except ConfigError as exc:
+        print(f"ccbridge: bad configuration: {exc}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    logging.basicConfig(
+        level=getattr(logging, args.log_level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    status = 0
+    try:
+        trio.run(_run_bridge_until_signalled, config, args)
+    except* GatewayFatalError as group:
+        print(f"ccbridge: {_first(group)}", file=sys.stderr)
+        status = EXIT_GATEWAY_FATAL
+    except* BridgeStopped as group:
+        print(f"ccbridge: {_first(group)}", file=sys.stderr)
+        status = status or 1
+    return status
+
+
+def _first(group: BaseExceptionGroup[Any]) -> BaseException:
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
+
+
+async def _run_bridge_until_signalled(config: Any, args: argparse.Namespace) -> None:
+    """Run the bridge (and, with no bot token, the local Discord server first) until
+    SIGTERM or SIGINT, then shut down gracefully. The only signal handling in ccbridge."""
+    import contextlib
+
+    import trio
+
+    from bridge.app import local_config, open_bridge
+    from bridge.discord_local import Realism, open_discord_local
+
+    # Opened first, so a signal during start-up is kept and still ends the run cleanly.
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with contextlib.AsyncExitStack() as stack:
+            if config.local_mode:
+                server = await stack.enter_async_context(
+                    open_discord_local(
+                        port=args.local_port,
+                        gateway_port=args.local_gateway_port,
+                        realism=Realism.faithful(),
+                    )
+                )
+                config = local_config(config, server)
+                _print_local_help(server, config)
+            bridge = await stack.enter_async_context(open_bridge(config))
+            print(
+                f"ccbridge is running: sessions start from messages in channel "
+                f"{config.discord_channel_id}; local API {bridge.api_url}. "
+                "Ctrl-C or SIGTERM stops it gracefully.",
+                flush=True,
+            )
+            async for signum in signals:
+                print(
+                    f"ccbridge: {signal.Signals(signum).name} received; shutting down "
+                    "(running turns are interrupted and resume at the next start)",
+                    flush=True,
+                )
+                break
+
+
+def _print_local_help(server: Any, config: Any) -> None:
+    urls = server.urls()
+    channel = config.discord_channel_id
+    owner = server.world.owner_id
+    body = json.dumps({"author_id": str(owner), "content": "Hello Claude, what is in this repo?"})
+    print(
+        "No DISCORD_BOT_TOKEN is set: running against the local Discord server, in-process.",
+        json.dumps(urls),
+        f"Talk to Claude as the local owner (user {owner}) in #general (channel {channel}):",
+        f"  curl -s -X POST {urls['control_url']}/channels/{channel}/messages "
+        f"-H 'Content-Type: application/json' -d '{body}'",
+        f"Read the channel: curl -s {urls['control_url']}/channels/{channel}/messages "
+        f"(threads: {urls['control_url']}/channels; docs/discord-local.md has the rest).",
+        sep="\n",
+        flush=True,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser; subcommands register their handler as ``func``."""
     parser = argparse.ArgumentParser(
@@ -81,6 +184,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     local_parser.add_argument("--seed", type=int, default=0, help="seed for ids, tokens and jitter")
     local_parser.set_defaults(func=_cmd_discord_local)
+    run_parser = sub.add_parser(
+        "run",
+        help="run the bridge (configured by the environment and .env; see README); "
+        "with no DISCORD_BOT_TOKEN it runs against an in-process local Discord server",
+    )
+    run_parser.add_argument("--env-file", default=None, help="the .env file (default: ./.env)")
+    run_parser.add_argument(
+        "--log-level",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        default="INFO",
+        help="logging level (default: INFO)",
+    )
+    run_parser.add_argument(
+        "--local-port", type=int, default=0, help="local mode: HTTP port of the local server"
+    )
+    run_parser.add_argument(
+        "--local-gateway-port", type=int, default=0, help="local mode: its gateway port"
+    )
+    run_parser.set_defaults(func=_cmd_run)
     return parser
 
 

@@ -1,0 +1,104 @@
+"""``ccbridge run``: a bad configuration exits at once with one line and status 3; with no
+bot token it runs against an in-process local Discord server, a person's message there
+gets Claude's answer in a new thread, and SIGTERM ends it cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+import trio
+
+from bridge.cli import EXIT_BAD_CONFIG, main
+from tests.support.fake_claude import write_fake_claude
+
+TIMEOUT = 60.0  # a real subprocess and sockets on a loaded machine
+
+
+def test_bad_configuration_exits_with_one_line_naming_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CLAUDE_WORKING_DIR", str(tmp_path))
+    monkeypatch.setenv("MAX_CONCURRENT_SESSIONS", "zero")
+    monkeypatch.delenv("DISCORD_BOT_TOKEN", raising=False)
+    status = main(["run", "--env-file", str(tmp_path / "missing.env")])
+    err = capsys.readouterr().err
+    assert status == EXIT_BAD_CONFIG
+    assert err == (
+        "ccbridge: bad configuration: MAX_CONCURRENT_SESSIONS: must be a whole number, got 'zero'\n"
+    )
+
+
+class Lines:
+    def __init__(self, stream: trio.abc.ReceiveStream) -> None:
+        self._stream = stream
+        self._buffer = b""
+        self.seen: list[str] = []
+
+    async def until(self, predicate) -> str:  # type: ignore[no-untyped-def]
+        while True:
+            while b"\n" in self._buffer:
+                line, self._buffer = self._buffer.split(b"\n", 1)
+                text = line.decode()
+                self.seen.append(text)
+                if predicate(text):
+                    return text
+            chunk = await self._stream.receive_some(65536)
+            assert chunk, f"ccbridge run exited early; it printed {self.seen}"
+            self._buffer += chunk
+
+
+async def test_run_in_local_mode_answers_in_a_thread_and_stops_on_sigterm(tmp_path: Path) -> None:
+    fake = write_fake_claude(tmp_path, "text_thinking")
+    workdir = tmp_path / "repo"
+    workdir.mkdir()
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "CLAUDE", "CCBRIDGE"))
+    }
+    env.update(
+        CLAUDE_COMMAND=str(fake),
+        CLAUDE_WORKING_DIR=str(workdir),
+        CCBRIDGE_DB_PATH=str(tmp_path / "ccbridge.db"),
+    )
+    proc = await trio.lowlevel.open_process(
+        [sys.executable, "-m", "bridge", "run", "--env-file", str(tmp_path / "none.env")],
+        stdout=subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = Lines(proc.stdout)
+        with trio.fail_after(TIMEOUT):
+            await lines.until(lambda line: "local Discord server" in line)
+            urls = json.loads(await lines.until(lambda line: line.startswith("{")))
+            await lines.until(lambda line: line.startswith("ccbridge is running"))
+            control = urls["control_url"]
+            async with httpx.AsyncClient() as http:
+                state = (await http.get(f"{control}/state")).json()
+                channel = state["default_channel_id"]
+                owner = next(u["id"] for u in state["users"] if u["username"] == "owner")
+                posted = await http.post(
+                    f"{control}/channels/{channel}/messages",
+                    json={"author_id": owner, "content": "What is the answer?"},
+                )
+                thread_id = posted.json()["id"]  # a thread takes its first message's id
+                while True:
+                    response = await http.get(f"{control}/channels/{thread_id}/messages")
+                    texts = [m["content"] for m in response.json()] if response.is_success else []
+                    if any("The answer is 42" in t for t in texts):
+                        break
+                    await trio.sleep(0.1)  # polling another process over HTTP
+            proc.send_signal(signal.SIGTERM)
+            await lines.until(lambda line: "SIGTERM received" in line)
+            assert await proc.wait() == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
