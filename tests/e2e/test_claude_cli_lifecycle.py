@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import attrs
@@ -168,23 +169,45 @@ async def test_total_timeout_fires_while_the_model_keeps_streaming(
 # Bash pre-allowed, so the long command starts without a permission prompt.
 SLEEPER = ClaudeCommand(allowed_tools=("Bash",))
 
+# The tool starts a process that never ends and reports its pid through a FIFO, so the
+# test waits for that report (an event) instead of polling the process table.
+# (2.1.330 refuses a standalone ``sleep``, hence ``tail -f``.)
+LONG_BASH = Reply.bash("tail -f /dev/null & echo $! > ready.fifo; wait", "wait forever")
 
-async def _start_a_long_bash(h: ClaudeHarness) -> list[int]:
-    """Run ``tail -f /dev/null`` through Bash (pre-allowed; 2.1.330 refuses a standalone
-    ``sleep``); return the pids of claude and all its descendants once it runs."""
-    await h.claude.send_user("RUNSLEEP please")
-    with trio.fail_after(30):
-        while True:
-            tree = psutil.Process(h.pid).children(recursive=True)
-            if any("tail" in _cmdline(p) for p in tree):
-                return [h.pid, *(p.pid for p in tree)]
-            await trio.sleep(0.05)  # polling the process table: there is no event for it
+
+def _open_fifo(workdir: Path) -> tuple[trio.lowlevel.FdStream, int]:
+    fifo = workdir / "ready.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    # Our own writer keeps the FIFO open, so a read waits for data instead of seeing EOF.
+    writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    return trio.lowlevel.FdStream(reader), writer
+
+
+async def _start_a_long_bash(h: ClaudeHarness, workdir: Path) -> list[int]:
+    """Have Bash start a never-ending ``tail``; return the pids of claude and all its
+    descendants once it runs."""
+    stream, writer = _open_fifo(workdir)
+    try:
+        await h.claude.send_user("RUNTAIL please")
+        data = b""
+        with trio.fail_after(30):
+            while b"\n" not in data:
+                data += await stream.receive_some()
+    finally:
+        await stream.aclose()
+        os.close(writer)
+    tail_pid = int(data.split()[0])
+    tree = [p.pid for p in psutil.Process(h.pid).children(recursive=True)]
+    assert tail_pid in tree
+    assert "tail" in _cmdline(psutil.Process(tail_pid))
+    return [h.pid, *tree]
 
 
 async def test_actor_stop_leaves_no_claude_process_or_tool_child(
     claude_bin: Path, model_server: ModelServer, claude_env: dict[str, str], claude_workdir: Path
 ) -> None:
-    model_server.set_script([Reply.bash("tail -f /dev/null", "wait forever")])
+    model_server.set_script([LONG_BASH])
     async with (
         actors.open_system() as system,
         open_claude_actor(
@@ -194,7 +217,7 @@ async def test_actor_stop_leaves_no_claude_process_or_tool_child(
             env=claude_env,
         ) as h,
     ):
-        pids = await _start_a_long_bash(h)
+        pids = await _start_a_long_bash(h, claude_workdir)
         assert all(_alive(pid) for pid in pids)
         await h.ref.stop()
         assert [pid for pid in pids if _alive(pid)] == []
@@ -203,7 +226,7 @@ async def test_actor_stop_leaves_no_claude_process_or_tool_child(
 async def test_cancellation_leaves_no_claude_process_or_tool_child(
     claude_bin: Path, model_server: ModelServer, claude_env: dict[str, str], claude_workdir: Path
 ) -> None:
-    model_server.set_script([Reply.bash("tail -f /dev/null", "wait forever")])
+    model_server.set_script([LONG_BASH])
     pids: list[int] = []
     async with actors.open_system() as system:
         with trio.CancelScope() as scope:
@@ -213,7 +236,7 @@ async def test_cancellation_leaves_no_claude_process_or_tool_child(
                 cwd=claude_workdir,
                 env=claude_env,
             ) as h:
-                pids = await _start_a_long_bash(h)
+                pids = await _start_a_long_bash(h, claude_workdir)
                 scope.cancel()
     assert pids
     assert [pid for pid in pids if _alive(pid)] == []
