@@ -39,6 +39,8 @@ _SYSTEM_TYPES: dict[str, type] = {
     "permission_denied": ev.PermissionDenied,
     "task_started": ev.TaskStarted,
     "task_notification": ev.TaskNotification,
+    "task_updated": ev.TaskUpdated,
+    "background_tasks_changed": ev.BackgroundTasksChanged,
 }
 
 

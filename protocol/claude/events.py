@@ -267,7 +267,9 @@ class TaskStarted:
     task_id: str = ""
     tool_use_id: str = ""
     task_type: str = ""
+    """e.g. ``local_bash``."""
     description: str = ""
+    is_backgrounded: bool = False
     session_id: str = ""
     uuid: str = ""
     raw: dict[str, JSON] = attrs.field(factory=dict, eq=False, repr=False)
@@ -281,6 +283,32 @@ class TaskNotification:
     tool_use_id: str = ""
     status: str = ""
     summary: str = ""
+    output_file: str | None = None
+    session_id: str = ""
+    uuid: str = ""
+    raw: dict[str, JSON] = attrs.field(factory=dict, eq=False, repr=False)
+
+
+@attrs.frozen(kw_only=True)
+class TaskUpdated:
+    """``system/task_updated``: fields of a background task changed (``patch``, e.g.
+    ``{"status": "completed", "end_time": ...}``)."""
+
+    task_id: str = ""
+    patch: dict[str, JSON] = attrs.field(factory=dict)
+    session_id: str = ""
+    uuid: str = ""
+    raw: dict[str, JSON] = attrs.field(factory=dict, eq=False, repr=False)
+
+
+@attrs.frozen(kw_only=True)
+class BackgroundTasksChanged:
+    """``system/background_tasks_changed``: the full list of running background tasks.
+
+    When one finishes, the CLI starts a turn by itself (``init`` ... ``result``) to tell
+    the model, with no user message: a bridge must expect turns it did not start."""
+
+    tasks: tuple[dict[str, JSON], ...] = ()
     session_id: str = ""
     uuid: str = ""
     raw: dict[str, JSON] = attrs.field(factory=dict, eq=False, repr=False)
@@ -543,6 +571,8 @@ Event = (
     | PermissionDenied
     | TaskStarted
     | TaskNotification
+    | TaskUpdated
+    | BackgroundTasksChanged
     | AssistantMessage
     | UserMessage
     | Result

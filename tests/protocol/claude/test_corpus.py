@@ -77,6 +77,10 @@ def test_every_event_type_we_model_appears_in_real_output() -> None:
         ev.ControlRequest,
         ev.ControlResponse,
         ev.ControlCancelRequest,
+        ev.TaskStarted,
+        ev.TaskNotification,
+        ev.TaskUpdated,
+        ev.BackgroundTasksChanged,
     }
     assert expected <= seen
 
@@ -195,3 +199,16 @@ def test_cancel_request_names_the_pending_permission() -> None:
     request = _only(events, ev.ControlRequest)[0]
     cancel = _only(events, ev.ControlCancelRequest)[0]
     assert cancel.request_id == request.request_id
+
+
+def test_background_task_events() -> None:
+    events = _events("background_task")
+    started = _only(events, ev.TaskStarted)[0]
+    assert started.is_backgrounded
+    assert started.task_type == "local_bash"
+    notified = _only(events, ev.TaskNotification)[0]
+    assert notified.task_id == started.task_id
+    assert notified.status == "completed"
+    assert _only(events, ev.TaskUpdated)[0].patch["status"] == "completed"
+    changes = _only(events, ev.BackgroundTasksChanged)
+    assert [len(c.tasks) for c in changes] == [1, 0]

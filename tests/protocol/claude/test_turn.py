@@ -218,3 +218,15 @@ def test_a_retry_does_not_hide_a_pending_prompt() -> None:
     after = asked.apply(ev.ApiRetry(attempt=1), 2.0)
     assert after.activity is Activity.AWAITING_PERMISSION
     assert after.retries == 1
+
+
+def test_the_cli_can_start_a_turn_by_itself() -> None:
+    # A background task finished after the turn ended: the CLI sends init ... result
+    # with no user message in between.
+    steps = _walk("background_task")
+    results = [s for e, s in steps if isinstance(e, ev.Result)]
+    assert [s.turns_completed for s in results] == [1, 2]
+    second_init = [s for e, s in steps if isinstance(e, ev.SystemInit)][1]
+    assert second_init.busy
+    assert second_init.text == ""
+    assert results[1].text == "The background work finished."
