@@ -371,6 +371,7 @@ async def _start(
                 CoordinatorConfig(
                     lounge_channel_id=config.lounge_channel_id,
                     coordination_channel_id=config.coordination_channel_id,
+                    worktree_base_dir=config.worktree_base_dir,
                 ),
             ),
             id="coordinator",

@@ -9,6 +9,9 @@ Discord to learn its context:
 * the **recent lounge lines**: the last :data:`LOUNGE_LINES_SHOWN`, loaded from the store
   at start, appended to on every ``PostLounge`` and session start/end.
 
+It also removes a finished session's worktree when it is clean (K2, at session end; the
+app does the same for all of them at start).
+
 Everything that leaves the actor (persisting a lounge line, posting it to the lounge
 channel, broadcasting a start/end to the coordination channel) is done in order by one
 helper task, the *outbox*, so the actor itself never blocks on a peer; a stop lets the
@@ -24,6 +27,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -39,7 +43,13 @@ from bridge.sessions.messages import (
     SessionStarted,
     TurnContext,
 )
-from bridge.sessions.system_prompt import LOUNGE_LINES_SHOWN, ActiveSession, LoungeEntry
+from bridge.sessions.system_prompt import (
+    LOUNGE_LINES_SHOWN,
+    ActiveSession,
+    LoungeEntry,
+    worktree_path,
+)
+from bridge.sessions.worktrees import CleanupOutcome, remove_if_clean
 from bridge.store import Database
 from bridge.store.actor import store_call
 
@@ -74,12 +84,17 @@ class CoordinatorConfig:
     """Session starts and ends are broadcast here (K5) when set."""
     clock: Callable[[], float] = time.time
     """Wall-clock seconds for lounge timestamps (tests pass a fixed clock)."""
+    worktree_base_dir: Path | None = None
+    """K2: when a session finishes, its worktree ``wt-<thread id>`` here is removed if
+    clean (never if it holds changes); ``None`` turns this off."""
 
 
 @attrs.frozen
 class _Outgoing:
     lounge: LoungeEntry | None
     posts: tuple[tuple[int, str], ...]
+    cleanup: int | None = None
+    """A finished session's thread whose worktree to remove if clean (K2)."""
 
 
 async def coordinator_actor(
@@ -113,7 +128,7 @@ async def coordinator_actor(
     registry: dict[int, ActiveSession] = {}
     send_out, receive_out = trio.open_memory_channel[_Outgoing](math.inf)
     drained = trio.Event()
-    ctx.nursery.start_soon(_outbox, receive_out, store, post, drained)
+    ctx.nursery.start_soon(_outbox, receive_out, store, post, drained, config.worktree_base_dir)
 
     def lounge(author: str, text: str, thread_id: int | None, *, broadcast: str | None) -> None:
         entry = LoungeEntry(
@@ -158,6 +173,8 @@ async def coordinator_actor(
                     thread_id,
                     broadcast=f"✅ <#{thread_id}> **{title}** ended: {outcome}",
                 )
+                if config.worktree_base_dir is not None:
+                    send_out.send_nowait(_Outgoing(None, (), cleanup=thread_id))
             case PostLounge(author=author, text=text, thread_id=thread_id):
                 lounge(author, text, thread_id, broadcast=None)
             case GetTurnContext(thread_id=thread_id):
@@ -178,8 +195,11 @@ async def _outbox(
     store: actors.Ref[Any],
     post: ChannelPoster | None,
     drained: trio.Event,
+    worktree_base_dir: Path | None,
 ) -> None:
     async for item in receive:
+        if item.cleanup is not None and worktree_base_dir is not None:
+            await _cleanup_worktree(worktree_base_dir, item.cleanup)
         if item.lounge is not None:
             entry = item.lounge
 
@@ -199,6 +219,21 @@ async def _outbox(
             except Exception:
                 log.exception("coordinator: could not post %r to channel %s", text, channel_id)
     drained.set()
+
+
+async def _cleanup_worktree(base_dir: Path, thread_id: int) -> None:
+    path = worktree_path(base_dir, thread_id)
+    if not (path / ".git").exists():
+        return  # the session made no worktree
+    try:
+        result = await remove_if_clean(path, thread_id)
+    except OSError as exc:
+        log.error("coordinator: could not check the worktree %s: %s", path, exc)
+        return
+    if result.outcome is CleanupOutcome.DIRTY:
+        log.info("coordinator: kept the worktree %s: it has uncommitted changes", path)
+    elif result.outcome is CleanupOutcome.FAILED:
+        log.warning("coordinator: could not remove the worktree %s: %s", path, result.detail)
 
 
 def _one_line(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -171,3 +172,45 @@ async def test_without_channels_nothing_is_broadcast(tmp_path: Path, config: Any
         else:
             await coordinator.stop()  # drains the outbox: anything to post has been posted
             assert channels.posts == []
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(cwd), *args], check=True, capture_output=True)
+
+
+async def test_a_finished_sessions_clean_worktree_goes_a_dirty_one_stays(tmp_path: Path) -> None:
+    repo, base = tmp_path / "repo", tmp_path / "wt"
+    repo.mkdir()
+    base.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    _git(
+        repo,
+        "-c",
+        "user.email=t@x.invalid",
+        "-c",
+        "user.name=t",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "init",
+    )
+    for thread_id in (1, 2):
+        _git(
+            repo,
+            "worktree",
+            "add",
+            "-q",
+            str(base / f"wt-{thread_id}"),
+            "-b",
+            f"session/{thread_id}",
+        )
+    (base / "wt-2" / "work.txt").write_text("not committed\n")
+    async with open_test_system() as system:
+        _, coordinator = await _start(system, tmp_path / "db", None, worktree_base_dir=base)
+        for thread_id in (1, 2, 3):  # thread 3 never made a worktree
+            coordinator.tell(SessionStarted(thread_id=thread_id, title="t", working_dir=str(repo)))
+            coordinator.tell(SessionFinished(thread_id=thread_id, outcome="done"))
+        await coordinator.stop()  # drains the outbox, cleanup included
+    assert not (base / "wt-1").exists()
+    assert (base / "wt-2" / "work.txt").read_text() == "not committed\n"
