@@ -268,7 +268,7 @@ class ClaudeProcess:
         """Send one of our control requests and wait for its answer.
 
         Args:
-            body: The request without envelope, e.g. ``{"subtype": "set_model", ...}``;
+            body: The request without envelope, e.g. ``{"subtype": "initialize", ...}``;
                 prefer :meth:`set_model` and :meth:`set_permission_mode`, which validate.
             timeout: Seconds to wait for the answer.
 
@@ -280,8 +280,30 @@ class ClaudeProcess:
             ClaudeGone: the process exited first.
             trio.TooSlowError: no answer within ``timeout``.
         """
+
+        def build(request_id: str) -> dict[str, Any]:
+            return {"type": "control_request", "request_id": request_id, "request": body}
+
+        return await self._round_trip(build, timeout)
+
+    async def set_model(self, model: str, *, timeout: float = 10.0) -> dict[str, Any]:
+        """Switch model. Raises :class:`~protocol.claude.control.ControlError` for an unknown
+        model before anything is sent (the CLI would accept any name)."""
+        return await self._round_trip(lambda rid: control.set_model_request(rid, model), timeout)
+
+    async def set_permission_mode(self, mode: str, *, timeout: float = 10.0) -> dict[str, Any]:
+        """Switch permission mode. Raises :class:`~protocol.claude.control.ControlError` for
+        an unknown mode before anything is sent (the CLI would accept any name)."""
+        return await self._round_trip(
+            lambda rid: control.set_permission_mode_request(rid, mode), timeout
+        )
+
+    async def _round_trip(
+        self, build: Callable[[str], dict[str, Any]], timeout: float
+    ) -> dict[str, Any]:
         request_id = self._ids.next()
-        await self.send({"type": "control_request", "request_id": request_id, "request": body})
+        message = build(request_id)
+        await self.send(message)
         with trio.fail_after(timeout):
             while request_id not in self._responses:
                 if self.exited:
@@ -289,19 +311,9 @@ class ClaudeProcess:
                 await self._changed.wait()
         response = self._responses.pop(request_id)
         if not response.success:
-            raise ControlRequestFailed(
-                str(body.get("subtype", "")), response.error or "", response.error_code
-            )
+            subtype = str(message["request"].get("subtype", ""))
+            raise ControlRequestFailed(subtype, response.error or "", response.error_code)
         return response.response
-
-    async def set_model(self, model: str, *, timeout: float = 10.0) -> dict[str, Any]:
-        """Switch model (validated: the CLI accepts any name)."""
-        return await self.request(control.set_model_request("", model)["request"], timeout=timeout)
-
-    async def set_permission_mode(self, mode: str, *, timeout: float = 10.0) -> dict[str, Any]:
-        """Switch permission mode (validated: the CLI accepts any name)."""
-        body = control.set_permission_mode_request("", mode)["request"]
-        return await self.request(body, timeout=timeout)
 
     async def interrupt(self) -> None:
         """End the running turn: a control ``interrupt`` now; if no ``result`` follows

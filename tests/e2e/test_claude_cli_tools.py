@@ -5,10 +5,19 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+import pytest
+
 import actors
+from bridge.claude.process import ControlRequestFailed
 from protocol.claude import events as ev
 from protocol.claude.argv import ClaudeCommand
-from protocol.claude.control import ImageAttachment, allow, answer_questions, deny
+from protocol.claude.control import (
+    ControlError,
+    ImageAttachment,
+    allow,
+    answer_questions,
+    deny,
+)
 from protocol.claude.turn import Activity, PendingKind, TaskItem
 from tests.support.claude_cli import open_claude_actor
 from tests.support.model_server import ModelServer, Reply
@@ -171,3 +180,35 @@ async def test_an_image_reaches_the_model_byte_identical(
     assert base64.b64decode(images[0]["source"]["data"]) == PNG
     # 2.1.330 adds a text block naming where it saved the image; the prompt comes first.
     assert model_server.turns[0].last_user_text.startswith("What is in this image?")
+
+
+async def test_model_and_permission_mode_switches_reach_the_cli(
+    claude_bin: Path, model_server: ModelServer, claude_env: dict[str, str], claude_workdir: Path
+) -> None:
+    model_server.set_script(
+        [
+            Reply.tool("Write", {"file_path": str(claude_workdir / "note.txt"), "content": "hi\n"}),
+            Reply.text("Wrote it."),
+        ]
+    )
+    async with (
+        actors.open_system() as system,
+        open_claude_actor(
+            system, ClaudeCommand(executable=str(claude_bin)), cwd=claude_workdir, env=claude_env
+        ) as h,
+    ):
+        assert await h.claude.set_permission_mode("acceptEdits") == {"mode": "acceptEdits"}
+        switched = await h.claude.set_model("sonnet")
+        with pytest.raises(ControlError):
+            await h.claude.set_model("no-such-model-xyz")
+        with pytest.raises(ControlRequestFailed, match="bypassPermissions"):
+            await h.claude.set_permission_mode("bypassPermissions")
+        await h.claude.send_user("WRITE a note")
+        result = await h.until_result()
+        assert result.result == "Wrote it."
+        # acceptEdits: the Write ran without a permission prompt.
+        assert not any(isinstance(e, ev.ControlRequest) for e in h.events())
+        assert h.claude.turn.permission_mode == "acceptEdits"
+    assert (claude_workdir / "note.txt").read_text() == "hi\n"
+    assert "sonnet" in model_server.turns[0].body["model"]
+    assert model_server.turns[0].body["model"] == switched["model"]
