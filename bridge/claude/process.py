@@ -175,11 +175,14 @@ class ClaudeProcess:
         self,
         proc: actors.OwnedProcess,
         *,
+        deliver: Deliver,
         interrupt_grace: float,
         idle_timeout: float | None,
         total_timeout: float | None,
     ) -> None:
         self._proc = proc
+        self._deliver = deliver
+        """Where the handle's own reports go (into the same ordered buffer as events)."""
         self._lock = trio.Lock()
         self._ids = control.RequestIds()
         self._changed = trio.Event()
@@ -381,8 +384,6 @@ class ClaudeProcess:
             return self.results_seen > results_before
         return False
 
-    _deliver: Deliver  # set by open_claude
-
 
 # ---------------------------------------------------------------------------------------
 # Helper tasks
@@ -414,13 +415,10 @@ async def _pump_stdout(
                     log.warning("claude pid %d wrote a bad line: %s", claude.pid, event.reason)
                 claude._update(claude.turn.apply(event, now))
                 await buffer.send(ClaudeEvent(event, now))
-                if isinstance(event, ev.ControlRequest) and isinstance(
-                    event.request, ev.OtherRequest | ev.HookCallback
-                ):
-                    # Never leave the CLI waiting on a request nobody will answer.
-                    body = event.request
-                    subtype = body.subtype if isinstance(body, ev.OtherRequest) else "hook_callback"
-                    await claude.send(control.reply_to_unsupported(event.request_id, subtype))
+                if (reply := control.automatic_reply(event)) is not None:
+                    # The CLI would wait forever for an answer nobody else will give.
+                    with suppress(ClaudeGone):
+                        await claude.send(reply)
             if not data:
                 return
 
@@ -524,15 +522,15 @@ async def open_claude(
         actors.open_process(argv, cwd=cwd, env=env, term_grace=term_grace) as proc,
         trio.open_nursery() as nursery,
     ):
+        send_buffer, receive_buffer = trio.open_memory_channel[ClaudeMessage](EVENT_BUFFER)
         claude = ClaudeProcess(
             proc,
+            deliver=send_buffer.clone().send,
             interrupt_grace=interrupt_grace,
             idle_timeout=idle_timeout,
             total_timeout=total_timeout,
         )
         claude._nursery = nursery
-        send_buffer, receive_buffer = trio.open_memory_channel[ClaudeMessage](EVENT_BUFFER)
-        claude._deliver = send_buffer.clone().send
         assert proc.stdout is not None
         assert proc.stderr is not None
 

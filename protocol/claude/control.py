@@ -25,6 +25,8 @@ from typing import Any, Final
 
 import attrs
 
+from protocol.claude import events as ev
+
 
 @attrs.frozen
 class ControlError(ValueError):
@@ -309,6 +311,22 @@ def elicitation_response(
     if content is not None and action == "accept":
         response["content"] = content
     return _success(request_id, response)
+
+
+def automatic_reply(event: ev.Event) -> dict[str, Any] | None:
+    """The answer the host owes without asking anyone, or ``None``.
+
+    Only control requests we do not handle get one (see :func:`reply_to_unsupported`);
+    ``can_use_tool`` and ``elicitation`` are for the owner to answer.
+    """
+    if not isinstance(event, ev.ControlRequest):
+        return None
+    body = event.request
+    if isinstance(body, ev.OtherRequest):
+        return reply_to_unsupported(event.request_id, body.subtype)
+    if isinstance(body, ev.HookCallback):
+        return reply_to_unsupported(event.request_id, "hook_callback")
+    return None
 
 
 def reply_to_unsupported(request_id: str, subtype: str) -> dict[str, Any]:

@@ -123,3 +123,22 @@ def test_elicitation_answers() -> None:
         elicitation_response("e", "accept")
     with pytest.raises(ControlError):
         elicitation_response("e", "maybe")
+
+
+def test_only_unhandled_requests_get_an_automatic_reply() -> None:
+    from protocol.claude import events as ev
+    from protocol.claude.control import automatic_reply
+
+    other = ev.ControlRequest(
+        request_id="c1", request=ev.OtherRequest(subtype="request_user_dialog")
+    )
+    reply = automatic_reply(other)
+    assert reply is not None
+    assert reply["response"]["subtype"] == "error"
+    assert reply["response"]["request_id"] == "c1"
+    assert "request_user_dialog" in reply["response"]["error"]
+    hook = ev.ControlRequest(request_id="c2", request=ev.HookCallback(callback_id="h"))
+    assert automatic_reply(hook) is not None
+    for owner_answers in (ev.CanUseTool(tool_name="Bash"), ev.Elicitation(message="?")):
+        assert automatic_reply(ev.ControlRequest(request_id="c3", request=owner_answers)) is None
+    assert automatic_reply(ev.Result()) is None
