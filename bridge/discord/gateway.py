@@ -265,6 +265,8 @@ class _GatewayDriver:
         self.undeliverable = 0
         self.starts_remaining: int | None = None
         self.connected_waiters: list[WaitUntilConnected] = []
+        self.nursery: trio.Nursery  # set by run(): timers, connections, the mailbox pump
+        self.fatal: GatewayFatalError | None = None
 
     # -- running ---------------------------------------------------------------------------
 
@@ -279,10 +281,24 @@ class _GatewayDriver:
             large_threshold=self.config.large_threshold,
             presence=self.config.presence,
         )
-        nursery = self.ctx.nursery
-        nursery.start_soon(self._pump_mailbox)
-        nursery.start_soon(self._deliver_loop)
+        async with trio.open_nursery() as outer:
+            # Delivery outlives the connection machinery: a stop hands over what was read.
+            outer.start_soon(self._deliver_loop)
+            try:
+                async with trio.open_nursery() as nursery:
+                    self.nursery = nursery
+                    nursery.start_soon(self._pump_mailbox)
+                    await self._drive()
+                    nursery.cancel_scope.cancel()  # timers and connection tasks
+            finally:
+                self.out_send.close()
+        if self.fatal is not None:
+            raise self.fatal
+
+    async def _drive(self) -> None:
         await self._perform(self._handle(StartRequested()))
+        if self.fatal is not None:
+            return
         async for item in self.events_recv:
             if item is _MAILBOX_CLOSED:
                 await self._shutdown()
@@ -298,6 +314,8 @@ class _GatewayDriver:
             else:
                 actions = self._on_message(item.msg)
             await self._perform(actions)
+            if self.fatal is not None:
+                return
             if self.connected_waiters and self.session.state is GatewayState.CONNECTED:
                 status = self.status()
                 for waiter in self.connected_waiters:
@@ -322,12 +340,20 @@ class _GatewayDriver:
             elif isinstance(action, Close):
                 self._retire(action.code, action.reason)
             elif isinstance(action, Reconnect):
-                await self._reconnect(action)
+                try:
+                    await self._reconnect(action)
+                except GatewayFatalError as exc:
+                    logger.error("gateway stopped: %s", exc)
+                    self.fatal = exc
+                    return
             elif isinstance(action, Fatal):
                 err = action.error
                 self._retire(1000, "fatal")
                 logger.error("gateway stopped: %s", err.message)
-                raise GatewayFatalError(code=err.code, reason=err.reason, advice=err.message)
+                # Raised by run() once the helper tasks are gone, so that it is not wrapped
+                # in an ExceptionGroup by our nurseries.
+                self.fatal = GatewayFatalError(code=err.code, reason=err.reason, advice=err.message)
+                return
 
     async def _send(self, action: SendPayload) -> None:
         if self.ws is None:
@@ -345,7 +371,7 @@ class _GatewayDriver:
         if action.mode is ReconnectMode.IDENTIFY:
             await self._check_session_starts()
         self.conn += 1
-        self.ctx.nursery.start_soon(self._connection, self.conn, action.url, action.delay)
+        self.nursery.start_soon(self._connection, self.conn, action.url, action.delay)
 
     def _retire(self, code: int, reason: str) -> None:
         """Close the current connection in the background; its events are ignored from now."""
@@ -353,7 +379,7 @@ class _GatewayDriver:
         self.ws = None
         self.conn += 1  # nothing of the old connection reaches the machine any more
         if ws is not None:
-            self.ctx.nursery.start_soon(self._close_ws, conn, ws, code, reason)
+            self.nursery.start_soon(self._close_ws, conn, ws, code, reason)
         else:
             scope = self.conn_scopes.get(conn)
             if scope is not None:
@@ -379,7 +405,9 @@ class _GatewayDriver:
                     if ws is None:
                         return
                     await self._read(conn, ws)
-                    nursery.cancel_scope.cancel()
+                    # trio-websocket's reader task (in this nursery) must still complete the
+                    # close handshake that aclose() waits for; give it a bounded time.
+                    nursery.cancel_scope.deadline = trio.current_time() + self.config.close_timeout
         finally:
             self.conn_scopes.pop(conn, None)
 
@@ -424,7 +452,7 @@ class _GatewayDriver:
             old.cancel()
         scope = trio.CancelScope()
         self.timer_scopes[kind] = scope
-        self.ctx.nursery.start_soon(self._timer, kind, at, scope)
+        self.nursery.start_soon(self._timer, kind, at, scope)
 
     async def _timer(self, kind: TimerKind, at: float, scope: trio.CancelScope) -> None:
         with scope:
@@ -544,8 +572,6 @@ class _GatewayDriver:
                 self.ws = None
                 with self.ctx.cleanup_scope(self.config.close_timeout):
                     await ws.aclose(action.code, action.reason)
-        # Whatever was already read still reaches the subscribers.
-        self.out_send.close()
 
 
 async def run_gateway(
@@ -574,10 +600,7 @@ async def run_gateway(
     """
     driver = _GatewayDriver(ctx, config, rest, subscribers, rng or random.Random())
     ctx.started()
-    try:
-        await driver.run()
-    finally:
-        driver.out_send.close()
+    await driver.run()
 
 
 # ---------------------------------------------------------------------------------------------
