@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -16,6 +17,8 @@ import pytest
 import trio
 
 from bridge.cli import EXIT_BAD_CONFIG, main
+from bridge.discord.errors import EXIT_GATEWAY_FATAL
+from bridge.discord_local import Realism, open_discord_local
 from tests.support.fake_claude import write_fake_claude
 
 TIMEOUT = 60.0  # a real subprocess and sockets on a loaded machine
@@ -102,3 +105,33 @@ async def test_run_in_local_mode_answers_in_a_thread_and_stops_on_sigterm(tmp_pa
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_a_refused_token_exits_78_with_advice(tmp_path: Path) -> None:
+    async with open_discord_local(realism=Realism.off(), rng=random.Random(5)) as server:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("DISCORD_", "CLAUDE", "CCBRIDGE"))
+        }
+        env.update(
+            DISCORD_BOT_TOKEN="not-the-token",
+            DISCORD_API_BASE_URL=server.rest_url,
+            DISCORD_CHANNEL_ID=str(server.world.default_channel.id),
+            ALLOWED_USER_IDS=str(server.world.owner_id),
+            CLAUDE_WORKING_DIR=str(tmp_path),
+            CCBRIDGE_DB_PATH=str(tmp_path / "ccbridge.db"),
+        )
+        with trio.fail_after(TIMEOUT):
+            result = await trio.run_process(
+                [sys.executable, "-m", "bridge", "run", "--env-file", str(tmp_path / "none.env")],
+                env=env,
+                cwd=tmp_path,
+                capture_stdout=True,
+                capture_stderr=True,
+                check=False,
+            )
+    assert result.returncode == EXIT_GATEWAY_FATAL
+    last = result.stderr.decode().strip().splitlines()[-1]
+    assert last.startswith("ccbridge: Discord refused the bot token")
+    assert "DISCORD_BOT_TOKEN" in last
