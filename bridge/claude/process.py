@@ -191,6 +191,7 @@ class ClaudeProcess:
         self._exited = trio.Event()
         self._nursery: trio.Nursery | None = None
         self._escalating = False
+        self._stdin_closed = False
         self.interrupt_grace = interrupt_grace
         self.idle_timeout = idle_timeout
         self.total_timeout = total_timeout
@@ -235,15 +236,24 @@ class ClaudeProcess:
 
         Raises:
             ClaudeGone: the process has exited or its stdin is closed.
+
+        *Cancellation*: a write cancelled halfway may have sent part of a line, and the
+        next message would then be read as garbage. So a cancelled write closes stdin: the
+        CLI finishes its current turn and exits, and later writes raise ``ClaudeGone``.
         """
         stdin = self._proc.stdin
-        if stdin is None or self.exited:
+        if stdin is None or self.exited or self._stdin_closed:
             raise ClaudeGone(self.returncode)
         async with self._lock:
             try:
                 await stdin.send_all(control.encode_line(message))
             except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                 raise ClaudeGone(self.returncode) from exc
+            except trio.Cancelled:
+                self._stdin_closed = True
+                with trio.CancelScope(shield=True), suppress(OSError, trio.BrokenResourceError):
+                    await self._proc.close_stdin()
+                raise
 
     async def send_user(
         self,
@@ -254,9 +264,16 @@ class ClaudeProcess:
     ) -> None:
         """Send a user message; a turn starts (or the message joins the running one)."""
         message = control.user_message(text, images=images, text_files=text_files)
-        if not self.turn.busy:
-            self._update(self.turn.start_turn(trio.current_time()))
-        await self.send(message)
+        before = self.turn
+        started = before if before.busy else before.start_turn(trio.current_time())
+        # The turn starts before the write, so that events answering it find it started.
+        self._update(started)
+        try:
+            await self.send(message)
+        except BaseException:
+            if self.turn is started:  # nothing arrived since: the turn never began
+                self._update(before)
+            raise
 
     async def answer(self, response: dict[str, Any]) -> None:
         """Send an answer built with :mod:`protocol.claude.control` (``allow``, ``deny``,
@@ -357,6 +374,7 @@ class ClaudeProcess:
         self._changed = trio.Event()
 
     async def _close_stdin(self) -> None:
+        self._stdin_closed = True
         async with self._lock:
             with suppress(trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                 await self._proc.close_stdin()

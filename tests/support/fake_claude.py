@@ -14,7 +14,8 @@ CLI); it never proves that a feature works with Claude Code (tests/e2e does that
 Knobs (:func:`write_fake_claude`): ``line_delay`` between lines, ``hang_after`` (stop
 writing after N lines and hang, for idle timeouts), ``stderr_bytes`` written at start (a
 chatty stderr), ``ignore_signals`` (SIGINT/SIGTERM ignored, for escalation tests) and
-``repeat`` (each further user message replays the conversation again).
+``repeat`` (each further user message replays the conversation again) and ``read_stdin``
+(False: never read stdin, so the pipe fills and writes block).
 
 Signals behave like the real CLI: SIGINT exits 0, SIGTERM exits 143.
 """
@@ -65,6 +66,7 @@ def write_fake_claude(
     stderr_bytes: int = 0,
     ignore_signals: bool = False,
     repeat: bool = False,
+    read_stdin: bool = True,
 ) -> Path:
     """Write an executable ``claude`` stand-in into ``directory`` and return its path.
 
@@ -80,6 +82,7 @@ def write_fake_claude(
         "stderr_bytes": stderr_bytes,
         "ignore_signals": ignore_signals,
         "repeat": repeat,
+        "read_stdin": read_stdin,
     }
     path = directory / f"fake-claude-{scenario}"
     path.write_text(
@@ -202,7 +205,8 @@ def main(options: dict[str, Any]) -> NoReturn:
             left -= len(chunk)
         sys.stderr.buffer.flush()
     replayer = _Replayer(options)
-    threading.Thread(target=_read_stdin, args=(replayer.incoming,), daemon=True).start()
+    if options.get("read_stdin", True):
+        threading.Thread(target=_read_stdin, args=(replayer.incoming,), daemon=True).start()
     code = replayer.run()
     sys.stdout.buffer.flush()
     sys.stderr.flush()

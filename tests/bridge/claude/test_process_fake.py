@@ -196,3 +196,38 @@ async def test_writing_after_exit_says_the_process_is_gone(tmp_path: Path) -> No
         await h.claude.close()
         with pytest.raises(ClaudeGone, match="exited"):
             await h.claude.send_user("more")
+
+
+async def test_a_cancelled_write_closes_stdin_rather_than_risk_a_torn_line(
+    tmp_path: Path,
+) -> None:
+    from bridge.claude.process import ClaudeGone
+    from protocol.claude.control import ImageAttachment
+
+    # The fake never reads stdin: a message bigger than the pipe buffer blocks mid-line.
+    big = ImageAttachment(media_type="image/png", data=b"\x89PNG" * 250_000)
+    command = _command(tmp_path, "text_thinking", read_stdin=False)
+    async with (
+        actors.open_system() as system,
+        open_claude_actor(system, command, cwd=tmp_path, env={}) as h,
+    ):
+        with trio.move_on_after(0.5) as scope:
+            await h.claude.send_user("What is the answer?", images=(big,))
+        assert scope.cancelled_caught
+        with pytest.raises(ClaudeGone):
+            await h.claude.send_user("What is the answer?")
+        await h.ref.stop()
+    assert _gone(h.pid)
+
+
+async def test_a_write_cancelled_before_it_starts_changes_nothing(tmp_path: Path) -> None:
+    async with (
+        actors.open_system() as system,
+        open_claude_actor(system, _command(tmp_path, "text_thinking"), cwd=tmp_path, env={}) as h,
+    ):
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            await h.claude.send_user("ignored")
+        assert not h.claude.turn.busy
+        await h.claude.send_user("What is the answer?")
+        assert (await h.until_result()).result == "The answer is 42."
