@@ -95,6 +95,10 @@ class ClaudeCommand:
     max_turns: int | None = None
     settings: str | None = None
     """``--settings``: a JSON string or a file path."""
+    mcp_config: str | None = None
+    """``--mcp-config``: a JSON string or a file path (``{"mcpServers": {...}}``)."""
+    strict_mcp_config: bool = False
+    """Use only ``mcp_config``, ignoring the user's and project's MCP servers."""
 
     @model.validator
     def _check_model(self, _: object, value: str | None) -> None:
@@ -153,6 +157,10 @@ def build_argv(command: ClaudeCommand, *, prompt: str | None = None) -> list[str
         argv += ["--max-turns", str(command.max_turns)]
     if command.settings is not None:
         argv += ["--settings", command.settings]
+    if command.mcp_config is not None:
+        argv += ["--mcp-config", command.mcp_config]
+    if command.strict_mcp_config:
+        argv.append("--strict-mcp-config")
     if prompt is not None:
         argv += ["--", prompt]
     return argv

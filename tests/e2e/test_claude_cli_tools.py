@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import base64
+import json
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +21,8 @@ from protocol.claude.control import (
     allow,
     answer_questions,
     deny,
+    elicitation_response,
+    error_response,
 )
 from protocol.claude.turn import Activity, PendingKind, TaskItem
 from tests.support.claude_cli import open_claude_actor
@@ -212,3 +218,58 @@ async def test_model_and_permission_mode_switches_reach_the_cli(
     assert (claude_workdir / "note.txt").read_text() == "hi\n"
     assert "sonnet" in model_server.turns[0].body["model"]
     assert model_server.turns[0].body["model"] == switched["model"]
+
+
+MCP_SERVER = Path(__file__).resolve().parents[1] / "fixtures" / "claude" / "mcp_elicit_server.py"
+
+
+@pytest.mark.parametrize(
+    ("answer", "server_saw"),
+    [
+        (
+            lambda rid: elicitation_response(rid, "accept", {"color": "blue"}),
+            'action=accept content={"color": "blue"}',
+        ),
+        (lambda rid: elicitation_response(rid, "decline"), "action=decline content=null"),
+        (lambda rid: error_response(rid, "the user went away"), "action=cancel content=null"),
+    ],
+    ids=["accept", "decline", "cancel"],
+)
+async def test_mcp_elicitation_answers_reach_the_mcp_server(
+    answer: Callable[[str], dict[str, Any]],
+    server_saw: str,
+    claude_bin: Path,
+    model_server: ModelServer,
+    claude_env: dict[str, str],
+    claude_workdir: Path,
+) -> None:
+    config = {
+        "mcpServers": {
+            "elic": {"type": "stdio", "command": sys.executable, "args": [str(MCP_SERVER)]}
+        }
+    }
+    command = ClaudeCommand(
+        executable=str(claude_bin),
+        mcp_config=json.dumps(config),
+        strict_mcp_config=True,
+        allowed_tools=("mcp__elic__ask",),
+    )
+    model_server.set_script([Reply.tool("mcp__elic__ask", {}), Reply.text("Noted.")])
+    async with (
+        actors.open_system() as system,
+        open_claude_actor(system, command, cwd=claude_workdir, env=claude_env) as h,
+    ):
+        await h.claude.send_user("ELICIT a color")
+        asked = await h.until_event(ev.ControlRequest)
+        assert asked.request == ev.Elicitation(
+            mcp_server_name="elic",
+            message="Which color do you want?",
+            mode="form",
+            requested_schema=asked.request.requested_schema,
+        )
+        assert asked.request.requested_schema["required"] == ["color"]
+        assert h.claude.turn.activity is Activity.AWAITING_ANSWER
+        await h.claude.answer(answer(asked.request_id))
+        await h.until_result()
+    (tool_result,) = model_server.turns[1].tool_results()
+    assert tool_result["content"] == [{"type": "text", "text": server_saw}]

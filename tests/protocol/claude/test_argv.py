@@ -93,3 +93,10 @@ def test_child_env_drops_secrets_by_name_and_value_and_adds_context() -> None:
     assert env["CCDB_API_URL"] == "http://127.0.0.1:8080"
     assert env["CLAUDE_CODE_ENABLE_TODO_TOOLS"] == "1"
     assert base["DISCORD_BOT_TOKEN"] == "tok"  # the input is untouched
+
+
+def test_mcp_configuration_flags() -> None:
+    argv = build_argv(ClaudeCommand(mcp_config='{"mcpServers": {}}', strict_mcp_config=True))
+    assert argv[argv.index("--mcp-config") + 1] == '{"mcpServers": {}}'
+    assert "--strict-mcp-config" in argv
+    assert "--strict-mcp-config" not in build_argv(ClaudeCommand())
