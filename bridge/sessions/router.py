@@ -20,6 +20,9 @@ actors run. Three entry points, each checked against the allowed users first (X5
   handled in helper tasks, so a slow thread creation never makes an acknowledgement late.
 * ``READY`` registers the slash commands in each guild (guild commands apply at once;
   global ones can take an hour to reach clients).
+* ``THREAD_DELETE`` of a session's thread marks the session ``ended`` and stops its actor.
+  (An archived thread is not ended: Discord archives idle threads, and a new message
+  unarchives them.)
 
 Someone not allowed is told so once per channel for messages, and with an ephemeral reply
 for interactions; nothing else happens (no thread, no inbox entry, no session).
@@ -31,19 +34,21 @@ its supervisor restarts.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol
 
 import attrs
+import trio
 
 import actors
 from bridge.discord.errors import DiscordError
 from bridge.sessions.attachments import AttachmentInfo
 from bridge.sessions.messages import AnswerPrompt, StopTurn, UserMessage
 from bridge.sessions.usage import thread_name
-from bridge.store import Database, InboxItem, PromptState, SessionRecord
+from bridge.store import Database, InboxItem, PromptState, SessionRecord, SessionStatus
 from bridge.store.actor import store_call
 from protocol.discord import models as m
 from protocol.discord.converter import make_converter
@@ -192,6 +197,8 @@ async def router_actor(
             elif name == "READY":
                 ready = converter.structure(data, m.Ready)
                 ctx.nursery.start_soon(_register_commands, deps, ready)
+            elif name == "THREAD_DELETE":
+                await _on_thread_deleted(deps, ctx.nursery, int(data["id"]))
         except _PEER_ERRORS:
             log.exception("router: Discord failed us while handling %s; routing goes on", name)
 
@@ -333,6 +340,28 @@ def _user_message(item: InboxItem, message: m.Message) -> UserMessage:
         attachments=_attachments(message),
         received_at=item.received_at,
     )
+
+
+async def _on_thread_deleted(deps: _Deps, nursery: trio.Nursery, thread_id: int) -> None:
+    """A deleted thread's session can never be used again: it is ENDED (never resumed
+    automatically) and its actor, if running, stopped (which ends its ``claude``)."""
+
+    def end(db: Database) -> bool:
+        if db.get_session(thread_id) is None:
+            return False
+        db.update_session(thread_id, deps.config.clock(), status=SessionStatus.ENDED)
+        return True
+
+    if not await store_call(deps.store, end, timeout=STORE_TIMEOUT):
+        return
+    if deps.sessions.child(thread_id) is not None:
+        # Stopping waits for the process to end: not in the routing loop.
+        nursery.start_soon(_terminate_session, deps.sessions, thread_id)
+
+
+async def _terminate_session(sessions: actors.SupervisorRef, thread_id: int) -> None:
+    with contextlib.suppress(actors.UnknownChild, actors.ActorStopped):  # it ended meanwhile
+        await sessions.terminate_child(thread_id)
 
 
 # --- interactions ----------------------------------------------------------------------

@@ -378,3 +378,37 @@ async def test_embedding_with_run_bridge_and_cancelling_shuts_down(
         t for t, _ in sessions.of_type(UserMessage)
     ]
     assert bridge.system.closed
+
+
+async def test_a_deleted_thread_ends_its_session(server: Any, tmp_path: Path) -> None:
+    sessions = Sessions()
+    world = server.world
+    async with await _bridge(server, _config(tmp_path), sessions) as bridge:
+        await _ready(server)
+        server.control.post_message(world.default_channel.id, world.owner_id, "work")
+        thread_id, _ = await sessions.wait_for(lambda item: isinstance(item[1], UserMessage))
+        session = bridge.session(thread_id)
+        assert session is not None
+        # The local server cannot delete threads; deliver Discord's dispatch directly.
+        await bridge.router.send(
+            GatewayDispatch(
+                "THREAD_DELETE",
+                {"id": str(thread_id), "guild_id": str(world.guild_id), "type": 11},
+                None,
+            )
+        )
+        with trio.fail_after(TIMEOUT):
+            await session.wait_stopped()
+        record = await store_call(
+            bridge.store, lambda db: db.get_session(thread_id), timeout=TIMEOUT
+        )
+        assert record.status is SessionStatus.ENDED
+        assert bridge.session(thread_id) is None
+        # A thread that is no session is ignored, and routing goes on after it.
+        await bridge.router.send(
+            GatewayDispatch("THREAD_DELETE", {"id": "12345", "type": 11}, None)
+        )
+        server.control.post_message(world.default_channel.id, world.owner_id, "more work")
+        await sessions.wait_for(
+            lambda item: isinstance(item[1], UserMessage) and item[1].content == "more work"
+        )
