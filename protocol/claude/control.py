@@ -335,3 +335,18 @@ def reply_to_unsupported(request_id: str, subtype: str) -> dict[str, Any]:
     gets one: the error envelope, which the CLI treats as a refusal (``cancel`` for
     dialogs)."""
     return error_response(request_id, f"ccbridge does not support {subtype or 'this'} requests")
+
+
+def allow_always(request_id: str, request: ev.CanUseTool) -> dict[str, Any]:
+    """Allow a ``can_use_tool`` request and the same call for the rest of the session.
+
+    Uses the CLI's own ``addRules`` suggestions with ``destination: "session"``, so the
+    rule lives in the process only and nothing is written to the user's settings files
+    (the CLI suggests ``localSettings``, which would persist on disk).
+    """
+    rules = [
+        {**suggestion, "destination": "session"}
+        for suggestion in request.permission_suggestions
+        if suggestion.get("type") == "addRules"
+    ]
+    return allow(request_id, request.input, updated_permissions=rules)

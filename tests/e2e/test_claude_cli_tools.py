@@ -19,6 +19,7 @@ from protocol.claude.control import (
     ControlError,
     ImageAttachment,
     allow,
+    allow_always,
     answer_questions,
     deny,
     elicitation_response,
@@ -273,3 +274,36 @@ async def test_mcp_elicitation_answers_reach_the_mcp_server(
         await h.until_result()
     (tool_result,) = model_server.turns[1].tool_results()
     assert tool_result["content"] == [{"type": "text", "text": server_saw}]
+
+
+async def test_allow_always_stops_asking_for_the_same_call(
+    claude_bin: Path, model_server: ModelServer, claude_env: dict[str, str], claude_workdir: Path
+) -> None:
+    model_server.set_script(
+        [
+            Reply.bash("touch again.txt", "touch a file"),
+            Reply.text("Once."),
+            Reply.bash("touch again.txt", "touch a file"),
+            Reply.text("Twice."),
+        ]
+    )
+    async with (
+        actors.open_system() as system,
+        open_claude_actor(
+            system, ClaudeCommand(executable=str(claude_bin)), cwd=claude_workdir, env=claude_env
+        ) as h,
+    ):
+        await h.claude.send_user("RUNTOUCH once")
+        asked = await h.until_event(ev.ControlRequest)
+        await h.claude.answer(allow_always(asked.request_id, asked.request))
+        assert (await h.until_result()).result == "Once."
+        await h.claude.send_user("RUNTOUCH twice")
+        assert (await h.until_result()).result == "Twice."
+        asks = [e for e in h.events() if isinstance(e, ev.ControlRequest)]
+    assert len(asks) == 1
+    assert [r["is_error"] for t in model_server.turns[1::2] for r in t.tool_results()] == [
+        False,
+        False,
+    ]
+    # The rule was kept in the session, not written to the project's settings.
+    assert not (claude_workdir / ".claude").exists()

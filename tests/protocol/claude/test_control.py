@@ -142,3 +142,25 @@ def test_only_unhandled_requests_get_an_automatic_reply() -> None:
     for owner_answers in (ev.CanUseTool(tool_name="Bash"), ev.Elicitation(message="?")):
         assert automatic_reply(ev.ControlRequest(request_id="c3", request=owner_answers)) is None
     assert automatic_reply(ev.Result()) is None
+
+
+def test_allow_always_keeps_the_suggested_rules_in_the_session_only() -> None:
+    from protocol.claude import events as ev
+    from protocol.claude.control import allow_always
+    from protocol.claude.converter import parse_line
+    from tests.support.fake_claude import stdout_lines
+
+    asked = next(
+        e for e in map(parse_line, stdout_lines("bash_allow")) if isinstance(e, ev.ControlRequest)
+    )
+    assert isinstance(asked.request, ev.CanUseTool)
+    response = allow_always(asked.request_id, asked.request)["response"]["response"]
+    assert response["updatedInput"] == asked.request.input
+    assert response["updatedPermissions"] == [
+        {
+            "type": "addRules",
+            "rules": [{"toolName": "Bash", "ruleContent": "touch touched.txt"}],
+            "behavior": "allow",
+            "destination": "session",
+        }
+    ]
