@@ -257,3 +257,29 @@ async def test_a_failed_resume_reports_the_error_and_the_exit(
         exited = await h.until_message(ClaudeExited)
     assert exited.returncode == 1
     assert model_server.turns == []
+
+
+async def test_clear_starts_a_new_session_id_and_it_is_tracked(
+    claude_bin: Path, model_server: ModelServer, claude_env: dict[str, str], claude_workdir: Path
+) -> None:
+    model_server.set_script([Reply.text("First."), Reply.text("Fresh start.")])
+    async with (
+        actors.open_system() as system,
+        open_claude_actor(
+            system, ClaudeCommand(executable=str(claude_bin)), cwd=claude_workdir, env=claude_env
+        ) as h,
+    ):
+        await h.claude.send_user("hello")
+        first = await h.until_result()
+        assert h.claude.session_id == first.session_id
+        await h.claude.send_user("/clear")
+        await h.until_result()
+        await h.claude.send_user("hello again")
+        fresh = await h.until_result()
+        assert fresh.result == "Fresh start."
+        assert fresh.session_id != first.session_id
+        assert h.claude.session_id == fresh.session_id
+    # The model did not see the cleared conversation.
+    seen = model_server.turns[1]
+    assert "First." not in seen.all_text()
+    assert [m["role"] for m in seen.messages if m["role"] == "assistant"] == []
