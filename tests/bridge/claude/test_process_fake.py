@@ -231,3 +231,16 @@ async def test_a_write_cancelled_before_it_starts_changes_nothing(tmp_path: Path
         assert not h.claude.turn.busy
         await h.claude.send_user("What is the answer?")
         assert (await h.until_result()).result == "The answer is 42."
+
+
+async def test_the_fake_can_repeat_a_turn_for_load_tests(tmp_path: Path) -> None:
+    command = _command(tmp_path, "text_thinking", repeat=True)
+    async with (
+        actors.open_system() as system,
+        open_claude_actor(system, command, cwd=tmp_path, env={}) as h,
+    ):
+        for _ in range(3):
+            await h.claude.send_user("What is the answer?")
+            assert (await h.until_result()).result == "The answer is 42."
+        assert h.claude.turn.turns_completed == 3
+        assert await h.claude.close() == 0
