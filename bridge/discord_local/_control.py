@@ -28,6 +28,9 @@ from ._world import NewFile, World
 
 JSON = dict[str, Any]
 
+MAX_WAIT = 600.0
+"""Longest ``/wait`` in seconds: a forgotten long-poll must not hold a request forever."""
+
 
 def _id(value: Any, name: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
@@ -141,6 +144,123 @@ class Control:
 
     def gateway(self) -> JSON:
         return self.hub.snapshot()
+
+    # ------------------------------------------------------------------ waiting
+
+    async def wait(
+        self,
+        *,
+        channel_id: Any = None,
+        contains: str | None = None,
+        parent_id: Any = None,
+        name_contains: str | None = None,
+        message_id: Any = None,
+        emoji: str | None = None,
+        user_id: Any = None,
+        timeout: Any = 10.0,
+    ) -> JSON:
+        """Wait until one condition holds on the state and return what satisfied it.
+
+        Exactly one kind of condition per call:
+
+        * ``channel_id`` (and ``contains``): a message in that channel or thread, not
+          deleted, whose current content contains ``contains`` (any message without it);
+          returns the oldest such message. The channel need not exist yet (a thread the
+          bot has still to create).
+        * ``parent_id`` (and ``name_contains``): a thread or channel under that parent whose
+          name contains ``name_contains``; returns the oldest such channel.
+        * ``message_id`` and ``emoji`` (and ``user_id``): that reaction on that message (by
+          that user); returns the message.
+
+        This is the control API's answer to "poll until": a client in another process
+        makes one request, and the server answers the moment the world changes to satisfy
+        it (:meth:`World.wait_until`), so neither side sleeps.
+
+        Raises:
+            DiscordHTTPError: 400 for a malformed or ambiguous condition; 408 when the
+                condition still does not hold after ``timeout`` seconds (at most
+                :data:`MAX_WAIT`).
+        """
+        seconds = _timeout(timeout)
+        kinds = [
+            kind
+            for kind, given in (
+                ("channel_id", channel_id is not None),
+                ("parent_id", parent_id is not None),
+                ("message_id", message_id is not None),
+            )
+            if given
+        ]
+        if len(kinds) != 1:
+            raise invalid_form_body(
+                [
+                    FieldError(
+                        (),
+                        "WAIT_CONDITION",
+                        "Give exactly one of channel_id (a message), parent_id (a channel) or"
+                        f" message_id with emoji (a reaction); got {kinds or 'none'}",
+                    )
+                ]
+            )
+        predicate: Callable[[], JSON | None]
+        if channel_id is not None:
+            predicate = self._message_predicate(_id(channel_id, "channel_id"), contains)
+            what = f"a message in channel {channel_id} containing {contains!r}"
+        elif parent_id is not None:
+            predicate = self._channel_predicate(_id(parent_id, "parent_id"), name_contains)
+            what = f"a channel under {parent_id} named like {name_contains!r}"
+        else:
+            if not isinstance(emoji, str) or not emoji:
+                raise invalid_form_body(
+                    [FieldError(("emoji",), "BASE_TYPE_REQUIRED", "A reaction wait needs emoji")]
+                )
+            uid = _id(user_id, "user_id") if user_id is not None else None
+            predicate = self._reaction_predicate(_id(message_id, "message_id"), emoji, uid)
+            what = f"reaction {emoji!r} on message {message_id}"
+        try:
+            return await self.world.wait_until(predicate, seconds)
+        except trio.TooSlowError:
+            raise DiscordHTTPError(
+                408, 0, f"Still no {what} after {seconds} s; the state is unchanged"
+            ) from None
+
+    def _message_predicate(
+        self, channel_id: int, contains: str | None
+    ) -> Callable[[], JSON | None]:
+        def found() -> JSON | None:
+            c = self.world.channels.get(channel_id)
+            for mid in c.message_ids if c is not None else ():
+                m = self.world.messages[mid]
+                if m.deleted_at is None and (contains is None or contains in m.content):
+                    return self._message(m)
+            return None
+
+        return found
+
+    def _channel_predicate(
+        self, parent_id: int, name_contains: str | None
+    ) -> Callable[[], JSON | None]:
+        def found() -> JSON | None:
+            for c in self.world.channels.values():
+                if c.parent_id == parent_id and (name_contains is None or name_contains in c.name):
+                    return self.channel(c.id)
+            return None
+
+        return found
+
+    def _reaction_predicate(
+        self, message_id: int, emoji: str, user_id: int | None
+    ) -> Callable[[], JSON | None]:
+        def found() -> JSON | None:
+            m = self.world.messages.get(message_id)
+            if m is None:
+                return None
+            users = m.reactions.get(emoji, [])
+            if users and (user_id is None or user_id in users):
+                return self._message(m)
+            return None
+
+        return found
 
     # ------------------------------------------------------------------ acting as humans
 
@@ -352,6 +472,7 @@ class Control:
             ),
             R("/interactions/command", j(lambda b, p: self.invoke_command(**b)), methods=["POST"]),
             R("/interactions/autocomplete", self._autocomplete_route, methods=["POST"]),
+            R("/wait", self._wait_route, methods=["GET"]),
             R("/interactions/ping", j(lambda b, p: self.ping()), methods=["POST"]),
             R("/interactions/button", j(lambda b, p: self.click_button(**b)), methods=["POST"]),
             R("/interactions/select", j(lambda b, p: self.select(**b)), methods=["POST"]),
@@ -389,6 +510,32 @@ class Control:
             return _json(exc.status, exc.body())
         except TypeError as exc:
             return _json(400, {"code": 50035, "message": f"Bad control request: {exc}"})
+
+    async def _wait_route(self, request: Request) -> Response:
+        try:
+            return _json(200, await self.wait(**dict(request.query_params)))
+        except DiscordHTTPError as exc:
+            return _json(exc.status, exc.body())
+        except TypeError as exc:
+            return _json(400, {"code": 50035, "message": f"Bad control request: {exc}"})
+
+
+def _timeout(value: Any) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not 0 <= seconds <= MAX_WAIT:  # also rejects nan
+        raise invalid_form_body(
+            [
+                FieldError(
+                    ("timeout",),
+                    "NUMBER_TYPE_MAX",
+                    f"timeout must be seconds between 0 and {MAX_WAIT}, got {value!r}",
+                )
+            ]
+        )
+    return seconds
 
 
 async def _read_json(request: Request) -> JSON:

@@ -92,12 +92,14 @@ async def test_run_in_local_mode_answers_in_a_thread_and_stops_on_sigterm(tmp_pa
                     json={"author_id": owner, "content": "What is the answer?"},
                 )
                 thread_id = posted.json()["id"]  # a thread takes its first message's id
-                while True:
-                    response = await http.get(f"{control}/channels/{thread_id}/messages")
-                    texts = [m["content"] for m in response.json()] if response.is_success else []
-                    if any("The answer is 42" in t for t in texts):
-                        break
-                    await trio.sleep(0.1)  # polling another process over HTTP
+                # One long-poll: the server answers when the bridge's reply is there.
+                answered = await http.get(
+                    f"{control}/wait",
+                    params={"channel_id": thread_id, "contains": "The answer is 42", "timeout": 50},
+                    timeout=TIMEOUT,
+                )
+                assert answered.status_code == 200, answered.text
+                assert answered.json()["author"]["id"] == state["bot"]["id"]
             proc.send_signal(signal.SIGTERM)
             await lines.until(lambda line: "SIGTERM received" in line)
             assert await proc.wait() == 0
