@@ -237,6 +237,53 @@ class _LivePrompt:
     """Set once resolved; the response is written when a slot is granted again."""
 
 
+class _ProcessOwner:
+    """The helper task that holds one turn's ``open_claude`` block open.
+
+    The block (a process group and a nursery) is entered and left by this one task, so
+    its cancel scopes nest properly whatever the actor does meanwhile; the actor asks it
+    to end with :meth:`close`. If the actor ends first, its nursery is cancelled and
+    ``open_claude`` still terminates and reaps the process.
+    """
+
+    def __init__(self, close_grace: float) -> None:
+        self._close_grace = close_grace
+        self._close_requested = trio.Event()
+        self._closed = trio.Event()
+
+    async def run(
+        self,
+        command: ClaudeCommand,
+        deliver: Callable[[ClaudeMessage], Any],
+        cwd: str,
+        env: Mapping[str, str],
+        total_timeout: float,
+        interrupt_grace: float,
+        *,
+        task_status: trio.TaskStatus[ClaudeProcess] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        try:
+            async with open_claude(
+                command,
+                deliver=deliver,
+                cwd=cwd,
+                env=env,
+                total_timeout=total_timeout,
+                interrupt_grace=interrupt_grace,
+            ) as proc:
+                task_status.started(proc)
+                await self._close_requested.wait()
+                if not proc.exited:
+                    await proc.close(grace=self._close_grace)
+        finally:
+            self._closed.set()
+
+    async def close(self) -> None:
+        """Close stdin, let the CLI exit (then terminate it), and wait until it is reaped."""
+        self._close_requested.set()
+        await self._closed.wait()
+
+
 # ---------------------------------------------------------------------------------------
 # The actor
 # ---------------------------------------------------------------------------------------
@@ -275,7 +322,7 @@ class _Session:
         self.pending: dict[int | None, _Pending] = {}
         self.delivered: list[int] = []
         self.generation = 0
-        self.stack: contextlib.AsyncExitStack | None = None
+        self.owner: _ProcessOwner | None = None
         self.proc: ClaudeProcess | None = None
         self.view: TurnView | None = None
         self.holding_slot = False
@@ -328,7 +375,13 @@ class _Session:
             return record, db.inbox(tid), db.prompts_pending(tid)
 
         self.record, inbox, pending_prompts = await self._db(load)
+        strangers = [i.message_id for i in inbox if not self.config.is_allowed(i.author_id)]
+        if strangers:
+            # X5: never let them reach Claude, whoever recorded them.
+            await self._db(lambda db: db.inbox_set_state(strangers, InboxState.REJECTED))
         for item in inbox:
+            if item.message_id in strangers:
+                continue
             self.pending[item.message_id] = _Pending(
                 item.message_id,
                 item.author_id,
@@ -412,6 +465,7 @@ class _Session:
         if not self.config.is_allowed(msg.author_id):
             # The router already answered; never let such a message reach Claude (X5).
             mid = msg.message_id
+            self.pending.pop(mid, None)
             await self._db(lambda db: db.inbox_set_state([mid], InboxState.REJECTED))
             return
         if self.shutting_down:
@@ -574,7 +628,8 @@ class _Session:
                 "thread %s: stored session id rejected (%s); starting fresh", self.thread_id, exc
             )
             command = attrs.evolve(self.deps.claude_command, append_system_prompt=appended)
-        secrets = [s for s in (self.config.discord_bot_token,) if s]
+        # X4: neither the bot token nor the API secret may reach the child.
+        secrets = [s for s in (self.config.discord_bot_token, self.config.api_secret) if s]
         env = child_env(
             self.deps.claude_env,
             thread_id=self.thread_id,
@@ -589,23 +644,21 @@ class _Session:
             with contextlib.suppress(actors.ActorStopped):
                 await ref.send(_FromClaude(generation, message))
 
-        stack = contextlib.AsyncExitStack()
+        owner = _ProcessOwner(self.deps.close_grace)
         try:
-            proc = await stack.enter_async_context(
-                open_claude(
-                    command,
-                    deliver=deliver,
-                    cwd=record.working_dir,
-                    env=env,
-                    total_timeout=self.config.session_timeout_seconds,
-                    interrupt_grace=self.deps.interrupt_grace,
-                )
+            proc = await self.ctx.nursery.start(
+                owner.run,
+                command,
+                deliver,
+                record.working_dir,
+                env,
+                self.config.session_timeout_seconds,
+                self.deps.interrupt_grace,
             )
         except OSError as exc:
-            await stack.aclose()
             await self._start_failed(batch, f"`{command.executable}` could not be started: {exc}")
             return
-        self.stack, self.proc = stack, proc
+        self.owner, self.proc = owner, proc
         self.phase = _Phase.TURN
         self.interrupt = None
         self.timed_out_after = None
@@ -822,6 +875,9 @@ class _Session:
                 await self._answer(proc, response)
             await self._notice(f"-# 🔐 {prompts.outcome_line(reusable)} (answer given earlier)")
             return
+        adopted = await self._adopt_orphan(event, body)
+        if adopted:
+            return
         record = prompts.permission_record(
             event,
             prompt_id=self.deps.new_prompt_id(),
@@ -848,6 +904,23 @@ class _Session:
         self._tell_coordinator(
             SessionActivity(thread_id=tid, status="waiting", activity="waiting for permission")
         )
+
+    async def _adopt_orphan(self, event: ev.ControlRequest, body: ev.CanUseTool) -> bool:
+        """After a restart, the resumed turn asks again for what an unanswered prompt of
+        the previous run shows: that prompt (its message, its buttons, its expiry) now
+        answers this request, so nobody sees the same question twice."""
+        if not self.orphan_timers:
+            return False
+        tid = self.thread_id
+        pending: list[PromptRecord] = await self._db(lambda db: db.prompts_pending(tid))
+        for record in pending:
+            if record.prompt_id in self.orphan_timers and prompts.matches(record, body):
+                timer = self.orphan_timers.pop(record.prompt_id)
+                self.prompt = _LivePrompt(record, event.request_id, timer)
+                if self.holding_slot:
+                    self._release_slot()
+                return True
+        return False
 
     async def _answer(self, proc: ClaudeProcess, response: dict[str, Any]) -> None:
         with contextlib.suppress(ClaudeGone):  # the exit ends the turn
@@ -1027,18 +1100,14 @@ class _Session:
     async def end_process(self) -> None:
         """Close the turn's process (stdin EOF, then terminate) and forget it.
 
-        *Cancellation*: the exit stack still ends the process group if this is cancelled.
+        *Cancellation*: the owner task is in the actor's nursery; if this wait is
+        cancelled, the nursery's cancellation still ends the process group.
         """
-        stack, proc = self.stack, self.proc
-        self.stack, self.proc = None, None
+        owner = self.owner
+        self.owner, self.proc = None, None
         self.generation += 1  # late events from this process are ignored from now on
-        if stack is None:
-            return
-        try:
-            if proc is not None and not proc.exited:
-                await proc.close(grace=self.deps.close_grace)
-        finally:
-            await stack.aclose()
+        if owner is not None:
+            await owner.close()
 
     # -- shutdown (A4) -----------------------------------------------------------------
 
