@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 import trio
 
 from tests.support.model_server import (
@@ -127,3 +128,20 @@ async def test_script_function_sees_the_request() -> None:
     assert _text(response.text) == "echo: ping"
     assert _text(again.text) == "echo: pong"
     assert await server.wait_for_turns(2) is server.turns[1]
+
+
+async def test_a_broken_script_function_fails_the_test_loudly() -> None:
+    def broken(request):  # type: ignore[no-untyped-def]
+        raise KeyError("no such reply")
+
+    statuses: list[int] = []
+
+    async def ask_once() -> None:
+        async with open_model_server(broken) as server, httpx.AsyncClient() as client:
+            response = await client.post(f"{server.url}/v1/messages", json=_turn_body("x"))
+            statuses.append(response.status_code)
+
+    with pytest.raises(ExceptionGroup) as caught:
+        await ask_once()
+    assert caught.group_contains(KeyError)
+    assert statuses == [500]

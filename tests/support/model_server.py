@@ -279,6 +279,8 @@ class ModelServer:
         self.requests: list[RecordedRequest] = []
         self.turns: list[RecordedRequest] = []
         self.unscripted: list[RecordedRequest] = []
+        self.errors: list[Exception] = []
+        """Exceptions raised while answering (re-raised when the server closes)."""
         self._script: Script = script
         self._position = 0
         self._ids = 0
@@ -329,6 +331,15 @@ class ModelServer:
     # -- HTTP --------------------------------------------------------------------------
 
     async def _messages(self, request: Request) -> Response:
+        try:
+            return await self._answer_messages(request)
+        except Exception as exc:
+            # A bug in a test's script function: keep it, so the test fails with it
+            # instead of with a puzzling 500 the CLI retried.
+            self.errors.append(exc)
+            raise
+
+    async def _answer_messages(self, request: Request) -> Response:
         raw = await request.body()
         try:
             body = json.loads(raw) if raw else None
@@ -519,6 +530,9 @@ async def open_model_server(script: Script = ()) -> AsyncIterator[ModelServer]:
 
     *Resource handling*: leaving the block cancels the server and every open request
     (stalled streams included); the port is closed before this returns.
+
+    *Error handling*: an exception raised while answering (e.g. in a script function) is
+    re-raised when the block exits normally, as an ``ExceptionGroup``.
     """
     server = ModelServer(script)
     config = Config()
@@ -535,3 +549,5 @@ async def open_model_server(script: Script = ()) -> AsyncIterator[ModelServer]:
             yield server
         finally:
             nursery.cancel_scope.cancel()
+    if server.errors:
+        raise ExceptionGroup("the model server failed to answer", server.errors)
