@@ -361,8 +361,9 @@ class ClaudeProcess:
 
         *Cancellation*: if cancelled, leaving :func:`open_claude`'s block still kills and
         reaps the process."""
-        await self._close_stdin()
         with trio.move_on_after(grace):
+            # Inside the grace period: a write stuck on a full pipe holds the lock.
+            await self._close_stdin()
             return await self.wait_exited()
         return await self._proc.terminate(self.interrupt_grace)
 
