@@ -30,7 +30,12 @@ from pathlib import Path
 from typing import Any, Final
 
 import attrs
+import pytest
 import trio
+
+import actors
+from bridge.claude.process import ClaudeEvent, ClaudeProcess, open_claude
+from protocol.claude import events as ev
 
 #: The exact CLI version every real-CLI test runs against. Bump it here and nowhere else,
 #: then re-record the fixtures (``uv run python -m tests.fixtures.claude.record``).
@@ -68,8 +73,6 @@ def require_claude_binary() -> Path:
         ClaudeCliUnavailable: under CI (``CI=true``), where a missing CLI is a failure.
         pytest.skip.Exception: elsewhere, with the reason.
     """
-    import pytest
-
     try:
         return claude_binary()
     except ClaudeCliUnavailable as exc:
@@ -226,8 +229,6 @@ class ClaudeHarness:
     """
 
     def __init__(self) -> None:
-        from bridge.claude.process import ClaudeProcess
-
         self.messages: list[Any] = []
         self.claude: ClaudeProcess = None  # type: ignore[assignment]  # set when started
         self.ref: Any = None
@@ -254,16 +255,12 @@ class ClaudeHarness:
 
     async def until_event(self, cls: type, *, timeout: float = 30.0) -> Any:
         """The next stdout event of class ``cls``."""
-        from bridge.claude.process import ClaudeEvent
-
         message = await self.until(
             lambda m: isinstance(m, ClaudeEvent) and isinstance(m.event, cls), timeout=timeout
         )
         return message.event
 
     async def until_result(self, *, timeout: float = 30.0) -> Any:
-        from protocol.claude import events as ev
-
         return await self.until_event(ev.Result, timeout=timeout)
 
     async def until_message(self, cls: type, *, timeout: float = 30.0) -> Any:
@@ -271,8 +268,6 @@ class ClaudeHarness:
 
     def events(self) -> list[Any]:
         """Every stdout event received so far."""
-        from bridge.claude.process import ClaudeEvent
-
         return [m.event for m in self.messages if isinstance(m, ClaudeEvent)]
 
 
@@ -285,9 +280,6 @@ async def open_claude_actor(
 
     Leaving the block stops the actor (if the test has not), which kills the process.
     """
-    import actors
-    from bridge.claude.process import open_claude
-
     harness = ClaudeHarness()
 
     async def owner(ctx: actors.Context[Any]) -> None:
