@@ -164,7 +164,8 @@ class Control:
         Exactly one kind of condition per call:
 
         * ``channel_id`` (and ``contains``): a message in that channel or thread, not
-          deleted, whose current content contains ``contains`` (any message without it);
+          deleted, whose current content or an embed's title or description contains
+          ``contains`` (any message without it);
           returns the oldest such message. The channel need not exist yet (a thread the
           bot has still to create).
         * ``parent_id`` (and ``name_contains``): a thread or channel under that parent whose
@@ -231,7 +232,7 @@ class Control:
             c = self.world.channels.get(channel_id)
             for mid in c.message_ids if c is not None else ():
                 m = self.world.messages[mid]
-                if m.deleted_at is None and (contains is None or contains in m.content):
+                if m.deleted_at is None and (contains is None or contains in _shown(m)):
                     return self._message(m)
             return None
 
@@ -518,6 +519,14 @@ class Control:
             return _json(exc.status, exc.body())
         except TypeError as exc:
             return _json(400, {"code": 50035, "message": f"Bad control request: {exc}"})
+
+
+def _shown(m: Message) -> str:
+    """The text a reader sees in a message: content, then embed titles and descriptions."""
+    parts = [m.content]
+    for embed in m.embeds:
+        parts += [str(embed.get("title", "")), str(embed.get("description", ""))]
+    return "\n".join(parts)
 
 
 def _timeout(value: Any) -> float:

@@ -62,6 +62,17 @@ async def test_a_message_wait_answers_when_a_matching_message_appears(rig: Rig) 
     assert first.json()["content"] == "thinking..."
 
 
+async def test_a_message_wait_also_reads_embed_titles_and_descriptions(rig: Rig) -> None:
+    await rig.say("plain")
+    titled = await rig.say("", embeds=[{"title": "✅ Done", "description": "12 tokens"}])
+    for text in ("✅ Done", "12 tokens"):
+        r = await rig.control.get(
+            "/wait", params={"channel_id": rig.channel_id, "contains": text, "timeout": 0}
+        )
+        assert r.status_code == 200
+        assert r.json()["id"] == titled["id"]
+
+
 async def test_deleted_messages_do_not_satisfy_a_message_wait(
     rig: Rig, autojump_clock: trio.testing.MockClock
 ) -> None:
