@@ -1,16 +1,12 @@
 """A session under test: the real store, limiter and coordinator actors, a sessions
-supervisor, the local Discord server (in-process, no socket) and the fake ``claude``.
-
-``LocalRest`` stands in for ``bridge.discord.rest.RestClient`` (not committed when these
-tests were written): the same method names and coalescing promises, over plain httpx to the
-local server's ASGI app. It is a double for the far end only; everything else is the
-product's code.
-"""
+supervisor, the real REST client talking to the local Discord server (in-process, through
+httpx's ASGI transport, no socket) and the fake ``claude`` (recorded real CLI output).
+The doubles stand in for the far ends only."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -21,7 +17,7 @@ import trio
 
 import actors
 from bridge.config import Config
-from bridge.discord.errors import HTTPError, NotFound
+from bridge.discord.rest import RestClient, open_rest_client
 from bridge.discord_local import LocalDiscord, Realism
 from bridge.sessions.coordinator import CoordinatorConfig, coordinator_actor
 from bridge.sessions.limiter import LIMITER_MAILBOX, limiter_actor
@@ -31,147 +27,31 @@ from bridge.store import Database, InboxItem, SessionRecord
 from bridge.store.actor import STORE_MAILBOX, store_actor, store_call
 from protocol.claude.argv import ClaudeCommand
 from protocol.discord import models as m
-from protocol.discord.converter import make_converter
 from tests.support.fake_claude import write_fake_claude
 
-_CONVERTER = make_converter()
 
+class CrashingRest:
+    """The real client, except that the next ``create_message`` whose text contains
+    ``crash_on`` raises ``RuntimeError``: how a test makes the session crash (a bug, as far
+    as the session can tell) in the middle of a turn."""
 
-class LocalRest:
-    """The session's REST surface against the local server. ``submit_*`` calls return at
-    once and are sent by a background task, per message, latest edit wins."""
+    def __init__(self, inner: RestClient) -> None:
+        self._inner = inner
+        self.crash_on: str | None = None
 
-    def __init__(self, client: httpx.AsyncClient, nursery: trio.Nursery) -> None:
-        self._client = client
-        self._nursery = nursery
-        self._edits: dict[tuple[int, int], dict[str, Any]] = {}
-        self._reactions: dict[tuple[int, int], list[tuple[str, str]]] = {}
-        self._busy: set[tuple[str, int, int]] = set()
-        self._idle = trio.Event()
-        self._idle.set()
-        self.errors: list[Exception] = []
-        self.crash_once_on: str | None = None
-        """A test knob: the next ``create_message`` whose text contains this raises
-        ``RuntimeError`` (a bug in our code, as far as the session can tell)."""
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
-    async def _call(self, method: str, url: str, **kw: Any) -> httpx.Response:
-        response = await self._client.request(method, url, **kw)
-        if response.status_code >= 400:
-            body = response.json() if response.content else {}
-            cls = NotFound if response.status_code == 404 else HTTPError
-            raise cls(
-                status=response.status_code,
-                code=int(body.get("code", 0)),
-                message=str(body.get("message", "")),
-                route=f"{method} {url}",
+    async def create_message(self, channel_id: int, **kw: Any) -> m.Message:
+        if self.crash_on is not None:
+            embeds = kw.get("embeds") or ()
+            shown = (kw.get("content") or "") + "".join(
+                str(e.title) + str(e.description) for e in embeds
             )
-        return response
-
-    async def create_message(
-        self,
-        channel_id: int,
-        *,
-        content: str | None = None,
-        embeds: Sequence[m.Embed] = (),
-        components: Sequence[m.ActionRow] = (),
-        reply_to: int | None = None,
-    ) -> m.Message:
-        if self.crash_once_on is not None:
-            shown = (content or "") + "".join(str(e.title) + str(e.description) for e in embeds)
-            if self.crash_once_on in shown:
-                self.crash_once_on = None
+            if self.crash_on in shown:
+                self.crash_on = None
                 raise RuntimeError("injected failure while posting")
-        body: dict[str, Any] = {}
-        if content:
-            body["content"] = content
-        if embeds:
-            body["embeds"] = _CONVERTER.unstructure(list(embeds), list[m.Embed])
-        if components:
-            body["components"] = _CONVERTER.unstructure(list(components), list[m.ActionRow])
-        response = await self._call("POST", f"/channels/{channel_id}/messages", json=body)
-        return _CONVERTER.structure(response.json(), m.Message)
-
-    def submit_edit(
-        self,
-        channel_id: int,
-        message_id: int,
-        *,
-        content: Any = m.UNDEFINED,
-        embeds: Any = m.UNDEFINED,
-        components: Any = m.UNDEFINED,
-    ) -> None:
-        body: dict[str, Any] = {}
-        if content is not m.UNDEFINED:
-            body["content"] = content
-        if embeds is not m.UNDEFINED:
-            body["embeds"] = _CONVERTER.unstructure(list(embeds), list[m.Embed])
-        if components is not m.UNDEFINED:
-            body["components"] = _CONVERTER.unstructure(list(components), list[m.ActionRow])
-        key = (channel_id, message_id)
-        self._edits[key] = {**self._edits.get(key, {}), **body}
-        self._kick("edit", key)
-
-    def submit_reaction(
-        self,
-        channel_id: int,
-        message_id: int,
-        *,
-        add: Sequence[str] = (),
-        remove: Sequence[str] = (),
-    ) -> None:
-        key = (channel_id, message_id)
-        ops = self._reactions.setdefault(key, [])
-        ops += [("remove", e) for e in remove] + [("add", e) for e in add]
-        self._kick("reaction", key)
-
-    async def delete_message(self, channel_id: int, message_id: int) -> None:
-        await self._call("DELETE", f"/channels/{channel_id}/messages/{message_id}")
-
-    async def download_attachment(self, url: str, *, max_bytes: int) -> bytes:
-        response = await self._call("GET", url)
-        return response.content[:max_bytes]
-
-    def _kick(self, kind: str, key: tuple[int, int]) -> None:
-        job = (kind, *key)
-        if job in self._busy:
-            return
-        self._busy.add(job)
-        self._idle = trio.Event()
-        self._nursery.start_soon(self._drain, job)
-
-    async def _drain(self, job: tuple[str, int, int]) -> None:
-        kind, channel_id, message_id = job
-        key = (channel_id, message_id)
-        try:
-            while True:
-                if kind == "edit":
-                    body = self._edits.pop(key, None)
-                    if body is None:
-                        break
-                    url = f"/channels/{channel_id}/messages/{message_id}"
-                    await self._try("PATCH", url, json=body)
-                else:
-                    ops = self._reactions.pop(key, [])
-                    if not ops:
-                        break
-                    for op, emoji in ops:
-                        url = f"/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me"
-                        await self._try("PUT" if op == "add" else "DELETE", url)
-        finally:
-            self._busy.discard(job)
-            if not self._busy:
-                self._idle.set()
-
-    async def _try(self, method: str, url: str, **kw: Any) -> None:
-        try:
-            await self._call(method, url, **kw)
-        except HTTPError as exc:
-            self.errors.append(exc)
-
-    async def settle(self) -> None:
-        """Wait until every submitted edit and reaction has been sent."""
-        while not self._idle.is_set():
-            await self._idle.wait()
+        return await self._inner.create_message(channel_id, **kw)
 
 
 @attrs.define
@@ -179,7 +59,7 @@ class Bridge:
     """What a test drives and inspects."""
 
     server: LocalDiscord
-    rest: LocalRest
+    rest: CrashingRest
     system: actors.System
     store: actors.Ref[Any]
     limiter: actors.Ref[Any]
@@ -292,15 +172,10 @@ async def open_bridge(
     config = make_config(tmp_path, {human}, **config_overrides)
     executable = claude_executable or str(write_fake_claude(tmp_path, scenario, **(fake or {})))
     transport = httpx.ASGITransport(server.app)
-    async with (
-        httpx.AsyncClient(
-            transport=transport,
-            base_url=server.rest_url,
-            headers={"Authorization": f"Bot {server.token}"},
-        ) as client,
-        trio.open_nursery() as nursery,
-    ):
-        rest = LocalRest(client, nursery)
+    async with open_rest_client(
+        server.rest_url, server.token, transport=transport, random=random.Random(7)
+    ) as client:
+        rest = CrashingRest(client)
         async with actors.open_system(shutdown_timeout=10) as system:
             store = await system.spawn(
                 store_actor, config.database_path, name="store", mailbox=STORE_MAILBOX
@@ -346,7 +221,6 @@ async def open_bridge(
                 stranger_id=stranger,
                 tmp_path=tmp_path,
             )
-        nursery.cancel_scope.cancel()
 
 
 def session_record(thread_id: int, working_dir: Path, **kw: Any) -> SessionRecord:
@@ -376,58 +250,19 @@ async def wait_until(predicate: Any, *, timeout: float = 15.0, what: str = "") -
 
 
 def wrap_recording_argv(tmp_path: Path, executable: str) -> tuple[str, Path]:
-    """A ``claude`` that appends its argv (JSON, one line per start) to a file, then
-    execs ``executable``: how a test sees the flags each turn was started with."""
-    import json
+    """A ``claude`` that appends ``{"argv": [...], "env": {...}}`` (one JSON line per
+    start) to a file, then execs ``executable``: how a test sees the flags and the
+    environment each turn was started with."""
     import sys
 
-    log = tmp_path / "argv.jsonl"
+    log = tmp_path / "starts.jsonl"
     wrapper = tmp_path / "claude-argv-wrapper"
     wrapper.write_text(
         f"#!{sys.executable}\n"
         "import json, os, sys\n"
         f"with open({str(log)!r}, 'a') as f:\n"
-        "    f.write(json.dumps(sys.argv[1:]) + '\\n')\n"
+        "    f.write(json.dumps({'argv': sys.argv[1:], 'env': dict(os.environ)}) + '\\n')\n"
         f"os.execv({executable!r}, [{executable!r}])\n"
     )
     wrapper.chmod(0o755)
-    _ = json
     return str(wrapper), log
-
-
-def write_dispatcher(directory: Path) -> Path:
-    """A ``claude`` that replays the scenario chosen for its thread: it reads
-    ``DISCORD_THREAD_ID`` (set by the session, X4) and ``scenario-<thread>.json`` in
-    ``directory`` (``{"scenario": ..., "hang_after": ...}``), default ``text_thinking``.
-    Lets one bridge run different recordings in different threads."""
-    import sys
-
-    from tests.support import fake_claude
-
-    root = Path(fake_claude.__file__).resolve().parents[2]
-    path = directory / "claude-dispatcher"
-    path.write_text(
-        f"#!{sys.executable}\n"
-        "import json, os, sys\n"
-        f"sys.path.insert(0, {str(root)!r})\n"
-        "from tests.support.fake_claude import main\n"
-        "thread = os.environ.get('DISCORD_THREAD_ID', '')\n"
-        f"choice = os.path.join({str(directory)!r}, 'scenario-' + thread + '.json')\n"
-        "options = {'scenario': 'text_thinking'}\n"
-        "if os.path.exists(choice):\n"
-        "    with open(choice) as f:\n"
-        "        options.update(json.load(f))\n"
-        "base = {'line_delay': 0.0, 'hang_after': None, 'stderr_bytes': 0,\n"
-        "        'ignore_signals': False, 'repeat': False}\n"
-        "sys.exit(main({**base, **options}))\n"
-    )
-    path.chmod(0o755)
-    return path
-
-
-def choose_scenario(directory: Path, thread_id: int, scenario: str, **options: Any) -> None:
-    import json
-
-    (directory / f"scenario-{thread_id}.json").write_text(
-        json.dumps({"scenario": scenario, **options})
-    )

@@ -38,7 +38,7 @@ async def test_a_turn_streams_text_thinking_and_a_completion_embed(tmp_path: Pat
         mid = await bridge.say(thread, "What is the answer?")
         await wait_until(lambda: "✅ Done" in bridge.texts(thread), what="completion embed")
         await wait_until(lambda: _idle(bridge, thread))
-        await bridge.rest.settle()
+        await bridge.rest.wait_idle()
         texts = bridge.texts(thread)
         assert "||Let me think about it.||" in texts  # C5: a spoiler
         assert "The answer is 42." in texts  # C3
@@ -55,8 +55,16 @@ async def test_a_follow_up_resumes_the_same_session_with_a_fresh_system_prompt(
     tmp_path: Path,
 ) -> None:
     fake = str(write_fake_claude(tmp_path, "text_thinking"))
-    wrapper, argv_log = wrap_recording_argv(tmp_path, fake)
-    async with open_bridge(tmp_path, "text_thinking", claude_executable=wrapper) as bridge:
+    wrapper, starts_log = wrap_recording_argv(tmp_path, fake)
+    secret = "bot-token-that-must-not-leak"
+    env = {"PATH": "/usr/bin:/bin", "DISCORD_BOT_TOKEN": secret, "COPIED_TOKEN": secret}
+    async with open_bridge(
+        tmp_path,
+        "text_thinking",
+        claude_executable=wrapper,
+        deps_overrides={"claude_env": env},
+        discord_bot_token=secret,
+    ) as bridge:
         thread = bridge.thread()
         await bridge.say(thread, "first")
         await wait_until(lambda: bridge.texts(thread).count("✅ Done") == 1)
@@ -64,10 +72,11 @@ async def test_a_follow_up_resumes_the_same_session_with_a_fresh_system_prompt(
         await bridge.say(thread, "second")
         await wait_until(lambda: bridge.texts(thread).count("✅ Done") == 2)
         await wait_until(lambda: _idle(bridge, thread))
-    starts = [json.loads(line) for line in argv_log.read_text().splitlines()]
+    starts = [json.loads(line) for line in starts_log.read_text().splitlines()]
     assert len(starts) == 2
-    first, second = starts
-    for argv in starts:
+    first, second = (s["argv"] for s in starts)
+    for start in starts:
+        argv = start["argv"]
         for flag in ("--input-format", "--permission-prompt-tool", "--include-partial-messages"):
             assert flag in argv
         assert "--append-system-prompt" in argv
@@ -75,6 +84,8 @@ async def test_a_follow_up_resumes_the_same_session_with_a_fresh_system_prompt(
         assert "CONCURRENCY NOTICE" in prompt  # K1, fresh each turn
         assert "first" not in argv  # X3: user text never in argv
         assert "second" not in argv
+        assert secret not in start["env"].values()  # X4, by name and by value
+        assert start["env"]["DISCORD_THREAD_ID"] == str(thread)
     assert "--resume" not in first
     assert second[second.index("--resume") + 1] == THINKING_SESSION  # C6
 
@@ -141,7 +152,7 @@ async def test_permission_prompt_allow_by_an_allowed_user_only(tmp_path: Path) -
         ref.tell(AnswerPrompt(prompt_id=prompt_id, choice="allow", user_id=bridge.human_id))
         await wait_until(lambda: "✅ Done" in bridge.texts(thread))
         await wait_until(lambda: _idle(bridge, thread))
-        await bridge.rest.settle()
+        await bridge.rest.wait_idle()
         stored = await bridge.db(lambda db: db.prompt_get(prompt_id))
         assert stored.state is PromptState.ANSWERED
         assert stored.answered_by == bridge.human_id
@@ -167,7 +178,7 @@ async def test_a_prompt_nobody_answers_is_denied_automatically(tmp_path: Path) -
             lambda: "✅ Done" in bridge.texts(thread) or "Finished" in bridge.texts(thread)
         )
         await wait_until(lambda: _idle(bridge, thread))
-        await bridge.rest.settle()
+        await bridge.rest.wait_idle()
         prompt_msg = _prompt_message(bridge, thread)
         assert prompt_msg is not None
         assert "denied automatically" in prompt_msg["embeds"][0]["description"]
@@ -363,7 +374,7 @@ async def test_a_prompt_answered_after_a_restart_answers_the_resumed_turn(tmp_pa
 async def test_a_crashed_session_is_restarted_and_continues_without_orphans(tmp_path: Path) -> None:
     async with open_bridge(tmp_path, "text_thinking", fake={"line_delay": 0.02}) as bridge:
         thread = bridge.thread()
-        bridge.rest.crash_once_on = "Thinking"
+        bridge.rest.crash_on = "Thinking"
         mid = await bridge.say(thread, "What is the answer?")
         await wait_until(
             lambda: "stopped unexpectedly while this session was working" in bridge.texts(thread)
