@@ -266,3 +266,43 @@ def wrap_recording_argv(tmp_path: Path, executable: str) -> tuple[str, Path]:
     )
     wrapper.chmod(0o755)
     return str(wrapper), log
+
+
+def write_dispatcher(directory: Path) -> Path:
+    """A ``claude`` that replays the scenario chosen for its thread: it reads
+    ``DISCORD_THREAD_ID`` (set by the session, X4) and ``scenario-<thread>.json`` in
+    ``directory`` (``{"scenario": ..., "hang_after": ...}``), default ``text_thinking``.
+    Lets one bridge run different recordings in different threads."""
+    import sys
+
+    from tests.support import fake_claude
+
+    root = Path(fake_claude.__file__).resolve().parents[2]
+    path = directory / "claude-dispatcher"
+    path.write_text(
+        f"#!{sys.executable}\n"
+        "import json, os, sys\n"
+        f"sys.path.insert(0, {str(root)!r})\n"
+        "from tests.support.fake_claude import main\n"
+        "thread = os.environ.get('DISCORD_THREAD_ID', '')\n"
+        f"choice = os.path.join({str(directory)!r}, 'scenario-' + thread + '.json')\n"
+        "options = {'scenario': 'text_thinking'}\n"
+        "if os.path.exists(choice):\n"
+        "    with open(choice) as f:\n"
+        "        options.update(json.load(f))\n"
+        "base = {'line_delay': 0.0, 'hang_after': None, 'stderr_bytes': 0,\n"
+        "        'ignore_signals': False, 'repeat': False}\n"
+        "sys.exit(main({**base, **options}))\n"
+    )
+    path.chmod(0o755)
+    return path
+
+
+def choose_scenario(directory: Path, thread_id: int, scenario: str, **options: Any) -> None:
+    """Which recording the next ``claude`` of ``thread_id`` replays (see
+    :func:`write_dispatcher`)."""
+    import json
+
+    (directory / f"scenario-{thread_id}.json").write_text(
+        json.dumps({"scenario": scenario, **options})
+    )
