@@ -237,6 +237,12 @@ class _LivePrompt:
     """Set once resolved; the response is written when a slot is granted again."""
 
 
+def _resume_failed(result: ev.Result) -> bool:
+    """The CLI could not load the session given to ``--resume`` (research §d: "No
+    conversation found with session ID", with no turn run)."""
+    return result.is_error and any("No conversation found" in e for e in result.errors)
+
+
 class _ProcessOwner:
     """The helper task that holds one turn's ``open_claude`` block open.
 
@@ -321,6 +327,10 @@ class _Session:
         self.phase = _Phase.IDLE
         self.pending: dict[int | None, _Pending] = {}
         self.delivered: list[int] = []
+        self.batch: list[_Pending] = []
+        """What the running turn carries (given back if the turn must be retried)."""
+        self.resumed_with: str | None = None
+        """The session id the running turn was started with (``--resume``)."""
         self.generation = 0
         self.owner: _ProcessOwner | None = None
         self.proc: ClaudeProcess | None = None
@@ -664,6 +674,8 @@ class _Session:
         self.timed_out_after = None
         self.result = None
         self.delivered = [p.message_id for p in batch if p.message_id is not None]
+        self.batch = batch
+        self.resumed_with = command.resume
         self.view = TurnView(self.rest, self.thread_id, self._reaction())
         with contextlib.suppress(ClaudeGone):  # its exit arrives as ClaudeExited
             await proc.send_user(text, images=tuple(images), text_files=tuple(text_files))
@@ -1046,9 +1058,16 @@ class _Session:
                 )
             view.set_status(render.EMOJI_ERROR if reason is None else render.EMOJI_STOPPED)
         delivered, self.delivered = self.delivered, []
-        if delivered:
-            await self._db(lambda db: db.inbox_set_state(delivered, InboxState.DONE))
-        await self._save_session_id(proc.session_id)
+        batch, self.batch = self.batch, []
+        if result is not None and self.resumed_with and _resume_failed(result):
+            # The stored conversation cannot be resumed (its file is gone, or it belongs
+            # to another directory): start a new one with the same messages, or the
+            # thread would fail the same way on every message.
+            await self._restart_conversation(batch)
+        else:
+            if delivered:
+                await self._db(lambda db: db.inbox_set_state(delivered, InboxState.DONE))
+            await self._save_session_id(proc.session_id)
         if self.holding_slot or self._wants_slot():
             self._release_slot()
         live, self.prompt = self.prompt, None
@@ -1096,6 +1115,19 @@ class _Session:
             stopped = reason is _Interrupt.TIMEOUT
             self.stopped = stopped
             await self._set_status(SessionStatus.STOPPED if stopped else SessionStatus.IDLE)
+
+    async def _restart_conversation(self, batch: list[_Pending]) -> None:
+        old = self.resumed_with
+        tid, now = self.thread_id, self.deps.wall_clock()
+        self.record = await self._db(lambda db: db.update_session(tid, now, session_id=None))
+        for item in reversed(batch):
+            if item.message_id not in self.pending:
+                self.pending = {item.message_id: item, **self.pending}
+        await self._notice(
+            f"-# ♻️ The previous conversation ({old}) could not be resumed; starting a new one "
+            "with your message."
+        )
+        self.resumed_with = None
 
     async def end_process(self) -> None:
         """Close the turn's process (stdin EOF, then terminate) and forget it.

@@ -271,7 +271,8 @@ def wrap_recording_argv(tmp_path: Path, executable: str) -> tuple[str, Path]:
 def write_dispatcher(directory: Path) -> Path:
     """A ``claude`` that replays the scenario chosen for its thread: it reads
     ``DISCORD_THREAD_ID`` (set by the session, X4) and ``scenario-<thread>.json`` in
-    ``directory`` (``{"scenario": ..., "hang_after": ...}``), default ``text_thinking``.
+    ``directory`` (``{"scenario": ..., "hang_after": ...}``, or ``{"sequence": [...]}``
+    for one scenario per start, the last repeated), default ``text_thinking``.
     Lets one bridge run different recordings in different threads."""
     import sys
 
@@ -290,6 +291,12 @@ def write_dispatcher(directory: Path) -> Path:
         "if os.path.exists(choice):\n"
         "    with open(choice) as f:\n"
         "        options.update(json.load(f))\n"
+        "sequence = options.pop('sequence', None)\n"
+        "if sequence:\n"
+        "    count = choice + '.count'\n"
+        "    n = int(open(count).read()) if os.path.exists(count) else 0\n"
+        "    open(count, 'w').write(str(n + 1))\n"
+        "    options['scenario'] = sequence[min(n, len(sequence) - 1)]\n"
         "base = {'line_delay': 0.0, 'hang_after': None, 'stderr_bytes': 0,\n"
         "        'ignore_signals': False, 'repeat': False}\n"
         "sys.exit(main({**base, **options}))\n"

@@ -11,7 +11,12 @@ import psutil
 
 from bridge.sessions import render
 from bridge.store import InboxState, SessionStatus
-from tests.bridge.sessions.harness import open_bridge, wait_until, wrap_recording_argv
+from tests.bridge.sessions.harness import (
+    open_bridge,
+    session_record,
+    wait_until,
+    wrap_recording_argv,
+)
 from tests.support.fake_claude import stdout_lines, write_fake_claude
 
 
@@ -392,3 +397,25 @@ async def test_a_crashed_session_is_restarted_and_continues_without_orphans(tmp_
             if any(str(tmp_path) in part for part in (p.info["cmdline"] or []))
         ]
         assert leftovers == []
+
+
+async def test_a_conversation_that_cannot_be_resumed_starts_afresh(tmp_path: Path) -> None:
+    """A stored session id the CLI cannot find would fail every turn: the session drops it
+    and runs the same message in a new conversation."""
+    from tests.bridge.sessions.harness import choose_scenario, write_dispatcher
+
+    dispatcher = write_dispatcher(tmp_path)
+    async with open_bridge(tmp_path, "text_thinking", claude_executable=str(dispatcher)) as bridge:
+        thread = bridge.thread()
+        choose_scenario(tmp_path, thread, "", sequence=["resume_missing", "text_thinking"])
+        stale = "11111111-2222-3333-4444-555555555555"
+        record = session_record(thread, tmp_path, session_id=stale)
+        await bridge.db(lambda db: db.put_session(record))
+        mid = await bridge.say(thread, "hello again")
+        await wait_until(lambda: "✅ Done" in bridge.texts(thread))
+        await wait_until(lambda: _idle(bridge, thread))
+        assert "could not be resumed" in bridge.texts(thread)
+        record = await bridge.db(lambda db: db.get_session(thread))
+        assert record.session_id == THINKING_SESSION
+        done = await bridge.db(lambda db: db.inbox(thread, InboxState.DONE))
+        assert [i.message_id for i in done] == [mid]
