@@ -25,10 +25,12 @@ from __future__ import annotations
 import json
 import os
 import queue
+import random
 import signal
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -213,3 +215,200 @@ def main(options: dict[str, Any]) -> NoReturn:
     # os._exit: the stdin reader is a daemon thread blocked in read(); a normal interpreter
     # shutdown would abort on its buffer lock (SIGABRT) instead of exiting with ``code``.
     os._exit(code)
+
+
+# ---------------------------------------------------------------------------------------
+# A synthetic long turn for load tests, assembled from recorded lines
+# ---------------------------------------------------------------------------------------
+#
+# The recorded corpus holds short turns; a benchmark needs one that streams for a while.
+# Every line here is a recorded line (text_thinking for the streaming shape, bash_allow for
+# the tool call and its result) with only its ids, text and tool fields replaced, so the
+# bridge parses exactly what the real CLI sends. It lives outside tests/fixtures/claude/:
+# the corpus stays "what the real CLI wrote".
+
+LONG_TURN = "long_turn"
+"""The scenario name :func:`write_long_turn_claude` writes."""
+
+_PROSE = (
+    "the session reads the module then checks each caller before it edits anything "
+    "because a rename must reach every import and the tests should still pass after "
+    "the change so it runs them again and reports what it found in a short summary"
+)
+
+
+def long_turn_lines(*, steps: int, deltas_per_step: int, seed: int = 0) -> list[bytes]:
+    """A turn of ``steps`` assistant messages, each streaming ``deltas_per_step`` text
+    deltas and (all but the last) calling the Read tool, then the result line.
+
+    Lines are compact JSON like the CLI's. The stream opens with the recorded thinking block.
+    """
+    rng = random.Random(seed)
+    words_pool = _PROSE.split()
+    text = [json.loads(line) for line in stdout_lines("text_thinking")]
+    tool = [json.loads(line) for line in stdout_lines("bash_allow")]
+    session = text[0]["session_id"]
+    tool_use = next(d for d in tool if d["type"] == "assistant")
+    tool_result = next(d for d in tool if d["type"] == "user")
+    starts = [d for d in text if d.get("event", {}).get("type") == "content_block_start"]
+    deltas = [d for d in text if d.get("event", {}).get("type") == "content_block_delta"]
+    by_event = {d["event"]["type"]: d for d in text if d["type"] == "stream_event"}
+    text_message = [d for d in text if d["type"] == "assistant"][-1]
+    out: list[dict[str, Any]] = text[:2]  # init, status: requesting
+
+    def fresh(template: dict[str, Any], message_id: str, **event: Any) -> dict[str, Any]:
+        line = json.loads(json.dumps(template))
+        line["uuid"] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        if "session_id" in line:
+            line["session_id"] = session
+        if "api_message_id" in line:
+            line["api_message_id"] = message_id
+        if event:
+            line["event"].update(event)
+        return line
+
+    final_text = ""
+    for step in range(steps):
+        message_id = f"msg_long_{step}"
+        start = fresh(by_event["message_start"], message_id)
+        start["event"]["message"]["id"] = message_id
+        out.append(start)
+        index = 0
+        if step == 0:  # the recorded thinking block, as the real turn began
+            out += [fresh(d, message_id) for d in text[3:11]]
+            index = 1
+        out.append(fresh(starts[1], message_id, index=index))
+        words: list[str] = []
+        for n in range(deltas_per_step):
+            chunk = " ".join(rng.choice(words_pool) for _ in range(2))
+            chunk = (chunk.capitalize() if n % 12 == 0 else chunk) + (". " if n % 12 == 11 else " ")
+            words.append(chunk)
+            out.append(
+                fresh(
+                    deltas[-1],
+                    message_id,
+                    index=index,
+                    delta={"type": "text_delta", "text": chunk},
+                )
+            )
+        final_text = "".join(words).strip()
+        said = fresh(text_message, message_id)
+        said["message"].update(id=message_id, content=[{"type": "text", "text": final_text}])
+        said["request_id"] = f"req_{message_id}"
+        out += [said, fresh(by_event["content_block_stop"], message_id, index=index)]
+        if step < steps - 1:
+            tool_id = f"toolu_long_{step}"
+            path = f"src/module_{step}.py"
+            out.append(
+                fresh(
+                    starts[1],
+                    message_id,
+                    index=index + 1,
+                    content_block={"type": "tool_use", "id": tool_id, "name": "Read", "input": {}},
+                )
+            )
+            for part in ('{"file_path": ', json.dumps(path) + "}"):
+                out.append(
+                    fresh(
+                        deltas[-1],
+                        message_id,
+                        index=index + 1,
+                        delta={"type": "input_json_delta", "partial_json": part},
+                    )
+                )
+            call = fresh(tool_use, message_id)
+            call["message"].update(
+                id=message_id,
+                content=[
+                    {
+                        "type": "tool_use",
+                        "id": tool_id,
+                        "name": "Read",
+                        "input": {"file_path": path},
+                    }
+                ],
+            )
+            call["request_id"] = f"req_{message_id}"
+            out += [call, fresh(by_event["content_block_stop"], message_id, index=index + 1)]
+            stop = fresh(by_event["message_delta"], message_id)
+            stop["event"]["delta"]["stop_reason"] = "tool_use"
+            out += [stop, fresh(by_event["message_stop"], message_id)]
+            body = "".join(f"{i}\tline {i} of {path}\n" for i in range(1, 41))
+            result = fresh(tool_result, message_id)
+            result["message"]["content"] = [
+                {"tool_use_id": tool_id, "type": "tool_result", "content": body, "is_error": False}
+            ]
+            result["tool_use_result"] = {
+                "type": "text",
+                "file": {
+                    "filePath": path,
+                    "content": body,
+                    "numLines": 40,
+                    "startLine": 1,
+                    "totalLines": 40,
+                },
+            }
+            result["tool_result_meta"] = [
+                {"id": tool_id, "permission_decision": {"decision": "accept", "source": "config"}}
+            ]
+            out.append(result)
+        else:
+            out += [
+                fresh(by_event["message_delta"], message_id),
+                fresh(by_event["message_stop"], message_id),
+            ]
+    done = fresh(text[-1], "")
+    done.pop("api_message_id", None)
+    done.update(result=final_text, num_turns=steps, begun_message_ids=[f"msg_long_{steps - 1}"])
+    out.append(done)
+    return [json.dumps(line, separators=(",", ":")).encode() for line in out]
+
+
+def write_long_turn_claude(
+    directory: Path,
+    *,
+    steps: int,
+    deltas_per_step: int,
+    line_delay: float = 0.0,
+    seed: int = 0,
+) -> tuple[Path, int]:
+    """Write a fake ``claude`` that answers one message with :func:`long_turn_lines`.
+
+    The scenario files go to ``directory/long_turn/`` and the executable (``line_delay``
+    seconds before each line) to ``directory``; it replays like :func:`write_fake_claude`.
+
+    Returns:
+        The executable's path and the number of stdout lines (Claude events) of one turn.
+    """
+    lines = long_turn_lines(steps=steps, deltas_per_step=deltas_per_step, seed=seed)
+    scenario_dir = directory / LONG_TURN
+    scenario_dir.mkdir(parents=True, exist_ok=True)
+    (scenario_dir / f"{LONG_TURN}.stdout.jsonl").write_bytes(b"".join(x + b"\n" for x in lines))
+    (scenario_dir / f"{LONG_TURN}.stdin.jsonl").write_text(
+        (FIXTURES / "text_thinking.stdin.jsonl").read_text()
+    )
+    (scenario_dir / f"{LONG_TURN}.meta.json").write_text(
+        (FIXTURES / "text_thinking.meta.json").read_text()
+    )
+    options = {
+        "scenario": LONG_TURN,
+        "line_delay": line_delay,
+        "hang_after": None,
+        "stderr_bytes": 0,
+        "ignore_signals": False,
+        "repeat": False,
+        "read_stdin": True,
+    }
+    path = directory / f"fake-claude-{LONG_TURN}"
+    path.write_text(
+        f"#!{sys.executable}\n"
+        "import sys\n"
+        "from pathlib import Path\n"
+        f"sys.path.insert(0, {str(_ROOT)!r})\n"
+        "import tests.support.fake_claude as fake\n"
+        # stdout_lines() and friends read the module's FIXTURES when called.
+        f"fake.FIXTURES = Path({str(scenario_dir)!r})\n"
+        f"sys.exit(fake.main({options!r}))\n"
+    )
+    path.chmod(0o755)
+    return path, len(lines)

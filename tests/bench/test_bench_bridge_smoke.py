@@ -1,0 +1,46 @@
+"""The bridge benchmark (``python -m tests.bench.bridge``) runs end to end and prints sane
+figures: a short run with 2 sessions, so the script cannot rot. Timings are not judged."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import trio
+
+from tests.bench.bridge import COLUMNS
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 120.0  # three processes (server, bridge, fakes) on a loaded 2-core machine
+
+
+async def test_a_short_run_prints_one_row_of_sane_figures() -> None:
+    with trio.fail_after(TIMEOUT):
+        done = await trio.run_process(
+            [sys.executable, "-m", "tests.bench.bridge", "--sessions", "2", "--seconds", "2"],
+            cwd=ROOT,
+            capture_stdout=True,
+            capture_stderr=True,
+            check=False,
+        )
+    out = done.stdout.decode()
+    assert done.returncode == 0, out + done.stderr.decode()[-3000:]
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split()[:1] == ["sessions"])
+    values = lines[header + 1].split()
+    assert len(values) == len(COLUMNS), lines[header + 1]
+    row = {attr: float(v) for (_, _, attr), v in zip(COLUMNS, values, strict=True)}
+
+    assert row["sessions"] == 2
+    assert row["events"] > 0
+    assert row["wall_seconds"] >= 2.0  # each turn streams for 2 s
+    assert row["cpu_seconds"] > 0
+    assert row["cpu_per_1k_events"] > 0
+    assert row["peak_rss_mb"] > 0
+    assert row["lag_p99_ms"] >= 0
+    assert row["server_429"] >= 0
+    assert row["client_429"] >= 0
+    assert row["edits_applied"] > 0  # the streamed text was edited in place
+    assert row["edits_max"] > 0
+    assert 0 < row["ratio"] <= 1.5
+    assert abs(row["ratio"] - row["edits_applied"] / row["edits_max"]) < 0.01
