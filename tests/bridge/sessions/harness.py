@@ -19,6 +19,7 @@ import actors
 from bridge.config import Config
 from bridge.discord.rest import RestClient, open_rest_client
 from bridge.discord_local import LocalDiscord, Realism
+from bridge.sessions.attachments import AttachmentInfo
 from bridge.sessions.coordinator import CoordinatorConfig, coordinator_actor
 from bridge.sessions.limiter import LIMITER_MAILBOX, limiter_actor
 from bridge.sessions.messages import GetSessionStatus, SessionStatusReport, UserMessage
@@ -82,20 +83,46 @@ class Bridge:
             ref = await self.sessions.start_child(thread_id, id=thread_id)
         return ref
 
-    async def say(self, thread_id: int, content: str, *, author_id: int | None = None) -> int:
-        """A person types in the thread; the router's part is done here: record the
-        message in the inbox, then tell the session."""
+    async def say(
+        self,
+        thread_id: int,
+        content: str,
+        *,
+        author_id: int | None = None,
+        files: list[dict[str, Any]] | None = None,
+    ) -> int:
+        """A person types in the thread (with ``files``: ``{filename, content_type?, text |
+        base64}``); the router's part is done here: record the message in the inbox, then
+        tell the session."""
         author = self.human_id if author_id is None else author_id
-        posted = self.server.control.post_message(thread_id, author, content)
+        posted = self.server.control.post_message(thread_id, author, content, attachments=files)
         message_id = int(posted["id"])
+        infos = tuple(
+            AttachmentInfo(
+                id=int(a["id"]),
+                filename=a["filename"],
+                size=int(a["size"]),
+                url=a["url"],
+                content_type=a.get("content_type"),
+            )
+            for a in posted.get("attachments", [])
+        )
         item = InboxItem(
-            message_id=message_id, thread_id=thread_id, author_id=author, content=content
+            message_id=message_id,
+            thread_id=thread_id,
+            author_id=author,
+            content=content,
+            attachments=tuple(attrs.asdict(i) for i in infos),
         )
         await self.db(lambda db: db.inbox_add(item))
         ref = await self.session(thread_id)
         ref.tell(
             UserMessage(
-                message_id=message_id, thread_id=thread_id, author_id=author, content=content
+                message_id=message_id,
+                thread_id=thread_id,
+                author_id=author,
+                content=content,
+                attachments=infos,
             )
         )
         return message_id
@@ -313,3 +340,34 @@ def choose_scenario(directory: Path, thread_id: int, scenario: str, **options: A
     (directory / f"scenario-{thread_id}.json").write_text(
         json.dumps({"scenario": scenario, **options})
     )
+
+
+def wrap_recording_stdin(tmp_path: Path, executable: str) -> tuple[str, Path]:
+    """A ``claude`` that runs ``executable`` as its child and appends every stdin line it
+    passes on to a file: how a test sees exactly what the session wrote to Claude.
+    Signals are forwarded, so interrupts and terminations behave as without it."""
+    import sys
+
+    log = tmp_path / "stdin.jsonl"
+    wrapper = tmp_path / "claude-stdin-wrapper"
+    wrapper.write_text(
+        f"#!{sys.executable}\n"
+        "import signal, subprocess, sys\n"
+        f"child = subprocess.Popen([{executable!r}], stdin=subprocess.PIPE)\n"
+        "for sig in (signal.SIGINT, signal.SIGTERM):\n"
+        "    signal.signal(sig, lambda s, f: child.send_signal(s))\n"
+        f"with open({str(log)!r}, 'ab') as out:\n"
+        "    for line in sys.stdin.buffer:\n"
+        "        out.write(line); out.flush()\n"
+        "        try:\n"
+        "            child.stdin.write(line); child.stdin.flush()\n"
+        "        except BrokenPipeError:\n"
+        "            break\n"
+        "try:\n"
+        "    child.stdin.close()\n"
+        "except BrokenPipeError:\n"
+        "    pass\n"
+        "sys.exit(child.wait())\n"
+    )
+    wrapper.chmod(0o755)
+    return str(wrapper), log

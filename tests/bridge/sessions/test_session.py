@@ -419,3 +419,83 @@ async def test_a_conversation_that_cannot_be_resumed_starts_afresh(tmp_path: Pat
         assert record.session_id == THINKING_SESSION
         done = await bridge.db(lambda db: db.inbox(thread, InboxState.DONE))
         assert [i.message_id for i in done] == [mid]
+
+
+def _user_lines(log: Path) -> list[list[dict]]:
+    """The content blocks of every user message the session wrote to Claude."""
+    found = []
+    for line in log.read_text().splitlines():
+        message = json.loads(line)
+        if message.get("type") == "user":
+            content = message["message"]["content"]
+            found.append(
+                content if isinstance(content, list) else [{"type": "text", "text": content}]
+            )
+    return found
+
+
+async def test_attachments_reach_claude_over_stdin_and_refusals_are_explained(
+    tmp_path: Path,
+) -> None:
+    """C10 and X3: the text, a text file and an image go over stdin as one user message;
+    a file that is neither is refused with a message naming it."""
+    import base64
+
+    from tests.bridge.sessions.harness import wrap_recording_stdin
+
+    fake = str(write_fake_claude(tmp_path, "text_thinking"))
+    wrapper, stdin_log = wrap_recording_stdin(tmp_path, fake)
+    png = base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    )
+    async with open_bridge(tmp_path, "text_thinking", claude_executable=wrapper) as bridge:
+        thread = bridge.thread()
+        await bridge.say(
+            thread,
+            "look at these",
+            files=[
+                {"filename": "notes.md", "content_type": "text/markdown", "text": "# Notes\nhi"},
+                {
+                    "filename": "dot.png",
+                    "content_type": "image/png",
+                    "base64": base64.b64encode(png).decode(),
+                },
+                {"filename": "tool.exe", "content_type": "application/octet-stream", "text": "MZ"},
+            ],
+        )
+        await wait_until(lambda: "✅ Done" in bridge.texts(thread))
+        await wait_until(lambda: _idle(bridge, thread))
+        assert "`tool.exe`" in bridge.texts(thread)  # refused, with the reason shown
+    (blocks,) = _user_lines(stdin_log)
+    texts = [b["text"] for b in blocks if b["type"] == "text"]
+    assert texts[0] == "look at these"
+    assert any("notes.md" in t and "# Notes\nhi" in t for t in texts)
+    images = [b for b in blocks if b["type"] == "image"]
+    assert len(images) == 1
+    assert base64.b64decode(images[0]["source"]["data"]) == png
+    assert not any("MZ" in t for t in texts)
+
+
+async def test_messages_typed_during_a_turn_go_to_claude_together(tmp_path: Path) -> None:
+    """C21: messages that arrive while a turn runs are all sent, in order, in the next
+    turn's one user message."""
+    from tests.bridge.sessions.harness import wrap_recording_stdin
+
+    fake = str(write_fake_claude(tmp_path, "interrupt"))
+    wrapper, stdin_log = wrap_recording_stdin(tmp_path, fake)
+    async with open_bridge(tmp_path, "interrupt", claude_executable=wrapper) as bridge:
+        thread = bridge.thread()
+        await bridge.say(thread, "SLOWTEXT please")
+        await wait_until(lambda: "one t" in bridge.texts(thread))
+        await bridge.say(thread, "second")
+        await bridge.say(thread, "third")
+        await wait_until(lambda: len(_user_lines(stdin_log)) == 2)
+        report = await bridge.status(thread)
+        assert report.status == "running"
+    first, second = _user_lines(stdin_log)
+    assert [b["text"] for b in first] == ["SLOWTEXT please"]
+    assert [b["text"] for b in second] == ["second\n\nthird"]
+    interrupts = [
+        json.loads(line) for line in stdin_log.read_text().splitlines() if '"interrupt"' in line
+    ]
+    assert len(interrupts) == 1  # one interrupt, however many messages arrived
