@@ -8,7 +8,10 @@ from pathlib import Path
 
 import trio
 
+from protocol.claude import events as ev
+from protocol.claude.converter import parse_line
 from tests.bench.bridge import COLUMNS
+from tests.support.fake_claude import long_turn_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 120.0  # three processes (server, bridge, fakes) on a loaded 2-core machine
@@ -44,3 +47,16 @@ async def test_a_short_run_prints_one_row_of_sane_figures() -> None:
     assert row["edits_max"] > 0
     assert 0 < row["ratio"] <= 1.5
     assert abs(row["ratio"] - row["edits_applied"] / row["edits_max"]) < 0.01
+
+
+def test_the_synthetic_long_turn_is_made_of_events_the_real_cli_sends() -> None:
+    lines = long_turn_lines(steps=3, deltas_per_step=7)
+    events = [parse_line(line) for line in lines]
+    assert [e for e in events if isinstance(e, ev.Unknown | ev.Malformed)] == []
+    deltas = [e for e in events if isinstance(e, ev.StreamEvent) and e.text_delta is not None]
+    assert len(deltas) == 3 * 7
+    tool_results = [e for e in events if isinstance(e, ev.UserMessage)]
+    assert len(tool_results) == 2  # a Read call after every step but the last
+    assert isinstance(events[0], ev.SystemInit)
+    assert isinstance(events[-1], ev.Result)
+    assert events[-1].result == "".join(e.text_delta or "" for e in deltas[-7:]).strip()
