@@ -454,7 +454,10 @@ class _Session:
 
     def status_report(self) -> SessionStatusReport:
         if self.phase is _Phase.TURN:
-            status = "waiting" if self.prompt is not None and not self.holding_slot else "running"
+            # Running means holding a slot; a turn without one waits for a human (or for
+            # the slot to write the human's answer, or for its cancelled prompt's turn
+            # to end).
+            status = "running" if self.holding_slot else "waiting"
         elif self.phase is _Phase.QUEUED:
             status = "queued"
         else:
