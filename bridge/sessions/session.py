@@ -996,7 +996,8 @@ class _Session:
         response = prompts.control_response(live.answer, live.request_id)
         if response is not None:
             await self._answer(proc, response)
-        self._arm_stall(self.config.stall_notice_seconds)
+        if not self.stall_armed:
+            self._arm_stall(self.config.stall_notice_seconds)
 
     async def _on_control_cancel(self, request_id: str) -> None:
         live = self.prompt
@@ -1030,15 +1031,10 @@ class _Session:
 
     async def _interrupt(self, reason: _Interrupt) -> None:
         self.interrupt = reason
-        proc = self.proc
-        if proc is None:
-            return
-        if proc.turn.busy:
-            await proc.interrupt()
-        else:
-            # Between the user message and the first event the TurnState is already
-            # busy; an idle one means the result is in and the turn is ending anyway.
-            pass
+        if self.proc is not None:
+            # A control interrupt, escalated to signals by the process helper if the CLI
+            # does not end the turn; a no-op once the result is in.
+            await self.proc.interrupt()
 
     async def _end_turn(
         self, result: ev.Result | None, *, exit_code: int | None = None, stderr_tail: str = ""
