@@ -65,17 +65,11 @@ from bridge.claude.process import (
     ClaudeMessage,
     ClaudeProcess,
     ClaudeTimedOut,
-    open_claude,
 )
 from bridge.config import Config
 from bridge.discord.errors import DiscordError
 from bridge.sessions import prompts, render
-from bridge.sessions.attachments import (
-    MAX_IMAGE_BYTES,
-    MAX_TEXT_BYTES,
-    AttachmentInfo,
-    plan_attachments,
-)
+from bridge.sessions.attachments import AttachmentInfo
 from bridge.sessions.messages import (
     AcquireSlot,
     AnswerPrompt,
@@ -97,6 +91,7 @@ from bridge.sessions.messages import (
     UserMessage,
 )
 from bridge.sessions.system_prompt import build_appended_prompt
+from bridge.sessions.turn import PendingMessage, TurnProcess, prepare_input, resume_failed
 from bridge.sessions.usage import thread_name
 from bridge.sessions.view import Reaction, SessionRest, TurnView, edit, post
 from bridge.store import (
@@ -217,16 +212,6 @@ class _Interrupt(enum.Enum):
 
 
 @attrs.define
-class _Pending:
-    """A message waiting to reach Claude; ``message_id`` None for the resume prompt."""
-
-    message_id: int | None
-    author_id: int
-    content: str
-    attachments: tuple[AttachmentInfo, ...] = ()
-
-
-@attrs.define
 class _LivePrompt:
     """A prompt whose request the running process is waiting for."""
 
@@ -235,59 +220,6 @@ class _LivePrompt:
     timer: actors.TimerHandle | None
     answer: PromptRecord | None = None
     """Set once resolved; the response is written when a slot is granted again."""
-
-
-def _resume_failed(result: ev.Result) -> bool:
-    """The CLI could not load the session given to ``--resume`` (research §d: "No
-    conversation found with session ID", with no turn run)."""
-    return result.is_error and any("No conversation found" in e for e in result.errors)
-
-
-class _ProcessOwner:
-    """The helper task that holds one turn's ``open_claude`` block open.
-
-    The block (a process group and a nursery) is entered and left by this one task, so
-    its cancel scopes nest properly whatever the actor does meanwhile; the actor asks it
-    to end with :meth:`close`. If the actor ends first, its nursery is cancelled and
-    ``open_claude`` still terminates and reaps the process.
-    """
-
-    def __init__(self, close_grace: float) -> None:
-        self._close_grace = close_grace
-        self._close_requested = trio.Event()
-        self._closed = trio.Event()
-
-    async def run(
-        self,
-        command: ClaudeCommand,
-        deliver: Callable[[ClaudeMessage], Any],
-        cwd: str,
-        env: Mapping[str, str],
-        total_timeout: float,
-        interrupt_grace: float,
-        *,
-        task_status: trio.TaskStatus[ClaudeProcess] = trio.TASK_STATUS_IGNORED,
-    ) -> None:
-        try:
-            async with open_claude(
-                command,
-                deliver=deliver,
-                cwd=cwd,
-                env=env,
-                total_timeout=total_timeout,
-                interrupt_grace=interrupt_grace,
-            ) as proc:
-                task_status.started(proc)
-                await self._close_requested.wait()
-                if not proc.exited:
-                    await proc.close(grace=self._close_grace)
-        finally:
-            self._closed.set()
-
-    async def close(self) -> None:
-        """Close stdin, let the CLI exit (then terminate it), and wait until it is reaped."""
-        self._close_requested.set()
-        await self._closed.wait()
 
 
 # ---------------------------------------------------------------------------------------
@@ -325,14 +257,14 @@ class _Session:
         self.thread_id = thread_id
         self.record: SessionRecord | None = None
         self.phase = _Phase.IDLE
-        self.pending: dict[int | None, _Pending] = {}
+        self.pending: dict[int | None, PendingMessage] = {}
         self.delivered: list[int] = []
-        self.batch: list[_Pending] = []
+        self.batch: list[PendingMessage] = []
         """What the running turn carries (given back if the turn must be retried)."""
         self.resumed_with: str | None = None
         """The session id the running turn was started with (``--resume``)."""
         self.generation = 0
-        self.owner: _ProcessOwner | None = None
+        self.owner: TurnProcess | None = None
         self.proc: ClaudeProcess | None = None
         self.view: TurnView | None = None
         self.holding_slot = False
@@ -392,7 +324,7 @@ class _Session:
         for item in inbox:
             if item.message_id in strangers:
                 continue
-            self.pending[item.message_id] = _Pending(
+            self.pending[item.message_id] = PendingMessage(
                 item.message_id,
                 item.author_id,
                 item.content,
@@ -409,7 +341,7 @@ class _Session:
             # We crashed mid-turn; our supervisor restarted us. Continue at once.
             await self._notice(render.resumed_notice("crash"))
             if not self.pending:
-                self.pending[None] = _Pending(None, 0, RESUME_PROMPT)
+                self.pending[None] = PendingMessage(None, 0, RESUME_PROMPT)
             self._request_slot()
             await self._set_status(SessionStatus.QUEUED)
         elif self.record.status in (SessionStatus.RUNNING, SessionStatus.QUEUED):
@@ -485,7 +417,7 @@ class _Session:
             # It stays pending in the inbox; the next start picks it up.
             await self._notice(render.shutting_down_notice())
             return
-        self.pending[msg.message_id] = _Pending(
+        self.pending[msg.message_id] = PendingMessage(
             msg.message_id, msg.author_id, msg.content, msg.attachments
         )
         self.pending.pop(None, None)  # a real message replaces "please continue"
@@ -527,7 +459,7 @@ class _Session:
         notice = await post(self.rest, self.thread_id, render.plain(render.resumed_notice(reason)))
         self.anchor_id = notice
         if not any(k is not None for k in self.pending):
-            self.pending[None] = _Pending(None, 0, RESUME_PROMPT)
+            self.pending[None] = PendingMessage(None, 0, RESUME_PROMPT)
         tid, now = self.thread_id, self.deps.wall_clock()
         self.record = await self._db(
             lambda db: db.update_session(tid, now, resume_reason=None, status=SessionStatus.QUEUED)
@@ -616,9 +548,9 @@ class _Session:
     async def _start_turn(self) -> None:
         batch = list(self.pending.values())
         self.pending.clear()
-        text, images, text_files, refusals = await self._prepare_input(batch)
-        if refusals:
-            await self._notice(refusals)
+        turn_input = await prepare_input(self.rest, batch)
+        if turn_input.refusals:
+            await self._notice(turn_input.refusals)
         context = await self._turn_context()
         record = self.record
         assert record is not None
@@ -657,7 +589,7 @@ class _Session:
             with contextlib.suppress(actors.ActorStopped):
                 await ref.send(_FromClaude(generation, message))
 
-        owner = _ProcessOwner(self.deps.close_grace)
+        owner = TurnProcess(self.deps.close_grace)
         try:
             proc = await self.ctx.nursery.start(
                 owner.run,
@@ -681,7 +613,9 @@ class _Session:
         self.resumed_with = command.resume
         self.view = TurnView(self.rest, self.thread_id, self._reaction())
         with contextlib.suppress(ClaudeGone):  # its exit arrives as ClaudeExited
-            await proc.send_user(text, images=tuple(images), text_files=tuple(text_files))
+            await proc.send_user(
+                turn_input.text, images=turn_input.images, text_files=turn_input.text_files
+            )
         delivered = self.delivered
         if delivered:
             await self._db(lambda db: db.inbox_set_state(delivered, InboxState.DELIVERED))
@@ -701,7 +635,7 @@ class _Session:
             )
         self.first_turn = False
 
-    async def _start_failed(self, batch: list[_Pending], error: str) -> None:
+    async def _start_failed(self, batch: list[PendingMessage], error: str) -> None:
         log.error("thread %s: %s", self.thread_id, error)
         self._release_slot()
         self.phase = _Phase.IDLE
@@ -710,42 +644,6 @@ class _Session:
             await self._db(lambda db: db.inbox_set_state(ids, InboxState.REJECTED))
         await post(self.rest, self.thread_id, render.start_failed_notice(error))
         await self._set_status(SessionStatus.IDLE)
-
-    async def _prepare_input(
-        self, batch: list[_Pending]
-    ) -> tuple[str, list[control.ImageAttachment], list[control.TextAttachment], str | None]:
-        texts = [p.content for p in batch if p.content.strip()]
-        infos = [a for p in batch for a in p.attachments]
-        plan = plan_attachments(infos)
-        refusals = [plan.refusal_notice()] if plan.refused else []
-        text_files: list[control.TextAttachment] = []
-        images: list[control.ImageAttachment] = []
-        for info in plan.texts:
-            data = await self._download(info, MAX_TEXT_BYTES, refusals)
-            if data is not None:
-                text_files.append(
-                    control.TextAttachment(
-                        filename=info.filename, text=data.decode("utf-8", "replace")
-                    )
-                )
-        for image in plan.images:
-            data = await self._download(image.attachment, MAX_IMAGE_BYTES, refusals)
-            if data is not None:
-                images.append(control.ImageAttachment(media_type=image.media_type, data=data))
-        text = "\n\n".join(texts)
-        if not text and not images and not text_files:
-            text = "(The user sent only attachments that could not be passed on.)"
-        notice = "\n".join(r for r in refusals if r) or None
-        return text, images, text_files, notice
-
-    async def _download(
-        self, info: AttachmentInfo, max_bytes: int, refusals: list[str]
-    ) -> bytes | None:
-        try:
-            return await self.rest.download_attachment(info.url, max_bytes=max_bytes)
-        except (DiscordError, OSError) as exc:
-            refusals.append(f"- `{info.filename}` could not be downloaded: {exc}")
-            return None
 
     async def _turn_context(self) -> TurnContext:
         if self.deps.coordinator is None:
@@ -1058,7 +956,7 @@ class _Session:
             view.set_status(render.EMOJI_ERROR if reason is None else render.EMOJI_STOPPED)
         delivered, self.delivered = self.delivered, []
         batch, self.batch = self.batch, []
-        if result is not None and self.resumed_with and _resume_failed(result):
+        if result is not None and self.resumed_with and resume_failed(result):
             # The stored conversation cannot be resumed (its file is gone, or it belongs
             # to another directory): start a new one with the same messages, or the
             # thread would fail the same way on every message.
@@ -1115,7 +1013,7 @@ class _Session:
             self.stopped = stopped
             await self._set_status(SessionStatus.STOPPED if stopped else SessionStatus.IDLE)
 
-    async def _restart_conversation(self, batch: list[_Pending]) -> None:
+    async def _restart_conversation(self, batch: list[PendingMessage]) -> None:
         old = self.resumed_with
         tid, now = self.thread_id, self.deps.wall_clock()
         self.record = await self._db(lambda db: db.update_session(tid, now, session_id=None))
