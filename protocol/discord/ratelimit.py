@@ -1,0 +1,433 @@
+"""REST rate limits as a sans-IO machine: it says "send now" or "wait until T".
+
+Theory of operation
+-------------------
+Discord limits requests per *bucket*. A bucket is identified by the hash in the
+``X-RateLimit-Bucket`` response header plus the request's major parameters (channel, guild,
+webhook+token; see :mod:`.routes`); several routes may share a hash, and a hash may change
+between requests on one route (message deletes move between sub-buckets by message age).
+Until a route has answered once, its bucket is unknown and we let requests through: the
+first response teaches us (hikari's "unknown bucket").
+
+Per bucket we keep ``limit``, ``remaining`` and ``reset_at`` (``now`` + the
+``X-RateLimit-Reset-After`` seconds: the relative header, so clock skew with Discord does
+not matter), and the number of requests in flight, which ``remaining`` does not yet count.
+
+In front of all buckets (docs ``topics/rate-limits.mdx``; research §2):
+
+* the global limit, 50 requests per second per bot, enforced ahead of time with a sliding
+  window (neither discord.py nor hikari does; they only react to a global 429), and paused
+  entirely after a 429 with ``global: true``. Interaction callbacks are exempt.
+* the reaction rule: reaction routes are spaced at least 0.25 s apart per channel, whatever
+  the headers advertise (they are known to be wrong, discord/discord-api-docs#182, #2886).
+* the invalid-request budget: Cloudflare bans an IP for a while after 10,000 responses with
+  status 401, 403 or 429 in 10 minutes. We count them (a 429 with scope ``shared`` does not
+  count, per the docs) and stop sending at a guard line below the ban line.
+
+A 429 body is ``{message, retry_after (float seconds), global, code?}`` plus the
+``X-RateLimit-Scope`` header (``user``, ``global`` or ``shared``). We wait ``retry_after``
+(the body's float, not the ``Retry-After`` header, which is rounded) and retry a bounded
+number of times. A 429 that is not Discord JSON comes from Cloudflare: give up and say so.
+
+Using it (the driver in ``bridge/discord/rest.py``)::
+
+    while True:
+        decision = limiter.acquire(route, now(), attempt=attempt)
+        if isinstance(decision, WaitUntil):
+            sleep until decision.deadline; continue
+        response = send(decision.ticket.route)          # on cancel/error: limiter.abandon()
+        outcome = limiter.release(decision.ticket, ResponseInfo(...), now())
+        if isinstance(outcome, RetryAt): sleep until outcome.deadline; attempt += 1; continue
+        if isinstance(outcome, GiveUp): raise outcome.error
+        return response                                  # Done
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import deque
+from collections.abc import Mapping
+from typing import Final
+
+import attrs
+
+from protocol.discord.routes import CompiledRoute
+
+__all__ = [
+    "GLOBAL_LIMIT",
+    "GLOBAL_PERIOD",
+    "INVALID_REQUEST_LIMIT",
+    "INVALID_REQUEST_WINDOW",
+    "REACTION_INTERVAL",
+    "BucketState",
+    "CloudflareBlockedError",
+    "Done",
+    "GiveUp",
+    "RateLimitSnapshot",
+    "RateLimitedError",
+    "RateLimiter",
+    "ResponseInfo",
+    "RetryAt",
+    "SendNow",
+    "Ticket",
+    "WaitUntil",
+]
+
+GLOBAL_LIMIT: Final = 50
+GLOBAL_PERIOD: Final = 1.0
+"""50 requests per second per bot (rate-limits.mdx "Global Rate Limit")."""
+REACTION_INTERVAL: Final = 0.25
+"""One reaction call per channel per 0.25 s (the real limit; headers advertise 1/1 s)."""
+INVALID_REQUEST_LIMIT: Final = 10_000
+INVALID_REQUEST_WINDOW: Final = 600.0
+"""10,000 responses with 401/403/429 in 10 minutes -> temporary Cloudflare IP ban."""
+_SERVER_ERRORS: Final = frozenset({500, 502, 503, 504})
+
+
+# ---------------------------------------------------------------------------------------------
+# Values in and out
+# ---------------------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Ticket:
+    """Permission for one attempt of one request; give it back to ``release``/``abandon``."""
+
+    id: int
+    route: CompiledRoute
+    attempt: int
+    bucket_key: str
+    global_limited: bool
+
+
+@attrs.frozen(kw_only=True)
+class SendNow:
+    ticket: Ticket
+
+
+@attrs.frozen(kw_only=True)
+class WaitUntil:
+    """Ask again at ``deadline`` (the driver's clock, like every ``now`` given to us)."""
+
+    deadline: float
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class ResponseInfo:
+    """What the driver saw: status, headers (any case) and the body bytes or text."""
+
+    status: int
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    body: bytes | str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Done:
+    """Hand the response to the caller (success or an error status that retrying won't fix)."""
+
+    status: int
+
+
+@attrs.frozen(kw_only=True)
+class RetryAt:
+    """Send the same request again (``acquire`` with ``attempt + 1``) at ``deadline``."""
+
+    deadline: float
+    reason: str
+
+
+@attrs.define(auto_exc=True, kw_only=True)
+class RateLimitedError(Exception):
+    """Discord kept answering 429, or asked for a wait longer than we accept."""
+
+    route: str
+    retry_after: float
+    scope: str
+    is_global: bool
+    attempts: int
+
+    def __str__(self) -> str:
+        which = "the global limit" if self.is_global else f"the {self.scope} limit"
+        return (
+            f"{self.route} is rate limited by {which}: Discord asks to retry after "
+            f"{self.retry_after:.2f} s, after {self.attempts} attempt(s); giving up instead "
+            "of waiting (a long wait usually means a daily limit, e.g. command creation)"
+        )
+
+
+@attrs.define(auto_exc=True, kw_only=True)
+class CloudflareBlockedError(Exception):
+    """A 429 that is not Discord's JSON: Cloudflare is refusing this IP (the network's
+    verdict, not a bucket we can wait out)."""
+
+    route: str
+    status: int
+    invalid_requests: int
+
+    def __str__(self) -> str:
+        return (
+            f"{self.route} got an HTTP {self.status} that is not Discord JSON: Cloudflare is "
+            f"blocking this IP (usually after 10,000 invalid requests in 10 minutes; we "
+            f"counted {self.invalid_requests}). Stop sending for a while and look for a "
+            "request that keeps failing with 401/403/429"
+        )
+
+
+@attrs.frozen(kw_only=True)
+class GiveUp:
+    error: RateLimitedError | CloudflareBlockedError
+
+
+@attrs.define(kw_only=True)
+class BucketState:
+    limit: int | None = None
+    remaining: int | None = None
+    reset_at: float | None = None
+    in_flight: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class RateLimitSnapshot:
+    buckets: dict[str, BucketState]
+    route_hashes: dict[str, str]
+    global_paused_until: float | None
+    global_sent_last_second: int
+    invalid_requests: int
+
+
+# ---------------------------------------------------------------------------------------------
+# The machine
+# ---------------------------------------------------------------------------------------------
+
+
+class RateLimiter:
+    """All REST rate-limit decisions for one bot token (see the module docstring).
+
+    Args:
+        global_limit / global_period: the ahead-of-time global budget.
+        reaction_interval: minimum spacing of reaction calls per channel.
+        invalid_guard: stop sending once this many 401/403/429 happened within
+            ``invalid_window`` seconds (below Discord's 10,000 ban line).
+        max_retries: retries after a 429 or 5xx before giving up.
+        max_wait: a 429 asking for a longer wait gives up at once.
+    """
+
+    def __init__(
+        self,
+        *,
+        global_limit: int = GLOBAL_LIMIT,
+        global_period: float = GLOBAL_PERIOD,
+        reaction_interval: float = REACTION_INTERVAL,
+        invalid_guard: int = INVALID_REQUEST_LIMIT * 9 // 10,
+        invalid_window: float = INVALID_REQUEST_WINDOW,
+        max_retries: int = 3,
+        max_wait: float = 300.0,
+    ) -> None:
+        self.global_limit = global_limit
+        self.global_period = global_period
+        self.reaction_interval = reaction_interval
+        self.invalid_guard = invalid_guard
+        self.invalid_window = invalid_window
+        self.max_retries = max_retries
+        self.max_wait = max_wait
+        self._ids = itertools.count(1)
+        self._hashes: dict[str, str] = {}
+        self._buckets: dict[str, BucketState] = {}
+        self._global_sent: deque[float] = deque()
+        self._global_paused_until: float | None = None
+        self._reactions: dict[str, float] = {}
+        self._invalid: deque[float] = deque()
+
+    # -- asking ----------------------------------------------------------------------------
+
+    def acquire(self, route: CompiledRoute, now: float, *, attempt: int = 0) -> SendNow | WaitUntil:
+        """May this request go now? If yes the grant is recorded (budget spent)."""
+        key = self._bucket_key(route)
+        bucket = self._buckets.get(key)
+        waits: list[tuple[float, str]] = []
+        global_limited = route.route.global_limited
+        if global_limited:
+            paused = self._global_paused_until
+            if paused is not None and now < paused:
+                waits.append((paused, "global rate limit (429 with global: true)"))
+            self._expire_global(now)
+            if len(self._global_sent) >= self.global_limit:
+                waits.append(
+                    (self._global_sent[0] + self.global_period, "global budget of 50 requests/s")
+                )
+        if bucket is not None:
+            if bucket.reset_at is not None and now >= bucket.reset_at:
+                bucket.remaining, bucket.reset_at = bucket.limit, None
+            if bucket.remaining is not None and bucket.remaining - bucket.in_flight <= 0:
+                # Reset unknown (a response without Reset-After): try again shortly.
+                at = bucket.reset_at if bucket.reset_at is not None else now + 1.0
+                waits.append((at, f"bucket {key} exhausted"))
+        channel = route.channel_id
+        if route.route.reaction and channel is not None:
+            last = self._reactions.get(channel)
+            if last is not None and now < last + self.reaction_interval:
+                waits.append((last + self.reaction_interval, "reaction pacing (0.25 s/channel)"))
+        self._expire_invalid(now)
+        if len(self._invalid) >= self.invalid_guard:
+            waits.append(
+                (
+                    self._invalid[0] + self.invalid_window,
+                    f"{len(self._invalid)} invalid requests in 10 minutes (ban line 10,000)",
+                )
+            )
+        if waits:
+            deadline, reason = max(waits)
+            return WaitUntil(deadline=deadline, reason=reason)
+        if global_limited:
+            self._global_sent.append(now)
+        if route.route.reaction and channel is not None:
+            self._reactions[channel] = now
+        self._buckets.setdefault(key, BucketState()).in_flight += 1
+        ticket = Ticket(
+            id=next(self._ids),
+            route=route,
+            attempt=attempt,
+            bucket_key=key,
+            global_limited=global_limited,
+        )
+        return SendNow(ticket=ticket)
+
+    def abandon(self, ticket: Ticket, now: float) -> None:
+        """The request got no response (cancelled, network error): free its slot."""
+        bucket = self._buckets.get(ticket.bucket_key)
+        if bucket is not None and bucket.in_flight > 0:
+            bucket.in_flight -= 1
+
+    # -- learning --------------------------------------------------------------------------
+
+    def release(
+        self, ticket: Ticket, response: ResponseInfo, now: float
+    ) -> Done | RetryAt | GiveUp:
+        """Learn from a response and say what to do with it."""
+        self.abandon(ticket, now)
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        route = ticket.route
+        key = self._learn(route, headers, now)
+        status = response.status
+        if status == 429:
+            return self._on_429(ticket, key, headers, response.body, now)
+        if status in (401, 403):
+            self._invalid.append(now)
+        if status in _SERVER_ERRORS and ticket.attempt < self.max_retries:
+            delay = 1.0 + 2.0 * ticket.attempt  # discord.py's schedule: 1, 3, 5 s
+            return RetryAt(deadline=now + delay, reason=f"HTTP {status} from Discord")
+        return Done(status=status)
+
+    def _learn(self, route: CompiledRoute, headers: dict[str, str], now: float) -> str:
+        bucket_hash = headers.get("x-ratelimit-bucket")
+        if bucket_hash:
+            self._hashes[route.route_key] = bucket_hash
+        key = self._bucket_key(route)
+        bucket = self._buckets.setdefault(key, BucketState())
+        limit = _int(headers.get("x-ratelimit-limit"))
+        remaining = _int(headers.get("x-ratelimit-remaining"))
+        reset_after = _float(headers.get("x-ratelimit-reset-after"))
+        if limit is not None:
+            bucket.limit = limit
+        if remaining is not None:
+            bucket.remaining = remaining
+        if reset_after is not None:
+            bucket.reset_at = now + reset_after
+        return key
+
+    def _on_429(
+        self,
+        ticket: Ticket,
+        key: str,
+        headers: dict[str, str],
+        body: bytes | str | None,
+        now: float,
+    ) -> RetryAt | GiveUp:
+        name = ticket.route.route.name
+        parsed = _json_object(body)
+        retry_after = _float(parsed.get("retry_after")) if parsed is not None else None
+        if parsed is None or retry_after is None:
+            self._invalid.append(now)
+            return GiveUp(
+                error=CloudflareBlockedError(
+                    route=name, status=429, invalid_requests=self.invalid_request_count(now)
+                )
+            )
+        is_global = bool(parsed.get("global")) or headers.get("x-ratelimit-global") == "true"
+        scope = headers.get("x-ratelimit-scope") or ("global" if is_global else "user")
+        if scope != "shared":
+            # Shared-resource 429s are not our fault and do not count towards the ban line.
+            self._invalid.append(now)
+        if is_global:
+            self._global_paused_until = max(self._global_paused_until or now, now + retry_after)
+        else:
+            bucket = self._buckets.setdefault(key, BucketState())
+            bucket.remaining = 0
+            bucket.reset_at = max(bucket.reset_at or now, now + retry_after)
+        if retry_after > self.max_wait or ticket.attempt >= self.max_retries:
+            return GiveUp(
+                error=RateLimitedError(
+                    route=name,
+                    retry_after=retry_after,
+                    scope=scope,
+                    is_global=is_global,
+                    attempts=ticket.attempt + 1,
+                )
+            )
+        return RetryAt(deadline=now + retry_after, reason=f"429 ({scope}) on {name}")
+
+    # -- bookkeeping -----------------------------------------------------------------------
+
+    def _bucket_key(self, route: CompiledRoute) -> str:
+        return f"{self._hashes.get(route.route_key, route.route_key)}|{route.major}"
+
+    def _expire_global(self, now: float) -> None:
+        while self._global_sent and self._global_sent[0] <= now - self.global_period:
+            self._global_sent.popleft()
+
+    def _expire_invalid(self, now: float) -> None:
+        while self._invalid and self._invalid[0] <= now - self.invalid_window:
+            self._invalid.popleft()
+
+    def invalid_request_count(self, now: float) -> int:
+        """401/403/429 responses (shared-scope 429s excluded) in the last 10 minutes."""
+        self._expire_invalid(now)
+        return len(self._invalid)
+
+    def snapshot(self, now: float) -> RateLimitSnapshot:
+        self._expire_global(now)
+        return RateLimitSnapshot(
+            buckets={k: attrs.evolve(v) for k, v in self._buckets.items()},
+            route_hashes=dict(self._hashes),
+            global_paused_until=self._global_paused_until,
+            global_sent_last_second=len(self._global_sent),
+            invalid_requests=self.invalid_request_count(now),
+        )
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _float(value: object) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def _json_object(body: bytes | str | None) -> dict[str, object] | None:
+    if body is None:
+        return None
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
