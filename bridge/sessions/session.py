@@ -1069,7 +1069,12 @@ class _Session:
         """The status reaction on the current anchor (the latest user message), kept
         across queueing and the turn so an emoji is always replaced, never stacked."""
         if self.reaction is None or self.reaction.message_id != self.anchor_id:
-            self.reaction = Reaction(self.rest, self.thread_id, self.anchor_id)
+            channel_id = self.thread_id
+            if self.anchor_id == self.thread_id and self.record is not None:
+                # The message a thread was started from keeps its id as the thread's id
+                # and stays in the parent channel: react there, or Discord answers 404.
+                channel_id = self.record.channel_id
+            self.reaction = Reaction(self.rest, channel_id, self.anchor_id)
         return self.reaction
 
     async def _notice(self, text: str) -> None:

@@ -251,9 +251,9 @@ async def open_bridge(
 
 
 def session_record(thread_id: int, working_dir: Path, **kw: Any) -> SessionRecord:
-    return SessionRecord(
-        thread_id=thread_id, channel_id=thread_id, working_dir=str(working_dir), **kw
-    )
+    """A session record as the router stores it (``channel_id`` defaults to the thread)."""
+    fields: dict[str, Any] = {"channel_id": thread_id, **kw}
+    return SessionRecord(thread_id=thread_id, working_dir=str(working_dir), **fields)
 
 
 def db_sessions(db: Database) -> list[SessionRecord]:

@@ -499,3 +499,43 @@ async def test_messages_typed_during_a_turn_go_to_claude_together(tmp_path: Path
         json.loads(line) for line in stdin_log.read_text().splitlines() if '"interrupt"' in line
     ]
     assert len(interrupts) == 1  # one interrupt, however many messages arrived
+
+
+async def test_the_first_message_of_a_thread_gets_its_reactions_in_the_parent_channel(
+    tmp_path: Path,
+) -> None:
+    """A thread started from a message has that message's id and leaves the message in
+    the parent channel: the status reaction must go there (C2)."""
+    async with open_bridge(tmp_path, "text_thinking") as bridge:
+        world = bridge.server.world
+        parent = world.default_channel.id
+        posted = bridge.server.control.post_message(parent, bridge.human_id, "What is it?")
+        message = world.find_message(int(posted["id"]))
+        thread = world.start_thread_from_message(
+            message, name="What is it?", owner_id=world.bot.id
+        ).id
+        assert thread == message.id
+        record = session_record(thread, tmp_path, channel_id=parent)
+        await bridge.db(lambda db: db.put_session(record))
+        from bridge.sessions.messages import UserMessage
+        from bridge.store import InboxItem
+
+        item = InboxItem(
+            message_id=message.id,
+            thread_id=thread,
+            author_id=bridge.human_id,
+            content="What is it?",
+        )
+        await bridge.db(lambda db: db.inbox_add(item))
+        (await bridge.session(thread)).tell(
+            UserMessage(
+                message_id=message.id,
+                thread_id=thread,
+                author_id=bridge.human_id,
+                content="What is it?",
+            )
+        )
+        await wait_until(lambda: "✅ Done" in bridge.texts(thread))
+        await wait_until(lambda: _idle(bridge, thread))
+        await bridge.rest.wait_idle()
+        assert bridge.reactions(message.id) == [render.EMOJI_DONE]
