@@ -28,6 +28,7 @@ from typing import Any, ClassVar, Final, NewType, TypeAlias, TypeVar, Union
 import attrs
 
 __all__ = [
+    "THREAD_CHANNEL_TYPES",
     "UNDEFINED",
     "ActionRow",
     "AllowedMentions",
