@@ -13,6 +13,9 @@ tool call every few seconds. The run ends when every thread shows the completion
 
 Printed per N:
 
+* live: the most sessions streaming at the same time (threads are created at most 10 per
+  10 s per channel, so with many sessions and short turns the first ones end before the
+  last ones start; make ``--seconds`` longer than ``N / 1`` s to have all N at once);
 * events: Claude stream-json lines the fakes wrote (N x lines of one turn);
 * CPU s / 1k events: the bridge process's user+system CPU over the run, per 1,000 events;
 * peak RSS: the child's ``ru_maxrss`` (the bridge and this script's small driver);
@@ -80,6 +83,8 @@ class Figures:
     client_429: int
     edits_applied: int
     edits_max: int
+    peak_live: int
+    """The most sessions streaming at once (overlapping first-to-last edit spans)."""
     background_failures: int
     """``submit_*`` requests (reactions, edits) that failed for good (RestStats)."""
 
@@ -123,21 +128,38 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-def edit_budget(sent: list[Sent], wall: float) -> tuple[int, int]:
-    """Edits applied, and the most the server's limits allow (see the module docstring)."""
+def edit_times(sent: list[Sent]) -> dict[str, list[float]]:
+    """When each channel's message edits were applied."""
     edits: dict[str, list[float]] = defaultdict(list)
-    others = 0
     for s in sent:
         match = EDIT_PATH.search(s.path) if s.method == "PATCH" else None
         if match and 200 <= s.status < 300:
             edits[match.group(1)].append(s.at)
-        elif s.status != 429:
-            others += 1
+    return edits
+
+
+def peak_streaming(edits: dict[str, list[float]]) -> int:
+    """The most threads whose first-to-last edit spans overlapped: sessions live at once."""
+    marks = sorted(
+        [(min(ts), 1) for ts in edits.values()] + [(max(ts), -1) for ts in edits.values()]
+    )
+    live = peak = 0
+    for _, step in marks:
+        live += step
+        peak = max(peak, live)
+    return peak
+
+
+def edit_budget(sent: list[Sent], wall: float) -> tuple[int, int]:
+    """Edits applied, and the most the server's limits allow (see the module docstring)."""
+    edits = edit_times(sent)
+    applied = sum(len(ts) for ts in edits.values())
+    others = sum(1 for s in sent if s.status != 429) - applied
     per_channel = sum(
         EDIT_LIMIT * (math.floor((max(ts) - min(ts)) / EDIT_WINDOW) + 1) for ts in edits.values()
     )
     global_left = GLOBAL_PER_SECOND * math.ceil(wall) - others
-    return sum(len(ts) for ts in edits.values()), max(0, min(per_channel, global_left))
+    return applied, max(0, min(per_channel, global_left))
 
 
 async def probe_lag(lags: list[float]) -> None:
@@ -237,7 +259,8 @@ async def run_one(sessions: int, seconds: float, rate: float) -> Figures:
                 server_stats = (await http.get("/stats")).json()
             nursery.cancel_scope.cancel()
     wall = t1 - t0
-    applied, allowed = edit_budget([s for s in transport.sent if t0 <= s.at <= t1], wall)
+    during = [s for s in transport.sent if t0 <= s.at <= t1]
+    applied, allowed = edit_budget(during, wall)
     return Figures(
         sessions=sessions,
         events=sessions * lines,
@@ -249,12 +272,14 @@ async def run_one(sessions: int, seconds: float, rate: float) -> Figures:
         client_429=client_429,
         edits_applied=applied,
         edits_max=allowed,
+        peak_live=peak_streaming(edit_times(during)),
         background_failures=failures,
     )
 
 
 COLUMNS = (
     ("sessions", "{:>8}", "sessions"),
+    ("live", "{:>5}", "peak_live"),
     ("events", "{:>8}", "events"),
     ("wall s", "{:>7.1f}", "wall_seconds"),
     ("CPU s", "{:>7.2f}", "cpu_seconds"),
