@@ -165,9 +165,8 @@ class Control:
 
         * ``channel_id`` (and ``contains``): a message in that channel or thread, not
           deleted, whose current content or an embed's title or description contains
-          ``contains`` (any message without it);
-          returns the oldest such message. The channel need not exist yet (a thread the
-          bot has still to create).
+          ``contains`` (without it, any message); returns the oldest such message. The
+          channel need not exist yet (a thread the bot has still to create).
         * ``parent_id`` (and ``name_contains``): a thread or channel under that parent whose
           name contains ``name_contains``; returns the oldest such channel.
         * ``message_id`` and ``emoji`` (and ``user_id``): that reaction on that message (by
