@@ -44,6 +44,7 @@ Using it (the driver in ``bridge/discord/rest.py``)::
 
 from __future__ import annotations
 
+import collections
 import itertools
 import json
 from collections import deque
@@ -184,13 +185,15 @@ class GiveUp:
 class BucketState:
     limit: int | None = None
     remaining: int | None = None
+    """As of the last response; requests still in flight are not counted in it."""
     reset_at: float | None = None
-    in_flight: int = 0
 
 
 @attrs.frozen(kw_only=True)
 class RateLimitSnapshot:
     buckets: dict[str, BucketState]
+    in_flight: dict[str, int]
+    """Requests sent and not yet answered, per bucket key."""
     route_hashes: dict[str, str]
     global_paused_until: float | None
     global_sent_last_second: int
@@ -235,6 +238,9 @@ class RateLimiter:
         self._ids = itertools.count(1)
         self._hashes: dict[str, str] = {}
         self._buckets: dict[str, BucketState] = {}
+        # In flight per (route key, major), not per bucket: a route's bucket may be learned
+        # or change hash while its requests are out, and the count must follow it.
+        self._in_flight: collections.Counter[tuple[str, str]] = collections.Counter()
         self._global_sent: deque[float] = deque()
         self._global_paused_until: float | None = None
         self._reactions: dict[str, float] = {}
@@ -260,7 +266,8 @@ class RateLimiter:
         if bucket is not None:
             if bucket.reset_at is not None and now >= bucket.reset_at:
                 bucket.remaining, bucket.reset_at = bucket.limit, None
-            if bucket.remaining is not None and bucket.remaining - bucket.in_flight <= 0:
+            in_flight = self._in_flight_for(key, route.major)
+            if bucket.remaining is not None and bucket.remaining - in_flight <= 0:
                 # Reset unknown (a response without Reset-After): try again shortly.
                 at = bucket.reset_at if bucket.reset_at is not None else now + 1.0
                 waits.append((at, f"bucket {key} exhausted"))
@@ -284,7 +291,8 @@ class RateLimiter:
             self._global_sent.append(now)
         if route.route.reaction and channel is not None:
             self._reactions[channel] = now
-        self._buckets.setdefault(key, BucketState()).in_flight += 1
+        self._buckets.setdefault(key, BucketState())
+        self._in_flight[(route.route_key, route.major)] += 1
         ticket = Ticket(
             id=next(self._ids),
             route=route,
@@ -296,9 +304,9 @@ class RateLimiter:
 
     def abandon(self, ticket: Ticket, now: float) -> None:
         """The request got no response (cancelled, network error): free its slot."""
-        bucket = self._buckets.get(ticket.bucket_key)
-        if bucket is not None and bucket.in_flight > 0:
-            bucket.in_flight -= 1
+        slot = (ticket.route.route_key, ticket.route.major)
+        if self._in_flight[slot] > 0:
+            self._in_flight[slot] -= 1
 
     # -- learning --------------------------------------------------------------------------
 
@@ -383,6 +391,13 @@ class RateLimiter:
     def _bucket_key(self, route: CompiledRoute) -> str:
         return f"{self._hashes.get(route.route_key, route.route_key)}|{route.major}"
 
+    def _in_flight_for(self, key: str, major: str) -> int:
+        return sum(
+            count
+            for (route_key, route_major), count in self._in_flight.items()
+            if route_major == major and f"{self._hashes.get(route_key, route_key)}|{major}" == key
+        )
+
     def _expire_global(self, now: float) -> None:
         while self._global_sent and self._global_sent[0] <= now - self.global_period:
             self._global_sent.popleft()
@@ -400,6 +415,7 @@ class RateLimiter:
         self._expire_global(now)
         return RateLimitSnapshot(
             buckets={k: attrs.evolve(v) for k, v in self._buckets.items()},
+            in_flight={k: self._in_flight_for(k, k.split("|", 1)[1]) for k in self._buckets},
             route_hashes=dict(self._hashes),
             global_paused_until=self._global_paused_until,
             global_sent_last_second=len(self._global_sent),
