@@ -238,7 +238,9 @@ class ArmTimer:
 @_frozen
 class Close:
     """Close the current connection with ``code``. It is never 1000/1001 unless the
-    session is meant to end (shutdown)."""
+    session is meant to end (shutdown). The machine already counts that connection as gone:
+    do not feed a :class:`ConnectionClosed` for it (one is ignored until the next
+    :class:`ConnectionOpened`, but after that it would be taken for the new connection)."""
 
     code: int
     reason: str = ""

@@ -26,6 +26,7 @@ __all__ = [
     "AUTOCOMPLETE_CHOICES",
     "BUTTONS_PER_ROW",
     "BUTTON_LABEL",
+    "BUTTON_URL",
     "COMMAND_DESCRIPTION",
     "COMMAND_NAME",
     "COMMAND_OPTIONS",
@@ -84,6 +85,7 @@ ROWS: Final = 5
 BUTTONS_PER_ROW: Final = 5
 CUSTOM_ID: Final = 100
 BUTTON_LABEL: Final = 80
+BUTTON_URL: Final = 512
 SELECT_OPTIONS: Final = 25
 SELECT_OPTION_TEXT: Final = 100
 """Option label, value and description."""
@@ -239,6 +241,21 @@ def _check_custom_id(custom_id: str, *, path: str, seen: set[str]) -> None:
 
 
 def _check_button(b: m.Button, *, path: str, seen: set[str]) -> None:
+    if b.style == m.ButtonStyle.LINK:
+        if not b.url:
+            raise LimitExceeded(
+                limit="link button url", path=f"{path}.url", actual=0, maximum=512, minimum=1
+            )
+        _length(b.url, limit="button url", path=f"{path}.url", maximum=BUTTON_URL)
+    elif b.style != m.ButtonStyle.PREMIUM and not b.custom_id:
+        # Every button except link and premium ones needs a custom_id to be clicked.
+        raise LimitExceeded(
+            limit="button custom_id",
+            path=f"{path}.custom_id",
+            actual=0,
+            maximum=CUSTOM_ID,
+            minimum=1,
+        )
     if b.label:
         _length(b.label, limit="button label", path=f"{path}.label", maximum=BUTTON_LABEL)
     if b.custom_id:

@@ -33,6 +33,7 @@ from protocol.discord.gateway_codes import (
     CloseCode,
     Opcode,
 )
+from protocol.discord.pacing import heartbeat_reserve
 
 from .gateway_harness import HEARTBEAT_MS, TOKEN, Harness
 
@@ -357,7 +358,7 @@ def test_send_budget_keeps_heartbeats_first() -> None:
     for i in range(200):
         h.feed(SendRequested(op=Opcode.PRESENCE_UPDATE, d={"n": i}))
     in_first_minute = [s for s in h.sent if s.op == Opcode.PRESENCE_UPDATE]
-    reserve = h.session._limiter.reserve
+    reserve = heartbeat_reserve(INTERVAL)
     assert len(in_first_minute) == 120 - reserve - 1  # IDENTIFY used one slot
     assert h.session.snapshot().queued_sends == 200 - len(in_first_minute)
     # Heartbeats still go out on schedule while the queue is saturated.

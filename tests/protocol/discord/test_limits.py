@@ -115,6 +115,26 @@ def test_component_limits() -> None:
         limits.check_components([m.ActionRow(components=[_button(1), _button(1)])])
 
 
+def test_buttons_need_a_custom_id_or_a_url() -> None:
+    with pytest.raises(LimitExceeded, match="button custom_id"):
+        limits.check_components(
+            [m.ActionRow(components=[m.Button(style=m.ButtonStyle.PRIMARY, label="x")])]
+        )
+    with pytest.raises(LimitExceeded, match="link button url"):
+        limits.check_components(
+            [m.ActionRow(components=[m.Button(style=m.ButtonStyle.LINK, label="x")])]
+        )
+    limits.check_components(
+        [
+            m.ActionRow(
+                components=[
+                    m.Button(style=m.ButtonStyle.LINK, label="docs", url="https://example.com")
+                ]
+            )
+        ]
+    )
+
+
 def test_select_limits() -> None:
     def select(n: int) -> m.StringSelect:
         return m.StringSelect(
