@@ -337,6 +337,8 @@ class GatewayState(enum.Enum):
     """Refused by the gateway (fatal close code). Terminal."""
 
 
+_MACHINE_OPS: Final = frozenset({Opcode.HEARTBEAT, Opcode.IDENTIFY, Opcode.RESUME})
+
 _LIVE_STATES: Final = frozenset(
     {
         GatewayState.AWAITING_HELLO,
@@ -811,6 +813,12 @@ class GatewaySession:
     ) -> None:
         if self.state in (GatewayState.CLOSED, GatewayState.FATAL):
             raise GatewayUsageError(event=f"SendRequested(op={event.op})", state=self.state)
+        if event.op in _MACHINE_OPS:
+            raise GatewayUsageError(
+                event=f"SendRequested(op={event.op})",
+                state=self.state,
+                detail="heartbeats, IDENTIFY and RESUME are sent by the session itself",
+            )
         payload = {"op": int(event.op), "d": event.d}
         size = len(json.dumps(payload, separators=(",", ":")).encode())
         if size > MAX_PAYLOAD_BYTES:

@@ -377,6 +377,8 @@ def test_send_budget_keeps_heartbeats_first() -> None:
 def test_oversized_send_is_refused() -> None:
     h = Harness.build()
     h.connect_and_ready()
+    with pytest.raises(GatewayUsageError, match="sent by the session itself"):
+        h.feed(SendRequested(op=Opcode.IDENTIFY, d={}))
     with pytest.raises(GatewayUsageError, match="4096"):
         h.feed(SendRequested(op=3, d={"x": "y" * 5000}))
 
