@@ -43,6 +43,10 @@ GLOBAL_MARGIN: Final = 0.1
 differ by network jitter, and a 429 costs more than 10% of the budget."""
 REACTION_INTERVAL: Final = 0.25
 """Observed real pacing of reaction calls per channel (discord-api-docs#182, #2886)."""
+RESET_MARGIN: Final = 0.01
+"""Seconds added to every reset time we are told: Discord (and the local server) round
+``Reset-After`` and ``retry_after`` to milliseconds, and a request that lands a fraction of
+a millisecond before the window ends is refused."""
 INVALID_WINDOW: Final = 600.0
 """Discord's invalid-request ban counts 401/403/429 over 10 minutes."""
 
@@ -146,7 +150,9 @@ class RestLimits:
         if limit is not None and remaining is not None and reset_after is not None:
             # The client keeps one request in flight per lane (see :meth:`lane`), so the
             # response describes every request we made on this bucket: take it as it is.
-            self._buckets[self.lane(route)] = _Bucket(int(limit), int(remaining), now + reset_after)
+            self._buckets[self.lane(route)] = _Bucket(
+                int(limit), int(remaining), now + reset_after + RESET_MARGIN
+            )
         if status in (401, 403):
             self._invalid.append(now)
         if status != 429:
@@ -159,15 +165,16 @@ class RestLimits:
             retry_after = _number(body.get("retry_after"))
         if retry_after is None:
             retry_after = _number(headers.get("retry-after")) or 1.0
+        wait = retry_after + RESET_MARGIN
         if scope != "shared":
             self._invalid.append(now)
         if is_global:
-            self._global_until = max(self._global_until, now + retry_after)
+            self._global_until = max(self._global_until, now + wait)
         else:
             key = self._state_key(route)
-            bucket = self._buckets.setdefault(key, _Bucket(1, 0, now + retry_after))
+            bucket = self._buckets.setdefault(key, _Bucket(1, 0, now + wait))
             bucket.remaining = 0
-            bucket.reset_at = max(bucket.reset_at, now + retry_after)
+            bucket.reset_at = max(bucket.reset_at, now + wait)
         return RateLimitVerdict(retry_after=retry_after, is_global=is_global, scope=scope)
 
     def invalid_requests(self, now: float) -> int:

@@ -62,8 +62,9 @@ RETRY_STATUSES: Final = frozenset({500, 502, 503, 504, 524})
 """Server errors worth retrying (discord.py and hikari retry these)."""
 MAX_RETRIES: Final = 4
 """5xx / connection-error retries per request before giving up."""
-MAX_RATE_LIMIT_RETRIES: Final = 8
-"""429s per request before giving up (each one waited out)."""
+MAX_RATE_LIMIT_RETRIES: Final = 16
+"""429s per request before giving up. Each is waited out (we are told how long), so this
+only stops a request that a broken limit keeps refusing."""
 BACKOFF_BASE: Final = 0.5
 BACKOFF_CAP: Final = 8.0
 MAX_IN_FLIGHT: Final = 128
@@ -335,6 +336,7 @@ class Scheduler:
                         retry_after=retry_after,
                         limit=self.max_rate_limit_wait,
                         is_global=verdict.is_global,
+                        attempts=job.rate_limited,
                     ),
                 )
                 return

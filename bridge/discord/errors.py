@@ -78,16 +78,23 @@ class NotFound(HTTPError):
 
 @attrs.define(auto_exc=True, kw_only=True)
 class RateLimitedTooLong(DiscordError):
-    """Discord asked us to wait ``retry_after`` seconds, more than ``limit``; we raise rather
-    than hang (some limits last hours or days, hikari-py/hikari#264)."""
+    """Discord asked us to wait ``retry_after`` seconds, more than ``limit``, or refused the
+    request with 429 ``attempts`` times in a row; we raise rather than hang (some limits
+    last hours or days, hikari-py/hikari#264)."""
 
     route: str
     retry_after: float
     limit: float
     is_global: bool = False
+    attempts: int = 1
 
     def __str__(self) -> str:
         scope = "the global limit" if self.is_global else self.route
+        if self.retry_after <= self.limit:
+            return (
+                f"Discord answered {self.route} with 429 {self.attempts} times in a row; "
+                f"giving up on this request, try again later"
+            )
         return (
             f"Discord rate-limited {scope} for {self.retry_after:.1f} s, longer than the "
             f"{self.limit:.1f} s we wait; try again later"
