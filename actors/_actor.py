@@ -225,7 +225,9 @@ class _Cell:
         for msg in msgs:
             slot = pending_slot(msg)
             if slot is not None:
-                slot.reject(self._ask_error(reason))
+                # Never read, so never held: the actor stopped for it, whatever the reason
+                # (ActorCrashed is only for asks the crashed incarnation held).
+                slot.reject(ActorStopped(self.name, reason))
             self.system._emit(DeadLetter(self.ref, msg))
 
     def finalize(self, reason: ExitReason) -> None:
@@ -472,6 +474,10 @@ async def run_incarnation(cell: _Cell, *, task_status: trio.TaskStatus[Any]) -> 
     cell.state = _State.STARTING
     cell._inc_done = None
     cell.runtime_cancel = False
+    if not cell.stop_requested:
+        # Only a final stop closes a mailbox for good; a supervisor also closes its own
+        # while it shuts down, and a restart of it must be able to read again.
+        cell.box.closed = False
     ctx: Context[Any] = Context(cell, task_status)
     cell.main_task = trio.lowlevel.current_task()
     try:

@@ -208,6 +208,20 @@ class SupervisorRef(Ref[Any]):
             raise UnknownChild(self.name, id)
         return await child.cell.ref.stop(drain=drain, timeout=timeout)
 
+    async def restart_child(self, id: Hashable, *, timeout: float = 60.0) -> Ref[Any]:
+        """Cancel the child's current incarnation and start a fresh one: same ``Ref``, same
+        mailbox (queued messages wait for the new incarnation), asks it held fail with
+        ``ActorStopped``. Does not count toward the restart intensity. Returns the ref once
+        the new incarnation has started.
+
+        Raises:
+            UnknownChild: no such child.
+            SpawnError: the new incarnation failed to start (it is then handled like a
+                crash: restarted per its ``Restart`` type, counted toward the intensity).
+        """
+        result: Ref[Any] = await self.ask(_RestartChild(id), timeout=timeout)
+        return result
+
     def child(self, id: Hashable) -> Ref[Any] | None:
         """The child's ``Ref``, or None. Synchronous snapshot."""
         child = self._sup().children.get(id)
@@ -237,6 +251,11 @@ class _DynamicArgs:
 @attrs.define(eq=False)
 class _StartChild(Ask[Ref[Any]]):
     spec: Any
+
+
+@attrs.define(eq=False)
+class _RestartChild(Ask[Ref[Any]]):
+    id: Hashable
 
 
 @attrs.frozen
@@ -422,6 +441,9 @@ class _Supervisor:
     async def shutdown(self) -> None:
         """Stop every child for good, in reverse start order."""
         self.stopping = True
+        # Refuse new requests at once (start_child raises ActorStopped) instead of queueing
+        # them behind a shutdown that may take each child's full shutdown timeout.
+        self.ctx._cell.box.close()
         for child in reversed(list(self.children.values())):
             await child.cell.ref.stop(timeout=child.spec.shutdown)
 
@@ -445,7 +467,26 @@ async def _supervise(ctx: Context[Any], spec: SupervisorSpec) -> None:
             await sup.restart_group(msg)
         elif isinstance(msg, _StartChild):
             await _start_child(sup, msg)
+        elif isinstance(msg, _RestartChild):
+            await _restart_child(sup, msg)
     await sup.shutdown()
+
+
+async def _restart_child(sup: _Supervisor, msg: _RestartChild) -> None:
+    child = sup.children.get(msg.id)
+    if child is None or child.cell.stop_requested:
+        msg.fail(UnknownChild(sup.ctx.name, msg.id))
+        return
+    await sup._terminate_for_restart(child)
+    if child.cell.state != _State.EXITED:
+        msg.fail(UnknownChild(sup.ctx.name, msg.id))  # it ended for good meanwhile
+        return
+    incarnation = child.cell.incarnation
+    await sup._restart(child, 0.0)
+    if child.cell.incarnation > incarnation and child.cell.state == _State.RUNNING:
+        msg.reply(child.cell.ref)
+    else:
+        msg.fail(SpawnError(child.cell.name, None))
 
 
 async def _start_child(sup: _Supervisor, msg: _StartChild) -> None:

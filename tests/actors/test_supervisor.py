@@ -510,3 +510,35 @@ async def test_down_is_sent_only_when_a_supervised_child_ends_for_good(
         await trio.testing.wait_all_tasks_blocked()
     assert [type(m) for m in got] == [actors.Down]
     assert got[0].reason.kind is ExitKind.SHUTDOWN
+
+
+async def test_restart_child_keeps_ref_and_queue_and_fails_held_asks(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    spec = SupervisorSpec(max_restarts=0, dynamic=ChildSpec(recorder))
+    async with actors.open_system() as system, system.subscribe(actors.Restarted) as events:
+        sup = await system.start_supervisor(spec)
+        ref = await sup.start_child(id="r")
+        outcome: list[Any] = []
+
+        async def ask() -> None:
+            try:
+                await ref.ask(Hold(), timeout=100)
+            except actors.ActorStopped as exc:
+                outcome.append(exc)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ask)
+            await trio.testing.wait_all_tasks_blocked()
+            ref.tell(Block(trio.Event()))
+            ref.tell("queued")
+            await trio.testing.wait_all_tasks_blocked()
+            assert await sup.restart_child("r") is ref
+        assert len(outcome) == 1
+        assert ref.incarnation == 2
+        assert await ref.ask(Get(), timeout=1) == ["queued"]
+        # max_restarts=0, yet the supervisor is alive: a requested restart is not a failure
+        assert sup.alive
+        assert [e.incarnation for e in drain_events(events)] == [2]
+        with pytest.raises(actors.UnknownChild):
+            await sup.restart_child("nope")
