@@ -25,7 +25,6 @@ on its own mailbox and starts a new incarnation from its loop.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
@@ -63,8 +62,6 @@ logger = logging.getLogger("actors")
 Behavior = Callable[..., Awaitable[None]]
 """An actor behavior: ``async def behavior(ctx: Context[M], *args) -> None``."""
 
-_ids = itertools.count(1)
-
 
 class _CellOwner(Protocol):
     def child_exited(self, cell: _Cell, reason: ExitReason) -> None: ...
@@ -96,6 +93,7 @@ class _Cell:
         "final_reason",
         "id",
         "incarnation",
+        "last_reason",
         "main_task",
         "monitors",
         "name",
@@ -127,7 +125,7 @@ class _Cell:
         self.behavior = behavior
         self.args = tuple(args)
         self.name = name
-        self.id = next(_ids)
+        self.id = next(system._ids)
         self.owner = owner
         self.shutdown = shutdown
         self.box = MailboxQueue(mailbox, self)
@@ -141,6 +139,7 @@ class _Cell:
         self.runtime_cancel = False  # a supervisor cancelled it to restart it
         self.stop_deadline = math.inf
         self.final_reason: ExitReason | None = None
+        self.last_reason: ExitReason | None = None  # how the latest incarnation ended
         self._terminated: trio.Event | None = None
         self._inc_done: trio.Event | None = None
         self.monitors: dict[int, Callable[[ExitReason], None]] | None = None
@@ -196,6 +195,7 @@ class _Cell:
 
     def end_incarnation(self, reason: ExitReason, ctx: Context[Any]) -> None:
         self.state = _State.EXITED
+        self.last_reason = reason
         self.scope = None
         self.main_task = None
         ctx._release_monitors()
@@ -248,7 +248,7 @@ class _Cell:
             self._terminated.set()
 
     def add_monitor(self, notify: Callable[[ExitReason], None]) -> int:
-        key = next(_ids)
+        key = next(self.system._ids)
         if self.final_reason is not None:
             notify(self.final_reason)
         else:
@@ -516,6 +516,10 @@ async def _run_behavior(cell: _Cell, ctx: Context[Any]) -> ExitReason:
                 body_error = exc
             nursery.cancel_scope.cancel()  # helpers and timers end with the behavior
     except Exception as exc:  # a helper task failed: an ExceptionGroup
+        if body_error is not None:  # the behavior failed too: report both
+            exc = ExceptionGroup(
+                f"actor {cell.name!r} and its helper tasks failed", [body_error, exc]
+            )
         return ExitReason(ExitKind.CRASH, exc)
     finally:
         cell.scope = None

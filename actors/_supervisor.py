@@ -170,11 +170,12 @@ class SupervisorRef(Ref[Any]):
 
     __slots__ = ()
 
-    def _sup(self) -> _Supervisor:
-        sup: _Supervisor | None = self._cell.extra
-        if sup is None or self._cell.final_reason is not None:
+    def _children(self) -> dict[Hashable, _Child]:
+        if self._cell.final_reason is not None:
             raise ActorStopped(self.name, self._cell.final_reason)
-        return sup
+        sup: _Supervisor | None = self._cell.extra
+        # None while the supervisor itself is being restarted: it has no children then.
+        return {} if sup is None else sup.children
 
     async def start_child(
         self, *args: Any, id: Hashable, name: str | None = None, timeout: float = 60.0
@@ -203,7 +204,7 @@ class SupervisorRef(Ref[Any]):
         Raises:
             UnknownChild: no such child (it may have ended already).
         """
-        child = self._sup().children.get(id)
+        child = self._children().get(id)
         if child is None:
             raise UnknownChild(self.name, id)
         return await child.cell.ref.stop(drain=drain, timeout=timeout)
@@ -223,8 +224,12 @@ class SupervisorRef(Ref[Any]):
         return result
 
     def child(self, id: Hashable) -> Ref[Any] | None:
-        """The child's ``Ref``, or None. Synchronous snapshot."""
-        child = self._sup().children.get(id)
+        """The child's ``Ref``, or None. Synchronous snapshot.
+
+        Raises:
+            ActorStopped: the supervisor has ended.
+        """
+        child = self._children().get(id)
         return None if child is None else child.cell.ref
 
     def which_children(self) -> Mapping[Hashable, ChildInfo]:
@@ -237,7 +242,7 @@ class SupervisorRef(Ref[Any]):
                 c.cell.state == _State.RUNNING,
                 c.cell.incarnation,
             )
-            for key, c in self._sup().children.items()
+            for key, c in self._children().items()
         }
 
 
@@ -452,12 +457,27 @@ async def _supervise(ctx: Context[Any], spec: SupervisorSpec) -> None:
     sup = _Supervisor(ctx, spec)
     ctx._cell.extra = sup
     try:
+        await _run_supervisor(ctx, sup, spec)
+    finally:
+        ctx._cell.extra = None
+        sup.stopping = True  # children that end after this are finalized, not queued
+        # Children waiting for a restart that will now never come (we are being cancelled,
+        # or crashed) end here, so their mailboxes close and their asks and monitors resolve.
+        # Running children end by themselves as the nursery cancels them.
+        for child in list(sup.children.values()):
+            if child.cell.state == _State.EXITED:
+                child.cell.finalize(child.cell.last_reason or SHUTDOWN)
+
+
+async def _run_supervisor(ctx: Context[Any], sup: _Supervisor, spec: SupervisorSpec) -> None:
+    try:
         for index, child_spec in enumerate(spec.children):
             key = index if child_spec.id is None else child_spec.id
             await sup.start_new(child_spec, key)
-    except BaseException:
-        with ctx.cleanup_scope():
-            await sup.shutdown()
+    except Exception:
+        # A child failed to start: stop the ones already started (in reverse order), then
+        # fail our own start. (On cancellation the nursery simply cancels them.)
+        await sup.shutdown()
         raise
     ctx.started()
     async for msg in ctx.mailbox:

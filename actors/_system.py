@@ -8,6 +8,7 @@ no signal handler and configures no logging (it only logs to ``logging.getLogger
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import random as _random
@@ -103,6 +104,7 @@ class System:
         """The source of jitter for backoffs (seed it for reproducible tests)."""
         self._nursery = nursery
         self._deadlines = AskDeadlines()
+        self._ids = itertools.count(1)  # actor ids and monitor keys, unique per system
         self._subscribers: list[EventStream] = []
         self._top: dict[_Cell, bool] = {}  # top-level cells in start order -> critical
         self._closing = False
