@@ -232,21 +232,16 @@ def process_alive(pid: int) -> bool:
         return False
 
 
-def claude_children_of(pid: int, claude_bin: Path) -> list[psutil.Process]:
-    """Live ``claude`` processes descending from ``pid``."""
-    try:
-        children = psutil.Process(pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []
+def claude_descendants() -> list[psutil.Process]:
+    """Live processes below this test process whose command line names ``claude``: the
+    bridge runs in-process, so every ``claude`` it started is one of them."""
     out = []
-    for child in children:
+    for child in psutil.Process().children(recursive=True):
         try:
-            if child.status() != psutil.STATUS_ZOMBIE and str(claude_bin.resolve()) in " ".join(
-                [child.exe(), *child.cmdline()]
-            ):
+            if child.status() != psutil.STATUS_ZOMBIE and "claude" in " ".join(child.cmdline()):
                 out.append(child)
         except psutil.Error:
-            continue
+            continue  # it exited while we looked
     return out
 
 
