@@ -458,12 +458,15 @@ class Context(Generic[M]):
     def open_process(
         self, cmd: Sequence[str], **kwargs: Any
     ) -> AbstractAsyncContextManager[OwnedProcess]:
-        """``actors.open_process`` with this actor's ``shutdown`` as the default grace: a child
+        """``actors.open_process`` with this actor's ``shutdown`` as the default grace (5 s if
+        that is infinite): a child
         process (in its own session) whose whole process group is killed when the block
         exits — normally, by a crash, a stop or a cancel. See ``open_process``."""
         from ._process import open_process
 
-        kwargs.setdefault("term_grace", self._cell.shutdown)
+        shutdown = self._cell.shutdown
+        # An infinite shutdown (supervisors) must not mean waiting forever after SIGTERM.
+        kwargs.setdefault("term_grace", shutdown if shutdown < math.inf else 5.0)
         return open_process(cmd, **kwargs)
 
 

@@ -391,6 +391,9 @@ class _Supervisor:
             return  # stale: already restarted as part of a group, or gone
         if trio.current_effective_deadline() == -math.inf:
             return  # we are being cancelled: restart nothing
+        if self.ctx._cell.stop_requested:
+            cell.finalize(msg.reason)  # we are stopping: restart nothing either
+            return
         now = trio.current_time()
         window = self.spec.within
         while self.restarts and self.restarts[0] <= now - window:
