@@ -10,6 +10,7 @@ import subprocess
 import sys
 from typing import Any
 
+import attrs
 import psutil
 import pytest
 import trio
@@ -195,3 +196,74 @@ async def test_iter_lines_frames_and_limits() -> None:
     with pytest.raises(ValueError, match="exceeded 10 bytes"):
         async for _ in actors.iter_lines(receive, max_line_bytes=10):
             pass
+
+
+@attrs.frozen
+class Say:
+    text: str
+
+
+@attrs.frozen
+class Output:
+    line: bytes
+
+
+@attrs.frozen
+class StdoutClosed:
+    pass
+
+
+async def session_like(
+    ctx: actors.Context[Any], outputs: list[bytes], exits: list[actors.ProcessExited]
+) -> None:
+    """The shape of the bridge's session actor: one process per incarnation, stdout pumped
+    into the mailbox by a helper task, stderr drained by another, exit reported as a
+    message; it ends once the process has exited and its output is all handled."""
+    async with ctx.open_process(child_cmd()) as proc:
+        assert proc.stdin is not None
+
+        async def pump_stdout() -> None:
+            async for line in proc.stdout_lines():
+                ctx.self.tell(Output(line))
+            ctx.self.tell(StdoutClosed())
+
+        async def drain_stderr() -> None:
+            async for _ in proc.stderr_lines():
+                pass
+
+        async def report_exit() -> None:
+            ctx.self.tell(actors.ProcessExited(proc.pid, await proc.wait()))
+
+        for task in (pump_stdout, drain_stderr, report_exit):
+            ctx.nursery.start_soon(task)
+        stdout_open = True
+        async for msg in ctx.mailbox:
+            match msg:
+                case Say("bye"):
+                    await proc.close_stdin()
+                case Say(text):
+                    await proc.stdin.send_all(text.encode() + b"\n")
+                case Output(line):
+                    outputs.append(line)
+                case StdoutClosed():
+                    stdout_open = False
+                case actors.ProcessExited() as exited:
+                    exits.append(exited)
+            if exits and not stdout_open:
+                return
+
+
+async def test_a_session_like_actor_drives_its_process() -> None:
+    outputs: list[bytes] = []
+    exits: list[actors.ProcessExited] = []
+    with trio.fail_after(LIMIT):
+        async with actors.open_system() as system:
+            ref = await system.spawn(session_like, outputs, exits)
+            for text in ("hello", "there", "bye"):
+                ref.tell(Say(text))
+            reason = await ref.wait_stopped()
+    assert reason.kind is actors.ExitKind.NORMAL
+    assert outputs[1:] == [b"HELLO", b"THERE"]  # the first line is the grandchild's pid
+    assert [e.returncode for e in exits] == [0]
+    with trio.fail_after(LIMIT):
+        await _wait_gone(int(outputs[0]))  # the grandchild did not outlive its owner
