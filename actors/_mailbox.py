@@ -264,7 +264,9 @@ class MailboxReader(Generic[M]):
             held.add(slot)
 
     async def receive(self) -> M:
-        """The next message; raises ``ActorStopped`` once the mailbox is closed and empty."""
+        """The next message; raises ``ActorStopped`` once the mailbox is closed and empty.
+        Like iterating, the first call counts as ``ctx.started()``."""
+        self.__aiter__()
         try:
             return await self.__anext__()
         except StopAsyncIteration:

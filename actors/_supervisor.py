@@ -323,8 +323,6 @@ class _Supervisor:
     def _make_child(self, spec: ChildSpec, key: Hashable) -> _Child:
         if key in self.children:
             raise DuplicateChild(self.ctx.name, key)
-        from ._system import System
-
         ref_class: type[Ref[Any]] = Ref
         if spec.behavior is _supervise:
             ref_class = SupervisorRef
@@ -338,7 +336,6 @@ class _Supervisor:
             shutdown=spec.shutdown,
             ref_class=ref_class,
         )
-        assert isinstance(self.system, System)
         child = _Child(key, spec, cell)
         self.children[key] = child
         self.by_cell[cell] = child

@@ -13,7 +13,7 @@ import logging
 import math
 import random as _random
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, TypeVar
 
 import trio
@@ -23,6 +23,7 @@ from ._errors import ActorCrashed, SpawnError, SystemClosed
 from ._events import EVENT_TYPES, ExitKind, ExitReason
 from ._mailbox import Mailbox
 from ._ref import AskDeadlines, Ref
+from ._supervisor import SupervisorRef, SupervisorSpec, _supervise
 
 M = TypeVar("M")
 logger = logging.getLogger("actors")
@@ -156,12 +157,12 @@ class System:
 
     async def start_supervisor(
         self,
-        spec: Any,
+        spec: SupervisorSpec,
         *,
         name: str | None = None,
         start_timeout: float = math.inf,
         critical: bool = False,
-    ) -> Any:  # SupervisorRef
+    ) -> SupervisorRef:
         """Start a top-level supervisor (``SupervisorSpec``) and its static children.
 
         Returns a ``SupervisorRef`` once every static child has started. If one fails to
@@ -172,13 +173,12 @@ class System:
         system, as a critical ``spawn`` does. Its stop timeout is infinite: it stops its
         children in reverse order, each within its own ``ChildSpec.shutdown``.
         """
-        from ._supervisor import SupervisorRef, _supervise
-
         cell = self._new_cell(
             _supervise, (spec,), name or "supervisor", None, math.inf, SupervisorRef
         )
         self._top[cell] = critical
         await self._start_top(cell, start_timeout)
+        assert isinstance(cell.ref, SupervisorRef)
         return cell.ref
 
     def _new_cell(
@@ -228,7 +228,7 @@ class System:
 
     def subscribe(
         self, *kinds: type[Any], buffer: int = 256
-    ) -> Any:  # AbstractAsyncContextManager[EventStream]
+    ) -> AbstractAsyncContextManager[EventStream]:
         """Observe lifecycle events::
 
             async with system.subscribe(actors.Crashed, actors.Restarted) as events:
