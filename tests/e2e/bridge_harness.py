@@ -20,6 +20,8 @@ conditions (the local server's world, the model server's requests), bounded by g
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -186,6 +188,30 @@ class Scene:
                 await self.exchanges.changed()
         return value
 
+    async def until_ready(self, *, since: int) -> None:
+        """Wait until a bridge started after exchange number ``since`` got READY: the
+        router registers ``/stop`` then, and routes messages from then on."""
+        await self.until_exchange(
+            lambda: any(
+                e.method == "PUT" and e.path.endswith("/commands") and e.status == 200
+                for e in self.exchanges[since:]
+            )
+        )
+
+    def bridge_env(self, **env: str) -> dict[str, str]:
+        """The environment of a ``ccbridge run`` subprocess against this scene's server:
+        the ``claude`` environment plus the configuration."""
+        world = self.server.world
+        return {
+            **self.claude_env,
+            **self.env,
+            "DISCORD_BOT_TOKEN": self.server.token,
+            "DISCORD_API_BASE_URL": self.server.rest_url,
+            "DISCORD_CHANNEL_ID": str(world.default_channel.id),
+            "ALLOWED_USER_IDS": str(self.owner_id),
+            **env,
+        }
+
     async def turn(self, count: int, *, timeout: float = TIMEOUT) -> RecordedRequest:
         """Wait for the ``count``-th turn request at the model server and return it."""
         with trio.fail_after(timeout):
@@ -210,6 +236,7 @@ class Scene:
         """One bridge lifetime against this scene's server and store file; leaving the
         block is the graceful shutdown (SIGTERM's path)."""
         config = self.make_config(**env)
+        seen = len(self.exchanges)
         async with open_bridge(
             config,
             claude_env=self.claude_env,
@@ -218,8 +245,7 @@ class Scene:
         ) as bridge:
             self.bridge, self.config = bridge, config
             try:
-                # /stop is registered at READY: from then on messages are routed.
-                await self.until(lambda: self.server.world.commands)
+                await self.until_ready(since=seen)
                 yield bridge
             finally:
                 self.bridge = None
@@ -291,3 +317,87 @@ async def open_scene(
                 yield scene
         else:
             yield scene
+
+
+class BridgeProcess:
+    """``ccbridge run`` as a real subprocess (see :func:`open_bridge_process`)."""
+
+    def __init__(self, process: trio.Process) -> None:
+        self.process = process
+        self.lines: list[str] = []
+        self._buffer = b""
+
+    async def until_line(self, predicate: Callable[[str], bool]) -> str:
+        """Read its stdout until a line matches ``predicate``."""
+        stream = self.process.stdout
+        assert stream is not None
+        while True:
+            while b"\n" in self._buffer:
+                raw, self._buffer = self._buffer.split(b"\n", 1)
+                line = raw.decode(errors="replace")
+                self.lines.append(line)
+                if predicate(line):
+                    return line
+            chunk = await stream.receive_some(65536)
+            assert chunk, f"ccbridge run exited early; it printed {self.lines}"
+            self._buffer += chunk
+
+    def claude_pids(self) -> list[int]:
+        """Its live ``claude`` children."""
+        out = []
+        try:
+            children = psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+        for child in children:
+            try:
+                if child.status() != psutil.STATUS_ZOMBIE and "claude" in " ".join(child.cmdline()):
+                    out.append(child.pid)
+            except psutil.Error:
+                continue
+        return out
+
+
+@asynccontextmanager
+async def open_bridge_process(scene: Scene, **env: str) -> AsyncIterator[BridgeProcess]:
+    """Start ``ccbridge run`` against the scene's local server and store file, and wait
+    until its gateway is READY. The block must end it (signal and wait); a process still
+    running at the end is killed."""
+    seen = len(scene.exchanges)
+    process = await trio.lowlevel.open_process(
+        [sys.executable, "-m", "bridge", "run", "--env-file", str(scene.tmp_path / "none.env")],
+        stdout=subprocess.PIPE,
+        env=scene.bridge_env(**env),
+        cwd=scene.tmp_path,
+    )
+    running = BridgeProcess(process)
+    try:
+        with trio.fail_after(TIMEOUT):
+            await running.until_line(lambda line: line.startswith("ccbridge is running"))
+        await scene.until_ready(since=seen)
+        yield running
+    finally:
+        if process.returncode is None:
+            process.kill()
+            with trio.move_on_after(10, shield=True):
+                await process.wait()
+
+
+async def wait_gone(pid: int, *, timeout: float = TIMEOUT) -> bool:
+    """Wait (in a worker thread, bounded) until process ``pid`` has exited; whether it has."""
+    try:
+        process = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return True
+
+    def wait() -> bool:
+        try:
+            process.wait(timeout=timeout)
+        except psutil.TimeoutExpired:
+            return False
+        except psutil.NoSuchProcess:
+            pass
+        return True
+
+    # The thread ends by itself within ``timeout``, so it cannot outlive the test.
+    return await trio.to_thread.run_sync(wait)
