@@ -10,8 +10,9 @@ send: the first job, in priority order and then in the order it was queued, that
 * has no other request in flight on its *lane* (its bucket: route + major parameter). One
   request per lane keeps the messages of a channel in order, never lets an older edit
   overtake a newer one, and makes every response describe all our requests on the bucket;
-* is allowed now by :class:`~bridge.discord._limits.RestLimits` (bucket, global budget,
-  reaction pacing).
+* is allowed now by :class:`protocol.discord.ratelimit.RateLimiter` (bucket, global
+  budget, reaction pacing, the invalid-request guard), which makes every rate-limit
+  decision; asking it grants the slot, so the first job it allows is the one sent.
 
 If none is, the scheduler sleeps until the earliest time one will be (or until a job is
 queued or a lane frees). So a burst of edits can never delay an interaction response, and
@@ -23,6 +24,11 @@ newer edit (coalescing, done by the client) sends the newest content. Retries pu
 back at its old place in its queue: a 429 waits out ``retry_after`` (through the limits),
 5xx and connection errors back off exponentially with jitter; creates carry a nonce, so a
 retry after a lost response never duplicates a message.
+
+What the machine lacks (``WORKAROUND`` below): connection errors are not its business, so
+the driver retries them with exponential backoff and jitter; its 5xx retry schedule has no
+jitter (we add some); and it takes Discord's millisecond-rounded reset times literally, so
+responses are timed :data:`ROUNDING_MARGIN` late.
 
 Shedding: while the invalid requests of the last 10 minutes are over a threshold, jobs
 marked ``sheddable`` (streaming edits, status reactions) are dropped when they come up,
@@ -43,8 +49,6 @@ import attrs
 import httpx
 import trio
 
-from bridge.discord._limits import RestLimits
-from bridge.discord._routes import CompiledRoute
 from bridge.discord.errors import (
     DiscordError,
     Forbidden,
@@ -53,21 +57,33 @@ from bridge.discord.errors import (
     RateLimitedTooLong,
     RequestShed,
 )
+from protocol.discord.ratelimit import (
+    CloudflareBlockedError,
+    Done,
+    GiveUp,
+    RateLimitedError,
+    RateLimiter,
+    ResponseInfo,
+    RetryAt,
+    SendNow,
+)
+from protocol.discord.routes import CompiledRoute
 
 __all__ = ["Job", "Priority", "RestStats", "Scheduler"]
 
 logger = logging.getLogger("bridge.discord.rest")
 
-RETRY_STATUSES: Final = frozenset({500, 502, 503, 504, 524})
-"""Server errors worth retrying (discord.py and hikari retry these)."""
-MAX_RETRIES: Final = 4
-"""5xx / connection-error retries per request before giving up."""
-MAX_RATE_LIMIT_RETRIES: Final = 16
-"""429s per request before giving up. Each is waited out (we are told how long), so this
-only stops a request that a broken limit keeps refusing."""
+MAX_CONNECTION_RETRIES: Final = 4
+"""Connection-error retries per request before giving up (the machine counts 5xx/429)."""
 BACKOFF_BASE: Final = 0.5
 BACKOFF_CAP: Final = 8.0
 MAX_IN_FLIGHT: Final = 128
+MIN_WAIT: Final = 1e-4
+ROUNDING_MARGIN: Final = 0.01
+"""WORKAROUND: Discord (and the local server) round ``Reset-After`` and ``retry_after`` to
+milliseconds; the machine adds them to ``now`` as they are, so a request sent exactly at
+the computed reset can land a fraction of a millisecond early and get a 429. We report each
+response to the machine this much later than it arrived."""
 
 
 class Priority(enum.IntEnum):
@@ -130,13 +146,18 @@ class Job:
     """Nobody awaits it: failures go to the failure listeners."""
     seq: int = 0
     attempts: int = 0
-    rate_limited: int = 0
+    """HTTP attempts made (for stats and ``recover``)."""
+    retries: int = 0
+    """Attempts that the machine asked to retry (its ``attempt`` counter)."""
+    connection_errors: int = 0
     not_before: float = -math.inf
     started: bool = False
     done: trio.Event = attrs.Factory(trio.Event)
     result: Any = None
     error: BaseException | None = None
     on_done: list[Callable[[Job], None]] = attrs.Factory(list)
+    ticket: Any = None
+    """The machine's grant for the attempt in flight."""
 
     def finish(self, result: Any = None, error: BaseException | None = None) -> None:
         if self.done.is_set():
@@ -157,11 +178,10 @@ class Scheduler:
     def __init__(
         self,
         http: httpx.AsyncClient,
-        limits: RestLimits,
+        limits: RateLimiter,
         stats: RestStats,
         rng: random.Random,
         *,
-        max_rate_limit_wait: float,
         shed_threshold: int,
         on_background_failure: Callable[[Job, BaseException], None],
     ) -> None:
@@ -169,7 +189,6 @@ class Scheduler:
         self.limits = limits
         self.stats = stats
         self.rng = rng
-        self.max_rate_limit_wait = max_rate_limit_wait
         self.shed_threshold = shed_threshold
         self.on_background_failure = on_background_failure
         self.queues: dict[Priority, dict[int, Job]] = {p: {} for p in Priority}
@@ -230,14 +249,17 @@ class Scheduler:
                     self._start(job, now)
                     continue
                 self._wakeup = trio.Event()
-                with trio.move_on_at(wake):
+                # WORKAROUND: the machine can say "wait until T" with T == now after float
+                # rounding (its window test is ``sent <= now - period``, the deadline
+                # ``sent + period``); waking at T again would spin. Sleep a hair past it.
+                with trio.move_on_at(max(wake, now + MIN_WAIT)):
                     await self._wakeup.wait()
 
     def _pick(self, now: float) -> tuple[Job | None, float]:
         wake = math.inf
         if len(self.in_flight) >= MAX_IN_FLIGHT:
             return None, wake
-        shedding = self.limits.invalid_requests(now) >= self.shed_threshold
+        shedding = self.limits.invalid_request_count(now) >= self.shed_threshold
         for priority in Priority:
             queue = self.queues[priority]
             blocked: set[str] = set()
@@ -247,13 +269,18 @@ class Scheduler:
                     self._shed(job, now)
                     self._maybe_idle()
                     continue
-                lane = self.limits.lane(job.route)
+                lane = _lane(job.route)
                 if lane in self.in_flight or lane in blocked:
                     continue
-                at = max(job.not_before, self.limits.ready_at(job.route, now))
-                if at <= now:
-                    del queue[job.seq]
-                    return job, wake
+                if job.not_before > now:
+                    at = job.not_before
+                else:
+                    decision = self.limits.acquire(job.route, now, attempt=job.retries)
+                    if isinstance(decision, SendNow):
+                        del queue[job.seq]
+                        job.ticket = decision.ticket
+                        return job, wake
+                    at = decision.deadline
                 # Later jobs on this lane wait behind this one (order within a channel).
                 blocked.add(lane)
                 wake = min(wake, at)
@@ -262,8 +289,8 @@ class Scheduler:
     def _shed(self, job: Job, now: float) -> None:
         self.stats.shed += 1
         error = RequestShed(
-            route=job.route.key,
-            invalid_requests=self.limits.invalid_requests(now),
+            route=job.route.route_key,
+            invalid_requests=self.limits.invalid_request_count(now),
             threshold=self.shed_threshold,
         )
         self._fail(job, error)
@@ -271,9 +298,8 @@ class Scheduler:
     def _start(self, job: Job, now: float) -> None:
         assert self._nursery is not None
         job.started = True
-        lane = self.limits.lane(job.route)
+        lane = _lane(job.route)
         self.in_flight.add(lane)
-        self.limits.on_send(job.route, now)
         self._nursery.start_soon(self._execute, job, lane)
 
     # -- one attempt -------------------------------------------------------------------------
@@ -282,7 +308,7 @@ class Scheduler:
         try:
             await self._attempt(job)
         except Exception as exc:
-            logger.exception("REST %s failed unexpectedly", job.route.key)
+            logger.exception("REST %s failed unexpectedly", job.route.route_key)
             self._fail(job, exc)
         finally:
             self.in_flight.discard(lane)
@@ -291,8 +317,9 @@ class Scheduler:
 
     async def _attempt(self, job: Job) -> None:
         request = job.build()
-        self.stats.requests[job.route.key] += 1
+        self.stats.requests[job.route.route_key] += 1
         job.attempts += 1
+        ticket = job.ticket
         try:
             response = await self.http.request(
                 request.method,
@@ -305,47 +332,43 @@ class Scheduler:
                 params=request.query,
             )
         except httpx.TransportError as exc:
-            self._retry_or_fail(job, exc)
+            self.limits.abandon(ticket, trio.current_time())
+            self._retry_connection(job, exc)
             return
+        except BaseException:
+            self.limits.abandon(ticket, trio.current_time())
+            raise
         now = trio.current_time()
-        body = _json_or_none(response)
-        verdict = self.limits.on_response(
-            job.route, response.status_code, response.headers, body, now
-        )
         status = response.status_code
-        if status in (401, 403) or (status == 429 and verdict.scope != "shared"):
+        outcome = self.limits.release(
+            ticket,
+            ResponseInfo(status=status, headers=response.headers, body=response.content),
+            now + ROUNDING_MARGIN,
+        )
+        scope = response.headers.get("x-ratelimit-scope")
+        if status in (401, 403) or (status == 429 and scope != "shared"):
             self.stats.invalid_requests += 1
         if status == 429:
             self.stats.responses_429 += 1
-            if verdict.is_global:
+            if response.headers.get("x-ratelimit-global", "").lower() == "true":
                 self.stats.global_429 += 1
-            retry_after = verdict.retry_after or 0.0
-            logger.warning(
-                "429 on %s (retry_after %.3f s, global=%s, scope=%s)",
-                job.route.key,
-                retry_after,
-                verdict.is_global,
-                verdict.scope,
-            )
-            job.rate_limited += 1
-            if retry_after > self.max_rate_limit_wait or job.rate_limited > MAX_RATE_LIMIT_RETRIES:
-                self._fail(
-                    job,
-                    RateLimitedTooLong(
-                        route=job.route.key,
-                        retry_after=retry_after,
-                        limit=self.max_rate_limit_wait,
-                        is_global=verdict.is_global,
-                        attempts=job.rate_limited,
-                    ),
-                )
-                return
+            logger.warning("429 on %s (scope %s): %s", job.route.route_key, scope, outcome)
+        if isinstance(outcome, RetryAt):
+            delay = outcome.deadline - now
+            if status != 429:
+                # WORKAROUND: the machine's 5xx schedule (1, 3, 5 s) has no jitter; spread
+                # the retries of many clients (and of our own queued requests) a little.
+                delay *= 1 + self.rng.random() / 2
+            job.retries += 1
             self.stats.retries += 1
+            job.not_before = now + delay
             self._requeue(job)
             return
-        if status in RETRY_STATUSES:
-            self._retry_or_fail(job, _http_error(job, response, body))
+        if isinstance(outcome, GiveUp):
+            self._fail(job, _give_up_error(outcome.error, self.limits.max_wait))
             return
+        assert isinstance(outcome, Done)
+        body = _json_or_none(response)
         if status >= 400:
             error = _http_error(job, response, body)
             if job.recover is not None and job.attempts > 1:
@@ -357,15 +380,22 @@ class Scheduler:
             return
         job.finish(job.parse(response))
 
-    def _retry_or_fail(self, job: Job, error: BaseException) -> None:
-        if job.attempts > MAX_RETRIES:
+    def _retry_connection(self, job: Job, error: BaseException) -> None:
+        # WORKAROUND: the machine does not handle connection errors (no response to learn
+        # from); retry them here with exponential backoff and jitter. Creates carry a nonce,
+        # so a request that did reach Discord is not duplicated.
+        job.connection_errors += 1
+        if job.connection_errors > MAX_CONNECTION_RETRIES:
             self._fail(job, error)
             return
-        # Exponential backoff with full-range jitter, so many clients do not retry in step.
-        ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (job.attempts - 1))
+        ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (job.connection_errors - 1))
         delay = ceiling * (0.5 + self.rng.random() / 2)
         logger.warning(
-            "REST %s failed (%r); retry %d in %.2f s", job.route.key, error, job.attempts, delay
+            "REST %s failed (%r); retry %d in %.2f s",
+            job.route.route_key,
+            error,
+            job.connection_errors,
+            delay,
         )
         self.stats.retries += 1
         job.not_before = trio.current_time() + delay
@@ -375,6 +405,28 @@ class Scheduler:
         if job.background:
             self.on_background_failure(job, error)
         job.finish(error=error)
+
+
+def _lane(route: CompiledRoute) -> str:
+    """One request in flight per lane: per route and major parameter, and one lane for all
+    reaction routes of a channel (they share a bucket)."""
+    if route.route.reaction:
+        return f"reactions|{route.channel_id}"
+    return f"{route.route_key}|{route.major}"
+
+
+def _give_up_error(
+    error: RateLimitedError | CloudflareBlockedError, max_wait: float
+) -> BaseException:
+    if isinstance(error, RateLimitedError):
+        return RateLimitedTooLong(
+            route=error.route,
+            retry_after=error.retry_after,
+            limit=max_wait,
+            is_global=error.is_global,
+            attempts=error.attempts,
+        )
+    return error
 
 
 def _dumps(value: Any) -> str:
@@ -403,6 +455,6 @@ def _http_error(job: Job, response: httpx.Response, body: Any) -> DiscordError:
         status=response.status_code,
         code=code,
         message=message,
-        route=job.route.key,
+        route=job.route.route_key,
         errors=errors,
     )

@@ -31,14 +31,13 @@ import attrs
 import httpx
 import trio
 
-from bridge.discord import _routes as routes
 from bridge.discord._convert import structure, unstructure
-from bridge.discord._limits import RestLimits
 from bridge.discord._scheduler import HTTPRequest, Job, Priority, RestStats, Scheduler
 from bridge.discord.errors import AttachmentTooLarge, HTTPError, RestClientClosed
-from protocol.discord import limits
+from protocol.discord import limits, routes
 from protocol.discord import models as m
 from protocol.discord.models import UNDEFINED, UndefinedOr
+from protocol.discord.ratelimit import GLOBAL_PERIOD, RateLimiter
 
 __all__ = [
     "BackgroundFailure",
@@ -59,6 +58,9 @@ DEFAULT_SHED_THRESHOLD: Final = 1000
 10,000 at which Discord bans the IP, so essential traffic never gets near the line."""
 # Discord error codes that, on a *retried* request, mean the first attempt succeeded.
 _ALREADY_ACKNOWLEDGED: Final = 40060
+GLOBAL_MARGIN: Final = 0.05
+"""Seconds added to the 1 s global window: we count send times, Discord counts arrival
+times, and network jitter can squeeze 51 arrivals into one second."""
 _THREAD_ALREADY_EXISTS: Final = 160004
 
 
@@ -77,7 +79,8 @@ class BackgroundFailure:
     """A ``submit_*`` request that failed; nobody was waiting for it."""
 
     route: str
-    params: dict[str, Any]
+    """The route key, e.g. ``PATCH /channels/{channel_id}/messages/{message_id}``."""
+    path: str
     error: BaseException
 
 
@@ -117,10 +120,10 @@ class RestClient:
         self._failure_listeners.append(listener)
 
     def _on_background_failure(self, job: Job, error: BaseException) -> None:
-        failure = BackgroundFailure(route=job.route.key, params=job.route.params, error=error)
+        failure = BackgroundFailure(route=job.route.route_key, path=job.route.path, error=error)
         self.stats.background_failures += 1
         self.recent_failures.append(failure)
-        logger.warning("background %s %s failed: %s", job.route.key, job.route.params, error)
+        logger.warning("background %s %s failed: %s", job.route.route_key, job.route.path, error)
         for listener in self._failure_listeners:
             listener(failure)
 
@@ -133,7 +136,7 @@ class RestClient:
         **kw: Any,
     ) -> Job:
         if self._scheduler.closed:
-            raise RestClientClosed(route=route.key)
+            raise RestClientClosed(route=route.route_key)
         builder = build if callable(build) else (lambda: build)
         return self._scheduler.submit(Job(route, priority, builder, parse, **kw))
 
@@ -384,8 +387,8 @@ class RestClient:
             del self._reactions[key]
 
     def _reaction_job(self, channel_id: int, message_id: int, emoji: str, *, add: bool) -> Job:
-        route = (routes.ADD_REACTION if add else routes.REMOVE_OWN_REACTION).compile(
-            channel_id=channel_id, message_id=message_id, emoji=emoji
+        route = (routes.ADD_OWN_REACTION if add else routes.DELETE_OWN_REACTION).compile(
+            channel_id=channel_id, message_id=message_id, emoji_name=emoji
         )
         return self._job(route, Priority.REACTION, HTTPRequest(route.route.method, route.path))
 
@@ -443,7 +446,7 @@ class RestClient:
         for i, command in enumerate(commands):
             limits.check_command(command, path=f"[{i}]")
         return await self._request(
-            routes.GLOBAL_COMMANDS.compile(application_id=application_id),
+            routes.BULK_OVERWRITE_GLOBAL_COMMANDS.compile(application_id=application_id),
             Priority.MESSAGE,
             json=unstructure(list(commands)),
             parse=_parser(list[m.ApplicationCommand]),
@@ -455,7 +458,9 @@ class RestClient:
         for i, command in enumerate(commands):
             limits.check_command(command, path=f"[{i}]")
         return await self._request(
-            routes.GUILD_COMMANDS.compile(application_id=application_id, guild_id=guild_id),
+            routes.BULK_OVERWRITE_GUILD_COMMANDS.compile(
+                application_id=application_id, guild_id=guild_id
+            ),
             Priority.MESSAGE,
             json=unstructure(list(commands)),
             parse=_parser(list[m.ApplicationCommand]),
@@ -474,7 +479,7 @@ class RestClient:
             return True if error.code == _ALREADY_ACKNOWLEDGED else None
 
         await self._request(
-            routes.INTERACTION_CALLBACK.compile(
+            routes.CREATE_INTERACTION_RESPONSE.compile(
                 interaction_id=interaction_id, interaction_token=token
             ),
             Priority.INTERACTION,
@@ -498,7 +503,7 @@ class RestClient:
         )
         limits.check_message(body)
         return await self._request(
-            routes.EDIT_ORIGINAL.compile(webhook_id=application_id, webhook_token=token),
+            routes.EDIT_ORIGINAL_RESPONSE.compile(webhook_id=application_id, webhook_token=token),
             Priority.INTERACTION,
             json=unstructure(body),
             parse=_parser(m.Message),
@@ -521,7 +526,9 @@ class RestClient:
             flags=int(m.MessageFlags.EPHEMERAL) if ephemeral else UNDEFINED,
         )
         limits.check_message(body)
-        route = routes.CREATE_FOLLOWUP.compile(webhook_id=application_id, webhook_token=token)
+        route = routes.CREATE_FOLLOWUP_MESSAGE.compile(
+            webhook_id=application_id, webhook_token=token
+        )
         request = HTTPRequest("POST", route.path, json=unstructure(body), query={"wait": "true"})
         return await self._call(self._job(route, Priority.INTERACTION, request, _parser(m.Message)))
 
@@ -577,7 +584,7 @@ class RestClient:
 
     def invalid_requests(self) -> int:
         """401/403/429 responses in the last 10 minutes (Discord bans at 10,000)."""
-        return self._scheduler.limits.invalid_requests(trio.current_time())
+        return self._scheduler.limits.invalid_request_count(trio.current_time())
 
 
 def _parser(cls: Any) -> Callable[[httpx.Response], Any]:
@@ -599,7 +606,7 @@ async def open_rest_client(
     timeout: float = 30.0,
     max_rate_limit_wait: float = 60.0,
     shed_threshold: int = DEFAULT_SHED_THRESHOLD,
-    limits_: RestLimits | None = None,
+    max_retries: int = 5,
 ) -> AsyncIterator[RestClient]:
     """A REST client for ``base_url`` (e.g. ``https://discord.com/api/v10``).
 
@@ -610,6 +617,7 @@ async def open_rest_client(
         random: nonces and retry jitter; pass a seeded one in tests.
         timeout: seconds per HTTP request before it counts as a connection error (retried).
         max_rate_limit_wait: a 429 asking for longer raises ``RateLimitedTooLong``.
+        max_retries: retries after a 429 or 5xx (each waited out) before giving up.
         shed_threshold: invalid requests per 10 minutes at which edits/reactions are shed.
 
     Resource handling:
@@ -631,12 +639,16 @@ async def open_rest_client(
     def on_failure(job: Job, error: BaseException) -> None:
         client_box[0]._on_background_failure(job, error)
 
+    limiter = RateLimiter(
+        global_period=GLOBAL_PERIOD + GLOBAL_MARGIN,
+        max_retries=max_retries,
+        max_wait=max_rate_limit_wait,
+    )
     scheduler = Scheduler(
         http,
-        limits_ or RestLimits(),
+        limiter,
         stats,
         rng,
-        max_rate_limit_wait=max_rate_limit_wait,
         shed_threshold=shed_threshold,
         on_background_failure=on_failure,
     )
