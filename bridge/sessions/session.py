@@ -15,8 +15,9 @@ A session is a small state machine driven only by its mailbox (docs/architecture
 * **A turn is one ``claude`` process** (``bridge.claude.process.open_claude``), started
   with ``--resume <session id>`` and a freshly built ``--append-system-prompt`` (K1, K3,
   K4), given every pending message over stdin in one user message (X3, C10), and closed
-  (stdin EOF) once its ``result`` arrived. The process lives in an ``AsyncExitStack``
-  owned by this actor, so however the actor ends, the process group ends with it.
+  (stdin EOF) once its ``result`` arrived. The process is held by a helper task in this
+  actor's nursery (``turn.TurnProcess``), so however the actor ends, the process group
+  ends with it.
 * **Events** arrive as messages from the process helper, tagged with the turn's
   generation so a late event from an earlier process is ignored. The process keeps the
   :class:`~protocol.claude.turn.TurnState`; the session renders it (``view.py``) and saves
@@ -277,7 +278,6 @@ class _Session:
         self.stall_armed = False
         self.tick_timer: actors.TimerHandle | None = None
         self.interrupt: _Interrupt | None = None
-        self.timed_out_after: float | None = None
         self.result: ev.Result | None = None
         self.prompt: _LivePrompt | None = None
         self.orphan_timers: dict[str, actors.TimerHandle] = {}
@@ -606,7 +606,6 @@ class _Session:
         self.owner, self.proc = owner, proc
         self.phase = _Phase.TURN
         self.interrupt = None
-        self.timed_out_after = None
         self.result = None
         self.delivered = [p.message_id for p in batch if p.message_id is not None]
         self.batch = batch
@@ -681,7 +680,6 @@ class _Session:
             case ClaudeTimedOut(kind=kind, limit=limit):
                 if kind is TimeoutKind.TOTAL and self.interrupt is None:
                     self.interrupt = _Interrupt.TIMEOUT
-                    self.timed_out_after = limit
                     started = proc.turn.turn_started_at or trio.current_time()
                     await self._post_embed(
                         render.timeout_embed(limit, trio.current_time() - started)
