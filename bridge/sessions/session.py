@@ -940,7 +940,7 @@ class _Session:
         assert proc is not None
         assert view is not None
         reason = self.interrupt
-        interrupted = reason in (_Interrupt.STOP, _Interrupt.TIMEOUT, _Interrupt.SHUTDOWN)
+        interrupted = reason is not None  # the completion embed says "Interrupted", not "error"
         await self._clear_stall()
         if self.tick_timer is not None:
             self.tick_timer.cancel()

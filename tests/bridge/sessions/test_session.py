@@ -216,6 +216,11 @@ async def test_a_new_message_interrupts_the_turn_and_runs_next(tmp_path: Path) -
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
         done = await bridge.db(lambda db: db.inbox(thread, InboxState.DONE))
         assert [i.message_id for i in done] == [first]
+        texts = bridge.texts(thread)
+        assert "⏹️ Interrupted" in texts  # the interrupted turn is not shown as an error
+        assert "Finished with an error" not in texts
+        await bridge.rest.wait_idle()
+        assert bridge.reactions(first) == [render.EMOJI_STOPPED]
         # /stop (C9): the turn ends, the session stays resumable, no process survives.
         from bridge.sessions.messages import StopTurn
 
