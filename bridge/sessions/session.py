@@ -317,6 +317,7 @@ class _Session:
             return record, db.inbox(tid), db.prompts_pending(tid)
 
         self.record, inbox, pending_prompts = await self._db(load)
+        self.stopped = self.record.status is SessionStatus.STOPPED
         strangers = [i.message_id for i in inbox if not self.config.is_allowed(i.author_id)]
         if strangers:
             # X5: never let them reach Claude, whoever recorded them.
