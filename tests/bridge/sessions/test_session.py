@@ -544,3 +544,21 @@ async def test_the_first_message_of_a_thread_gets_its_reactions_in_the_parent_ch
         await wait_until(lambda: _idle(bridge, thread))
         await bridge.rest.wait_idle()
         assert bridge.reactions(message.id) == [render.EMOJI_DONE]
+
+
+async def test_a_restarted_session_agrees_with_the_store(tmp_path: Path) -> None:
+    """Found by the lifecycle test: a stopped session started again (a bridge restart)
+    must report ``stopped``, as the store says, not ``idle``."""
+    from bridge.sessions.messages import StopTurn
+
+    async with open_bridge(tmp_path, "interrupt") as bridge:
+        thread = bridge.thread()
+        await bridge.say(thread, "SLOWTEXT please")
+        await wait_until(lambda: "one t" in bridge.texts(thread))
+        (await bridge.session(thread)).tell(StopTurn(requested_by=bridge.human_id))
+        await wait_until(lambda: _idle(bridge, thread))
+        await bridge.sessions.terminate_child(thread)
+        report = await bridge.status(thread)  # starts a new actor
+        record = await bridge.db(lambda db: db.get_session(thread))
+        assert record.status is SessionStatus.STOPPED
+        assert report.status == "stopped"
