@@ -37,7 +37,7 @@ from bridge.discord.errors import AttachmentTooLarge, HTTPError, RestClientClose
 from protocol.discord import limits, routes
 from protocol.discord import models as m
 from protocol.discord.models import UNDEFINED, UndefinedOr
-from protocol.discord.ratelimit import GLOBAL_PERIOD, RateLimiter
+from protocol.discord.ratelimit import RateLimiter
 
 __all__ = [
     "BackgroundFailure",
@@ -58,9 +58,6 @@ DEFAULT_SHED_THRESHOLD: Final = 1000
 10,000 at which Discord bans the IP, so essential traffic never gets near the line."""
 # Discord error codes that, on a *retried* request, mean the first attempt succeeded.
 _ALREADY_ACKNOWLEDGED: Final = 40060
-GLOBAL_MARGIN: Final = 0.05
-"""Seconds added to the 1 s global window: we count send times, Discord counts arrival
-times, and network jitter can squeeze 51 arrivals into one second."""
 _THREAD_ALREADY_EXISTS: Final = 160004
 
 
@@ -640,7 +637,6 @@ async def open_rest_client(
         client_box[0]._on_background_failure(job, error)
 
     limiter = RateLimiter(
-        global_period=GLOBAL_PERIOD + GLOBAL_MARGIN,
         max_retries=max_retries,
         max_wait=max_rate_limit_wait,
     )
