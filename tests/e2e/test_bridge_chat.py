@@ -9,8 +9,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.e2e.bridge_harness import open_scene
 from tests.support.model_server import ModelServer, Reply, TextBlock, ThinkingBlock
 
@@ -145,17 +143,6 @@ async def test_a_follow_up_in_the_thread_continues_the_same_session(
         assert [c.id for c in scene.server.world.channels.values() if c.parent_id] == [thread]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug in bridge/sessions/session.py: the status reaction of a thread's first message "
-        "is sent to /channels/<thread id>/messages/<message id>/reactions, but that message "
-        "lives in the parent channel (a thread started from a message keeps it there), so "
-        "Discord answers 404 10008 Unknown Message and no reaction ever shows "
-        "(_Session._reaction builds Reaction(rest, self.thread_id, anchor_id) for every "
-        "anchor; the first message's channel is record.channel_id)"
-    ),
-)
 async def test_the_first_messages_status_reaction_progresses_to_done(
     tmp_path: Path, model_server: ModelServer, claude_bin: Path, claude_env: dict[str, str]
 ) -> None:
