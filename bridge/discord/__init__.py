@@ -16,6 +16,7 @@ from bridge.discord.errors import (
     RateLimitedTooLong,
     RequestShed,
     RestClientClosed,
+    find_gateway_fatal,
 )
 from bridge.discord.gateway import (
     GatewayConfig,
@@ -64,6 +65,7 @@ __all__ = [
     "Subscribe",
     "Unsubscribe",
     "WaitUntilConnected",
+    "find_gateway_fatal",
     "open_gateway",
     "open_rest_client",
     "parse_channel",

@@ -31,6 +31,7 @@ __all__ = [
     "RateLimitedTooLong",
     "RequestShed",
     "RestClientClosed",
+    "find_gateway_fatal",
 ]
 
 EXIT_GATEWAY_FATAL: Final = 78
@@ -161,3 +162,24 @@ class GatewayFatalError(DiscordError):
 
     def __str__(self) -> str:
         return self.advice
+
+
+def find_gateway_fatal(exc: BaseException) -> GatewayFatalError | None:
+    """The :class:`GatewayFatalError` in ``exc``, looking inside exception groups (trio's
+    nurseries wrap what crosses them) and causes; None if there is none. For a CLI:
+    ``if find_gateway_fatal(e): exit(EXIT_GATEWAY_FATAL)``."""
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, GatewayFatalError):
+            return current
+        if isinstance(current, BaseExceptionGroup):
+            stack.extend(current.exceptions)
+        for linked in (current.__cause__, getattr(current, "cause", None)):
+            if isinstance(linked, BaseException):
+                stack.append(linked)
+    return None

@@ -51,7 +51,7 @@ import trio_websocket
 
 import actors
 from bridge.discord._dedup import DispatchDeduplicator
-from bridge.discord.errors import GatewayFatalError
+from bridge.discord.errors import GatewayFatalError, HTTPError
 from protocol.discord import models as m
 from protocol.discord.gateway import (
     ArmTimer,
@@ -75,7 +75,13 @@ from protocol.discord.gateway import (
     TimerFired,
     TimerKind,
 )
-from protocol.discord.gateway_codes import DEFAULT_INTENTS, Intents, Opcode
+from protocol.discord.gateway_codes import (
+    DEFAULT_INTENTS,
+    FATAL_CLOSE_MESSAGES,
+    CloseCode,
+    Intents,
+    Opcode,
+)
 
 __all__ = [
     "GatewayConfig",
@@ -532,7 +538,20 @@ class _GatewayDriver:
     # -- session starts (WORKAROUND: the machine does not know session_start_limit) ----------
 
     async def _fetch_gateway_bot(self) -> m.GatewayBot:
-        bot = await self.rest.get_gateway_bot()
+        try:
+            bot = await self.rest.get_gateway_bot()
+        except HTTPError as exc:
+            if exc.status != 401:
+                raise
+            # The token is refused before we even reach the gateway: as fatal as close
+            # code 4004, and restarting would only repeat it.
+            raise GatewayFatalError(
+                code=None,
+                reason=f"GET /gateway/bot answered 401 ({exc.message})",
+                advice=FATAL_CLOSE_MESSAGES[CloseCode.AUTHENTICATION_FAILED].replace(
+                    "(close code 4004)", "(HTTP 401 on GET /gateway/bot)"
+                ),
+            ) from exc
         limit = bot.session_start_limit
         self.starts_remaining = limit.remaining
         self._refuse_if_exhausted(limit)
