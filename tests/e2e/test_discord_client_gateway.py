@@ -4,6 +4,7 @@ delivering, resuming after every kind of fault, fatal closes, session-start prot
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import attrs
 import pytest
@@ -22,6 +23,7 @@ from bridge.discord import (
     parse_message,
     parse_ready,
 )
+from bridge.discord.gateway import DELIVERY_HIGH_WATER
 from bridge.discord_local import open_discord_local
 from protocol.discord.gateway_codes import Intents
 from tests.bridge.discord.live import TIMEOUT, Recorder, fast_realism, open_live, record
@@ -196,7 +198,7 @@ async def test_stop_closes_with_1000_and_ends_the_session() -> None:
         assert not any(c >= 4000 for c in live.server.stats.close_codes_sent)
 
 
-async def test_a_slow_subscriber_slows_reading_not_heartbeats() -> None:
+async def test_frames_split_across_websocket_messages_are_joined() -> None:
     async with open_live(fast_realism(heartbeat_interval=0.5, split_zlib_frames=True)) as live:
         await live.wait_connected()
         ids = [live.post(f"m{i}") for i in range(200)]
@@ -205,6 +207,41 @@ async def test_a_slow_subscriber_slows_reading_not_heartbeats() -> None:
         status = await live.status()
         assert status.connected
         assert status.reconnects == 0
+
+
+async def _gated(ctx: actors.Context[Any], gate: trio.Event, seen: Recorder) -> None:
+    async for msg in ctx.mailbox:
+        await gate.wait()
+        seen.add(msg)
+
+
+async def test_a_stuck_subscriber_applies_backpressure_and_loses_nothing() -> None:
+    # A subscriber that stops reading (mailbox of 1, BLOCK_SENDER): the gateway buffers up
+    # to its high-water mark, then stops reading the socket. Heartbeat ACKs then go unread,
+    # so the connection is declared a zombie and resumed; once the subscriber moves again
+    # every message arrives exactly once, in order.
+    async with open_live() as live:
+        await live.wait_connected()
+        gate, seen = trio.Event(), Recorder()
+        stuck = await live.system.spawn(
+            _gated,
+            gate,
+            seen,
+            mailbox=actors.Mailbox(capacity=1, overflow=actors.Overflow.BLOCK_SENDER),
+        )
+        live.gateway.tell(Subscribe(stuck))
+        ids = [live.post(f"m{i}") for i in range(DELIVERY_HIGH_WATER + 300)]
+        closes = live.server.stats.close_codes_received.get(3000, 0)
+        await live.server.wait_until(
+            lambda: live.server.stats.close_codes_received.get(3000, 0) > closes, TIMEOUT
+        )
+        gate.set()
+        await seen.wait_for(lambda: len(seen.message_ids()) >= len(ids))
+        assert live.recorder.message_ids() == ids
+        assert seen.message_ids() == ids
+        status = await live.status()
+        assert status.resumes >= 1
+        assert status.identifies == 1
 
 
 async def test_subscribe_and_unsubscribe() -> None:
