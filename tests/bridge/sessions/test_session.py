@@ -562,3 +562,56 @@ async def test_a_restarted_session_agrees_with_the_store(tmp_path: Path) -> None
         record = await bridge.db(lambda db: db.get_session(thread))
         assert record.status is SessionStatus.STOPPED
         assert report.status == "stopped"
+
+
+async def test_an_api_error_ends_the_turn_with_the_error_shown(tmp_path: Path) -> None:
+    async with open_bridge(tmp_path, "api_error") as bridge:
+        thread = bridge.thread()
+        mid = await bridge.say(thread, "hello")
+        await wait_until(lambda: "Finished with an error" in bridge.texts(thread))
+        await wait_until(lambda: _idle(bridge, thread))
+        await bridge.rest.wait_idle()
+        assert "API Error" in bridge.texts(thread)
+        assert bridge.reactions(mid) == [render.EMOJI_ERROR]
+        done = await bridge.db(lambda db: db.inbox(thread, InboxState.DONE))
+        assert [i.message_id for i in done] == [mid]  # it reached Claude; the error is shown
+
+
+async def test_ask_user_question_never_hangs_the_turn(tmp_path: Path) -> None:
+    """Until C12 renders questions, the CLI gets a denial telling Claude to ask in plain
+    text, at once: no prompt is shown and the turn ends."""
+    from tests.bridge.sessions.harness import wrap_recording_stdin
+
+    fake = str(write_fake_claude(tmp_path, "ask_user_question"))
+    wrapper, stdin_log = wrap_recording_stdin(tmp_path, fake)
+    async with open_bridge(tmp_path, "ask_user_question", claude_executable=wrapper) as bridge:
+        thread = bridge.thread()
+        await bridge.say(thread, "ASKQ please")
+        await wait_until(lambda: _idle(bridge, thread))
+        assert _prompt_message(bridge, thread) is None
+    responses = [
+        json.loads(line)["response"]
+        for line in stdin_log.read_text().splitlines()
+        if '"control_response"' in line
+    ]
+    assert len(responses) == 1
+    assert responses[0]["response"]["behavior"] == "deny"
+    assert "plain text" in responses[0]["response"]["message"]
+
+
+async def test_exit_plan_mode_is_approved_through_a_prompt(tmp_path: Path) -> None:
+    """Until C13, ExitPlanMode is an Allow / Deny prompt showing the plan."""
+    from bridge.sessions.messages import AnswerPrompt
+
+    async with open_bridge(tmp_path, "exit_plan_mode") as bridge:
+        thread = bridge.thread()
+        await bridge.say(thread, "RUNPLAN please")
+        await wait_until(lambda: _prompt_message(bridge, thread) is not None)
+        prompt_msg = _prompt_message(bridge, thread)
+        assert "ExitPlanMode" in prompt_msg["embeds"][0]["title"]
+        prompt_id = _custom_ids(prompt_msg)[0].split(":")[2]
+        (await bridge.session(thread)).tell(
+            AnswerPrompt(prompt_id=prompt_id, choice="allow", user_id=bridge.human_id)
+        )
+        await wait_until(lambda: _idle(bridge, thread))
+        assert "✅ Done" in bridge.texts(thread)
