@@ -615,3 +615,32 @@ async def test_exit_plan_mode_is_approved_through_a_prompt(tmp_path: Path) -> No
         )
         await wait_until(lambda: _idle(bridge, thread))
         assert "✅ Done" in bridge.texts(thread)
+
+
+async def test_a_message_typed_while_a_prompt_waits_never_hangs_the_thread(
+    tmp_path: Path,
+) -> None:
+    """The original hung for 24 h here. The message interrupts the turn, the CLI withdraws
+    its request, the prompt shows it was withdrawn, and the new message runs."""
+    from bridge.store import PromptState
+
+    async with open_bridge(tmp_path, "permission_cancelled_by_interrupt") as bridge:
+        thread = bridge.thread()
+        await bridge.say(thread, "RUNTOUCH please")
+        await wait_until(lambda: _prompt_message(bridge, thread) is not None)
+        prompt_msg = _prompt_message(bridge, thread)
+        prompt_id = _custom_ids(prompt_msg)[0].split(":")[2]
+        second = await bridge.say(thread, "never mind, do something else")
+        await wait_until(
+            lambda: bridge.db(
+                lambda db: (
+                    [i.message_id for i in db.inbox(thread, InboxState.DELIVERED)] == [second]
+                )
+            )
+        )
+        await bridge.rest.wait_idle()
+        stored = await bridge.db(lambda db: db.prompt_get(prompt_id))
+        assert stored.state is PromptState.CANCELLED
+        edited = bridge.server.control.message(prompt_msg["id"])
+        assert "Withdrawn" in edited["embeds"][0]["description"]
+        assert all(b.get("disabled") for row in edited["components"] for b in row["components"])
