@@ -17,7 +17,9 @@ send: the first job, in priority order and then in the order it was queued, that
 If none is, the scheduler sleeps until the earliest time one will be (or until a job is
 queued or a lane frees). So a burst of edits can never delay an interaction response, and
 a saturated global budget is spent on the most important work first; within a priority the
-oldest job goes first, which is fair between sessions.
+oldest job goes first, which is fair between sessions. One exception keeps status
+reactions alive under a steady stream of edits: a reaction queued for more than
+:data:`PROMOTE_AFTER` seconds joins the edits, where its age puts it first.
 
 A job is built into an HTTP request only when it is sent, so a queued edit that absorbs a
 newer edit (coalescing, done by the client) sends the newest content. Retries put the job
@@ -87,6 +89,10 @@ BACKOFF_BASE: Final = 0.5
 BACKOFF_CAP: Final = 8.0
 MAX_IN_FLIGHT: Final = 128
 MIN_WAIT: Final = 1e-4
+PROMOTE_AFTER: Final = 5.0
+"""Seconds a reaction may wait before it competes with edits as an equal (by age): under a
+steady stream of edits the global budget is never free for priority 3, and a status
+reaction that waits for the end of the stream is no status at all."""
 ROUNDING_MARGIN: Final = 0.01
 """WORKAROUND: Discord (and the local server) round ``Reset-After`` and ``retry_after`` to
 milliseconds; the machine adds them to ``now`` as they are, so a request sent exactly at
@@ -153,6 +159,7 @@ class Job:
     background: bool = False
     """Nobody awaits it: failures go to the failure listeners."""
     seq: int = 0
+    queued_at: float = 0.0
     attempts: int = 0
     """HTTP attempts made (for stats and ``recover``)."""
     retries: int = 0
@@ -239,6 +246,7 @@ class Scheduler:
     def submit(self, job: Job) -> Job:
         self._seq += 1
         job.seq = self._seq
+        job.queued_at = trio.current_time()
         self.queues[job.priority][job.seq] = job
         self._wakeup.set()
         return job
@@ -295,6 +303,7 @@ class Scheduler:
         if len(self.in_flight) >= MAX_IN_FLIGHT:
             return None, wake
         shedding = self.limits.invalid_request_count(now) >= self.shed_threshold
+        self._promote_old_reactions(now)
         for priority in Priority:
             queue = self.queues[priority]
             blocked: set[str] = set()
@@ -323,6 +332,19 @@ class Scheduler:
                 blocked.add(lane)
                 wake = min(wake, at)
         return None, wake
+
+    def _promote_old_reactions(self, now: float) -> None:
+        reactions = self.queues[Priority.REACTION]
+        old = [j for j in reactions.values() if now - j.queued_at > PROMOTE_AFTER]
+        if not old:
+            return
+        edits = self.queues[Priority.EDIT]
+        for job in old:
+            del reactions[job.seq]
+            job.priority = Priority.EDIT
+            edits[job.seq] = job
+        # Oldest first among edits, so a promoted reaction goes before newer edits.
+        self.queues[Priority.EDIT] = dict(sorted(edits.items()))
 
     def _shed(self, job: Job, now: float) -> None:
         self.stats.shed += 1

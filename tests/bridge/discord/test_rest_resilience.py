@@ -234,3 +234,33 @@ async def test_strict_buckets_still_converge_without_429s_after_learning(
         for i in range(5):
             await rig.rest.create_message(rig.channel_id, content=str(i))
         assert rig.server.stats.responses_429 == 0
+
+
+async def test_status_reactions_are_not_starved_by_a_stream_of_edits(
+    autojump_clock: object,
+) -> None:
+    # 150 channels streaming edits keep the global budget full for 20 s; a reaction queued
+    # at the start still lands within seconds, not after the stream.
+    async with open_rig(check_spec=False) as rig:
+        channels = [int(rig.server.control.create_channel(f"s{i}")["id"]) for i in range(150)]
+        messages = [await rig.rest.create_message(c, content="0") for c in channels]
+        await trio.sleep(5)
+        target = messages[0]
+        stop = trio.current_time() + 20
+
+        async def stream(msg: object) -> None:
+            step = 0
+            while trio.current_time() < stop:
+                step += 1
+                rig.rest.submit_edit(msg.channel_id, msg.id, content=str(step))  # type: ignore[attr-defined]
+                await trio.sleep(0.1)
+
+        async with trio.open_nursery() as nursery:
+            for msg in messages:
+                nursery.start_soon(stream, msg)
+            await trio.sleep(1)
+            start = trio.current_time()
+            await rig.rest.add_reaction(target.channel_id, target.id, "⏳")
+            waited = trio.current_time() - start
+        assert waited < 8.0
+        assert rig.server.stats.responses_429 == 0
