@@ -5,10 +5,12 @@ with nothing lost (A4)."""
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import trio
 
 from bridge.sessions import render
@@ -26,6 +28,11 @@ from tests.e2e.bridge_harness import (
 from tests.support.model_server import ModelServer, RecordedRequest, Reply, ScriptStep
 
 SLOW = " ".join(f"word{i}" for i in range(60))
+"""Streamed over about 15 s: a turn still far from its end when the bridge goes."""
+
+ORPHAN_GRACE = 3.0
+"""Seconds a killed bridge's ``claude`` may take to die. Left alone, the real CLI finishes
+its turn first (it ignores stdin EOF until then): about 14 s with ``SLOW``."""
 
 
 def _script() -> Callable[[RecordedRequest], ScriptStep]:
@@ -61,7 +68,8 @@ async def _start_turn_in_a_subprocess_bridge(scene: Scene, how: signal.Signals) 
             assert not process_alive(claude_pid)
         else:
             assert code == -signal.SIGKILL
-            # Orphaned, the CLI sees its stdin close and exits by itself.
+            # Orphaned, the CLI goes on until its turn ends (see the xfail test below);
+            # the restart comes after, so one process at a time runs the session.
             assert await wait_gone(claude_pid), f"claude {claude_pid} outlived the killed bridge"
     assert "word59" not in scene.shown(thread)
     return thread
@@ -115,3 +123,37 @@ async def test_sigkill_mid_turn_then_restart_continues_in_the_same_thread(
     async with open_scene(tmp_path, model_server, claude_bin, claude_env, bridge=False) as scene:
         thread = await _start_turn_in_a_subprocess_bridge(scene, signal.SIGKILL)
         await _continues_in_the_same_thread(scene, thread, "crash")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "a SIGKILLed bridge leaves its claude running: actors/_process.py relies on the "
+        "child exiting at stdin EOF, but the real CLI finishes its turn first (about 14 s "
+        "here; minutes of tool use in the repository in real life), so a bridge restarted "
+        "at once runs a second claude on the same session beside it. PR_SET_PDEATHSIG from "
+        "preexec_fn is not enough on its own: trio forks in a worker thread, and the signal "
+        "follows that thread, which exits after 10 s idle (it would kill healthy children); "
+        "the child needs a parent-death link to the process (a long-lived spawner thread, "
+        "or a watchdog on a pipe)"
+    ),
+)
+async def test_claude_dies_with_a_sigkilled_bridge(
+    tmp_path: Path, model_server: ModelServer, claude_bin: Path, claude_env: dict[str, str]
+) -> None:
+    model_server.set_script(_script())
+    async with open_scene(tmp_path, model_server, claude_bin, claude_env, bridge=False) as scene:
+        async with open_bridge_process(scene) as bridge:
+            thread = scene.post(scene.channel_id, "Count slowly to sixty")
+            await scene.until_shown(thread, "word1 ")
+            (claude_pid,) = bridge.claude_pids()
+            bridge.process.send_signal(signal.SIGKILL)
+            with trio.fail_after(TIMEOUT):
+                await bridge.process.wait()
+        try:
+            assert await wait_gone(claude_pid, timeout=ORPHAN_GRACE), (
+                f"claude {claude_pid} outlived the killed bridge by {ORPHAN_GRACE} s"
+            )
+        finally:
+            if process_alive(claude_pid):  # the test's own cleanup, not the product's
+                os.kill(claude_pid, signal.SIGKILL)
