@@ -66,6 +66,7 @@ from protocol.discord.gateway import (
     GatewayEvent,
     GatewaySession,
     GatewayState,
+    GatewayUsageError,
     Reconnect,
     ReconnectMode,
     SendPayload,
@@ -163,9 +164,11 @@ class Unsubscribe:
 
 
 @attrs.frozen
-class SendGatewayCommand:
+class SendGatewayCommand(actors.Ask[None]):
     """Send ``{op, d}`` (e.g. op 3 presence update) within the send budget; queued until
-    the session is connected."""
+    the session is connected. Tell it, or ask it to learn that it was accepted: an ask
+    fails with ``GatewayUsageError`` for ops the session sends itself (1, 2, 6), a payload
+    over 4096 bytes, or a gateway that has stopped."""
 
     op: Opcode | int
     d: Any
@@ -484,7 +487,15 @@ class _GatewayDriver:
         elif isinstance(msg, WaitUntilConnected):
             self.connected_waiters.append(msg)
         elif isinstance(msg, SendGatewayCommand):
-            return self._handle(SendRequested(op=msg.op, d=msg.d))
+            try:
+                actions = self._handle(SendRequested(op=msg.op, d=msg.d))
+            except GatewayUsageError as exc:
+                # The caller's mistake, not the connection's: refuse it, keep running.
+                logger.error("gateway command refused: %s", exc)
+                msg.fail(exc)
+                return []
+            msg.reply(None)
+            return actions
         else:
             logger.warning("gateway actor ignored an unknown message %r", msg)
         return []

@@ -25,6 +25,7 @@ from bridge.discord import (
 )
 from bridge.discord.gateway import DELIVERY_HIGH_WATER
 from bridge.discord_local import open_discord_local
+from protocol.discord.gateway import GatewayUsageError
 from protocol.discord.gateway_codes import Intents
 from tests.bridge.discord.live import TIMEOUT, Recorder, fast_realism, open_live, record
 
@@ -184,11 +185,12 @@ async def test_refuses_to_burn_the_last_session_starts() -> None:
 async def test_stop_closes_with_1000_and_ends_the_session() -> None:
     async with open_live() as live:
         await live.wait_connected()
-        live.gateway.tell(
-            SendGatewayCommand(
-                op=3, d={"since": None, "activities": [], "status": "online", "afk": False}
-            )
-        )
+        presence = {"since": None, "activities": [], "status": "online", "afk": False}
+        assert await live.gateway.ask(SendGatewayCommand(op=3, d=presence), timeout=TIMEOUT) is None
+        # Ops the session sends itself are refused, and the gateway keeps running.
+        with pytest.raises(GatewayUsageError):
+            await live.gateway.ask(SendGatewayCommand(op=2, d={}), timeout=TIMEOUT)
+        assert (await live.status()).connected
         await live.gateway.stop()
         await live.server.wait_until(
             lambda: live.server.stats.close_codes_received.get(1000, 0) == 1, TIMEOUT
