@@ -93,6 +93,7 @@ from bridge.sessions.messages import (
 )
 from bridge.sessions.system_prompt import build_appended_prompt
 from bridge.sessions.turn import PendingMessage, TurnProcess, prepare_input, resume_failed
+from bridge.sessions.turn_context import ContextSeen, context_update, seen_at_start
 from bridge.sessions.usage import thread_name
 from bridge.sessions.view import Reaction, SessionRest, TurnView, edit, post
 from bridge.store import (
@@ -263,6 +264,8 @@ class _Session:
         self.batch: list[PendingMessage] = []
         """What the running turn carries (given back if the turn must be retried)."""
         self.resumed_with: str | None = None
+        self.context_seen: ContextSeen | None = None
+        """What this conversation was last told about other sessions and the lounge."""
         """The session id the running turn was started with (``--resume``)."""
         self.generation = 0
         self.owner: TurnProcess | None = None
@@ -563,6 +566,19 @@ class _Session:
             lounge=context.lounge,
             api_url=self.deps.api_url,
         )
+        # The CLI keeps the first turn's system prompt for the whole conversation
+        # (turn_context.py): a resumed turn hears what changed in its user message.
+        update = None
+        if record.session_id is None:
+            self.context_seen = seen_at_start(self.thread_id, context.others, context.lounge)
+        else:
+            update, self.context_seen = context_update(
+                thread_id=self.thread_id,
+                others=context.others,
+                lounge=context.lounge,
+                seen=self.context_seen,
+            )
+        text = f"{update}\n\n{turn_input.text}" if update else turn_input.text
         try:
             command = attrs.evolve(
                 self.deps.claude_command,
@@ -613,9 +629,7 @@ class _Session:
         self.resumed_with = command.resume
         self.view = TurnView(self.rest, self.thread_id, self._reaction())
         with contextlib.suppress(ClaudeGone):  # its exit arrives as ClaudeExited
-            await proc.send_user(
-                turn_input.text, images=turn_input.images, text_files=turn_input.text_files
-            )
+            await proc.send_user(text, images=turn_input.images, text_files=turn_input.text_files)
         delivered = self.delivered
         if delivered:
             await self._db(lambda db: db.inbox_set_state(delivered, InboxState.DELIVERED))
