@@ -432,7 +432,13 @@ class _GatewayDriver:
                     message_queue_size=64,
                     receive_buffer_size=65536,
                 )
-        except (OSError, trio.TooSlowError, trio_websocket.HandshakeError) as exc:
+        except (
+            OSError,
+            trio.TooSlowError,
+            trio.BrokenResourceError,
+            trio_websocket.HandshakeError,
+            trio_websocket.ConnectionClosed,
+        ) as exc:
             logger.warning("gateway connection to %s failed: %r", url.split("?")[0], exc)
             await self.events_send.send(_ConnEvent(conn, ConnectFailed(reason=repr(exc))))
             return None

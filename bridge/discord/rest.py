@@ -264,7 +264,9 @@ class RestClient:
         components: UndefinedOr[Sequence[m.ActionRow] | None] = UNDEFINED,
     ) -> m.Message:
         """Edit a message at :attr:`Priority.EDIT`, merged with any edit of the same message
-        still queued; returns the message as the edit that carried these fields left it."""
+        still queued; returns the message as the edit that carried these fields left it.
+
+        Cancellation: the edit stays queued (other edits of the message may ride on it)."""
         job = self._queue_edit(channel_id, message_id, content, embeds, components)
         return await job.wait()
 
