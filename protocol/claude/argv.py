@@ -87,6 +87,15 @@ class ClaudeCommand:
     fork_session: bool = False
     """With ``resume``: continue under a new session id."""
     append_system_prompt: str | None = None
+    system_prompt_snapshot: bool | None = None
+    """``--system-prompt-snapshot on|off``; ``None`` leaves the CLI's default (on).
+
+    With the default, CLI 2.1.330 records the first request's system prompt in the session
+    file (a ``prompt_snapshot`` attachment) and sends that record on every later request
+    and ``--resume``, ignoring a new ``--append-system-prompt``. ``False`` renders the
+    prompt fresh on every request, which a per-turn appended prompt needs; a session
+    recorded with the snapshot on is rendered fresh too once resumed with it off
+    (``tests/e2e/test_claude_cli_system_prompt.py``)."""
     allowed_tools: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     disallowed_tools: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     add_dirs: tuple[str, ...] = attrs.field(default=(), converter=tuple)
@@ -147,6 +156,8 @@ def build_argv(command: ClaudeCommand, *, prompt: str | None = None) -> list[str
             argv.append("--fork-session")
     if command.append_system_prompt:
         argv += ["--append-system-prompt", command.append_system_prompt]
+    if command.system_prompt_snapshot is not None:
+        argv += ["--system-prompt-snapshot", "on" if command.system_prompt_snapshot else "off"]
     if command.allowed_tools:
         argv += ["--allowedTools", ",".join(command.allowed_tools)]
     if command.disallowed_tools:
