@@ -93,7 +93,6 @@ from bridge.sessions.messages import (
 )
 from bridge.sessions.system_prompt import build_appended_prompt
 from bridge.sessions.turn import PendingMessage, TurnProcess, prepare_input, resume_failed
-from bridge.sessions.turn_context import ContextSeen, context_update, seen_at_start
 from bridge.sessions.usage import thread_name
 from bridge.sessions.view import Reaction, SessionRest, TurnView, edit, post
 from bridge.store import (
@@ -264,8 +263,6 @@ class _Session:
         self.batch: list[PendingMessage] = []
         """What the running turn carries (given back if the turn must be retried)."""
         self.resumed_with: str | None = None
-        self.context_seen: ContextSeen | None = None
-        """What this conversation was last told about other sessions and the lounge."""
         """The session id the running turn was started with (``--resume``)."""
         self.generation = 0
         self.owner: TurnProcess | None = None
@@ -566,30 +563,25 @@ class _Session:
             lounge=context.lounge,
             api_url=self.deps.api_url,
         )
-        # The CLI keeps the first turn's system prompt for the whole conversation
-        # (turn_context.py): a resumed turn hears what changed in its user message.
-        update = None
-        if record.session_id is None:
-            self.context_seen = seen_at_start(self.thread_id, context.others, context.lounge)
-        else:
-            update, self.context_seen = context_update(
-                thread_id=self.thread_id,
-                others=context.others,
-                lounge=context.lounge,
-                seen=self.context_seen,
-            )
-        text = f"{update}\n\n{turn_input.text}" if update else turn_input.text
+        text = turn_input.text
+        # Snapshot off: by default the CLI sends the first turn's system prompt again on
+        # every --resume, so K3/K4 would freeze (tests/e2e/test_claude_cli_system_prompt.py).
         try:
             command = attrs.evolve(
                 self.deps.claude_command,
                 resume=record.session_id,
                 append_system_prompt=appended,
+                system_prompt_snapshot=False,
             )
         except control.ControlError as exc:
             log.error(
                 "thread %s: stored session id rejected (%s); starting fresh", self.thread_id, exc
             )
-            command = attrs.evolve(self.deps.claude_command, append_system_prompt=appended)
+            command = attrs.evolve(
+                self.deps.claude_command,
+                append_system_prompt=appended,
+                system_prompt_snapshot=False,
+            )
         # X4: neither the bot token nor the API secret may reach the child.
         secrets = [s for s in (self.config.discord_bot_token, self.config.api_secret) if s]
         env = child_env(

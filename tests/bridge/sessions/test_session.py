@@ -646,17 +646,15 @@ async def test_a_message_typed_while_a_prompt_waits_never_hangs_the_thread(
         assert all(b.get("disabled") for row in edited["components"] for b in row["components"])
 
 
-async def test_a_resumed_turn_hears_about_sessions_that_started_since(tmp_path: Path) -> None:
-    """K3 on resumed turns: the CLI keeps the first turn's system prompt, so what changed
-    (another session started) comes at the start of the next user message."""
-    from tests.bridge.sessions.harness import (
-        choose_scenario,
-        wrap_recording_stdin,
-        write_dispatcher,
-    )
+async def test_a_resumed_turn_gets_a_fresh_system_prompt_naming_new_sessions(
+    tmp_path: Path,
+) -> None:
+    """K3 on resumed turns: the CLI would replay the first turn's system prompt on
+    ``--resume``; with the snapshot off, each turn's appended prompt is current."""
+    from tests.bridge.sessions.harness import choose_scenario, write_dispatcher
 
     dispatcher = write_dispatcher(tmp_path)
-    wrapper, stdin_log = wrap_recording_stdin(tmp_path, str(dispatcher))
+    wrapper, starts_log = wrap_recording_argv(tmp_path, str(dispatcher))
     async with open_bridge(tmp_path, "text_thinking", claude_executable=wrapper) as bridge:
         a, b = bridge.thread("a"), bridge.thread("b")
         choose_scenario(tmp_path, b, "interrupt")  # b keeps running until interrupted
@@ -666,9 +664,11 @@ async def test_a_resumed_turn_hears_about_sessions_that_started_since(tmp_path: 
         await wait_until(lambda: "one t" in bridge.texts(b))
         await bridge.say(a, "second in a")
         await wait_until(lambda: bridge.texts(a).count("✅ Done") == 2)
-    texts = [blocks[0]["text"] for blocks in _user_lines(stdin_log)]
-    first_a = next(t for t in texts if t.endswith("first in a"))
-    second_a = next(t for t in texts if t.endswith("second in a"))
-    assert first_a == "first in a"  # a new conversation: its system prompt says it all
-    assert second_a.startswith("<bridge-update>")
-    assert f"thread {b}" in second_a
+    starts = [json.loads(line) for line in starts_log.read_text().splitlines()]
+    of_a = [s["argv"] for s in starts if s["env"]["DISCORD_THREAD_ID"] == str(a)]
+    assert len(of_a) == 2
+    for argv in of_a:
+        assert argv[argv.index("--system-prompt-snapshot") + 1] == "off"
+    first, second = (argv[argv.index("--append-system-prompt") + 1] for argv in of_a)
+    assert "none besides you" in first
+    assert f"thread {b}" in second
