@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import trio
 
 from tests.e2e.bridge_harness import open_scene
@@ -91,8 +90,9 @@ async def test_two_sessions_on_one_repository_see_each_other_and_keep_to_worktre
                 assert f"`git worktree add {base / f'wt-{thread}'} -b session/{thread}`" in system
             assert "ACTIVE SESSIONS RIGHT NOW: none besides you." in a1.system_text
             assert f'- thread {a} "Feature A: parser" in {repo} (running' in b1.system_text
-            # (That A's second turn names B is test_a_resumed_turn_gets_a_fresh_system_prompt,
-            # below: the real CLI reuses the first turn's prompt on --resume.)
+            # A's second turn is a --resume: its prompt is fresh, so it names B too.
+            assert f'- thread {b} "Feature B: renderer" in {repo} (running' in a2.system_text
+            assert "ACTIVE SESSIONS RIGHT NOW: none besides you." not in a2.system_text
             assert a2.system_text.count("AI LOUNGE") == 1
             assert "AI LOUNGE" not in a2.all_text()  # never in the conversation history
 
@@ -114,19 +114,6 @@ async def test_two_sessions_on_one_repository_see_each_other_and_keep_to_worktre
         assert not (repo / "renderer.py").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "K3/K4 on resumed turns: the bridge passes a fresh --append-system-prompt each turn "
-        "(checked: the argv of the second process names the other session), but the real "
-        "CLI 2.1.330 stores a 'prompt_snapshot' attachment in the session file and, with "
-        "--resume, sends the snapshot's system prompt (the first turn's) to the model; so "
-        "from the second turn on, the active sessions and lounge lines Claude sees are "
-        "frozen at the first turn. Needs another channel for per-turn context (session.py "
-        "_start_turn / protocol.claude.argv), e.g. a per-turn context block the CLI does "
-        "not snapshot"
-    ),
-)
 async def test_a_resumed_turn_gets_a_fresh_system_prompt(
     tmp_path: Path, model_server: ModelServer, claude_bin: Path, claude_env: dict[str, str]
 ) -> None:
