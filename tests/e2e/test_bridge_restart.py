@@ -9,6 +9,7 @@ import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
+from typing import Final
 
 import pytest
 import trio
@@ -125,19 +126,20 @@ async def test_sigkill_mid_turn_then_restart_continues_in_the_same_thread(
         await _continues_in_the_same_thread(scene, thread, "crash")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a SIGKILLed bridge leaves its claude running: actors/_process.py relies on the "
-        "child exiting at stdin EOF, but the real CLI finishes its turn first (about 14 s "
-        "here; minutes of tool use in the repository in real life), so a bridge restarted "
-        "at once runs a second claude on the same session beside it. PR_SET_PDEATHSIG from "
-        "preexec_fn is not enough on its own: trio forks in a worker thread, and the signal "
-        "follows that thread, which exits after 10 s idle (it would kill healthy children); "
-        "the child needs a parent-death link to the process (a long-lived spawner thread, "
-        "or a watchdog on a pipe)"
-    ),
+ORPHAN_BUG: Final = (
+    "a SIGKILLed bridge leaves its claude running: actors/_process.py relies on the "
+    "child exiting at stdin EOF, but the real CLI finishes its turn first (about 14 s "
+    "here; minutes of tool use in the repository in real life), so a bridge restarted "
+    "at once runs a second claude on the same session beside it. PR_SET_PDEATHSIG from "
+    "preexec_fn is not enough on its own: trio forks in a worker thread, and the signal "
+    "follows that thread, which exits after 10 s idle (it would kill healthy children); "
+    "the child needs a parent-death link to the process (a long-lived spawner thread, "
+    "or a watchdog on a pipe)"
 )
+"""The known bug the next test exposes (an imperative xfail, so that any other failure
+of its setup, e.g. a timeout, still fails the test)."""
+
+
 async def test_claude_dies_with_a_sigkilled_bridge(
     tmp_path: Path, model_server: ModelServer, claude_bin: Path, claude_env: dict[str, str]
 ) -> None:
@@ -150,10 +152,10 @@ async def test_claude_dies_with_a_sigkilled_bridge(
             bridge.process.send_signal(signal.SIGKILL)
             with trio.fail_after(TIMEOUT):
                 await bridge.process.wait()
-        try:
-            assert await wait_gone(claude_pid, timeout=ORPHAN_GRACE), (
-                f"claude {claude_pid} outlived the killed bridge by {ORPHAN_GRACE} s"
-            )
-        finally:
-            if process_alive(claude_pid):  # the test's own cleanup, not the product's
-                os.kill(claude_pid, signal.SIGKILL)
+        gone = await wait_gone(claude_pid, timeout=ORPHAN_GRACE)
+    if not gone and process_alive(claude_pid):  # the test's own cleanup, not the product's
+        os.kill(claude_pid, signal.SIGKILL)
+    if not gone:
+        pytest.xfail(
+            f"claude {claude_pid} outlived the killed bridge by {ORPHAN_GRACE} s: {ORPHAN_BUG}"
+        )

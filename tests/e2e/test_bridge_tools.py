@@ -159,6 +159,8 @@ async def test_permission_prompts_allow_deny_expire_and_ignore_strangers(
         await scene.until(lambda: "✅ Done" in scene.shown(thread))
         await scene.until_shown(thread, "Created it.")
         assert (work / "allowed.txt").exists()
+        # The prompt's edit is submitted, coalesced and rate limited: it may land late.
+        await scene.until(lambda: "✅ Allowed by" in _outcome(scene, prompt["id"]))
         assert f"✅ Allowed by <@{scene.owner_id}>" in _outcome(scene, prompt["id"])
         answered = control.message(prompt["id"])
         assert all(b["disabled"] for b in _buttons(answered).values())
@@ -171,6 +173,7 @@ async def test_permission_prompts_allow_deny_expire_and_ignore_strangers(
         scene.click(prompt["id"], _buttons(prompt)["Deny"]["custom_id"])
         await scene.until(lambda: scene.shown(thread).count("✅ Done") == 2)
         assert not (work / "denied.txt").exists()
+        await scene.until(lambda: "❌ Denied by" in _outcome(scene, prompt["id"]))
         assert f"❌ Denied by <@{scene.owner_id}>" in _outcome(scene, prompt["id"])
         (result,) = model_server.turns[3].tool_results()
         assert result["is_error"] is True
