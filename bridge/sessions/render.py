@@ -25,6 +25,7 @@ from protocol.claude import events as ev
 from protocol.claude.turn import Activity, ToolRun
 from protocol.discord import limits
 from protocol.discord import models as m
+from protocol.discord.chunking import chunk_message
 
 # ---------------------------------------------------------------------------------------
 # Payloads
@@ -142,58 +143,12 @@ def activity_phrase(activity: Activity, tool: ToolRun | None = None) -> str:
 def split_text(text: str, limit: int = CHUNK_CHARS) -> list[str]:
     """Split ``text`` into messages of at most ``limit`` characters (C23).
 
-    Splits at the last blank line, else the last newline, past a third of the limit, else
-    hard. A chunk that ends inside a code fence is closed with ```` ``` ```` and the next
-    chunk reopens it with the same language tag, so every chunk renders on its own.
-    Empty chunks are dropped; no text is lost or reordered (the fence lines added are the
-    only additions).
+    The shared chunker (:mod:`protocol.discord.chunking`) prefers paragraph, then line,
+    then word boundaries, closes and reopens code fences with their language, and repeats a
+    markdown table's header in the next chunk. Whitespace-only chunks are dropped because
+    Discord refuses empty messages; they carry no visible text.
     """
-    chunks: list[str] = []
-    rest = text
-    reopen = ""
-    while rest:
-        # Room for the reopening line and a closing fence ("\n```").
-        room = limit - len(reopen) - 4
-        if len(rest) <= room:
-            piece, rest = rest, ""
-        else:
-            cut = _cut_point(rest, room)
-            piece, rest = rest[:cut], rest[cut:]
-        body = reopen + piece
-        fence = _open_fence(body)
-        if fence is not None and rest:
-            body = body.rstrip("\n") + "\n```"
-            # Keep the language tag, but never let a runaway fence line eat the chunk.
-            reopen = (fence if len(fence) <= _MAX_FENCE_LINE else "```") + "\n"
-        else:
-            reopen = ""
-        if body.strip():
-            chunks.append(body)
-    return chunks
-
-
-#: Longest opening fence line carried over to the next chunk (```` ```python ```` etc.).
-_MAX_FENCE_LINE: Final = 40
-
-
-def _cut_point(text: str, room: int) -> int:
-    window = text[:room]
-    floor = room // 3
-    for separator in ("\n\n", "\n"):
-        at = window.rfind(separator)
-        if at > floor:
-            return at + len(separator)
-    return room
-
-
-def _open_fence(text: str) -> str | None:
-    """The opening fence line (e.g. ```` ```python ````) if ``text`` ends inside a fence."""
-    opening: str | None = None
-    for line in text.split("\n"):
-        stripped = line.strip()
-        if stripped.startswith("```"):
-            opening = None if opening is not None else stripped
-    return opening
+    return [c.text for c in chunk_message(text, limit) if c.text.strip()]
 
 
 # ---------------------------------------------------------------------------------------

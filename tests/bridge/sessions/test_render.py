@@ -9,6 +9,7 @@ from bridge.sessions import render as r
 from protocol.claude import events as ev
 from protocol.claude.turn import Activity, ToolRun
 from protocol.discord import limits
+from protocol.discord.chunking import chunk_message
 
 
 def _run(**kw: object) -> ToolRun:
@@ -134,21 +135,21 @@ _PIECES = st.sampled_from(
 
 
 @given(st.lists(_PIECES, max_size=400).map("".join))
-def test_split_text_bounded_and_fences_balanced(text: str) -> None:
+def test_split_text_is_the_shared_chunkers_bounded_lossless_split(text: str) -> None:
     chunks = r.split_text(text, limit=300)
     for chunk in chunks:
         assert len(chunk) <= 300
-        fences = [line for line in chunk.split("\n") if line.strip().startswith("```")]
-        # Each chunk is a whole fragment: a fence opened in it is closed in it, unless
-        # the text itself never closes it (then only the last chunk may be open).
-        assert len(fences) % 2 == 0 or chunk is chunks[-1]
+        assert chunk.strip()
+    # Fence balance per chunk is the chunker's contract, tested with CommonMark's fence
+    # rules (backtick counts, info strings, tildes) in tests/property/test_chunking.py.
 
-    # No visible text is lost or reordered: dropping fences and whitespace, the chunks
-    # concatenate back to the input.
-    def bare(s: str) -> str:
-        return "".join(s.replace("```py", "").replace("```", "").split())
-
-    assert bare("".join(chunks)) == bare(text)
+    # No text is lost or reordered: the chunks are the shared chunker's, whose bodies
+    # (each chunk minus the fence or table-header lines it repeats) join back to the
+    # input exactly; only whitespace-only chunks are left out.
+    pieces = chunk_message(text, 300)
+    assert "".join(p.body for p in pieces) == text
+    assert chunks == [p.text for p in pieces if p.text.strip()]
+    assert all(not p.text.strip() for p in pieces if p.text not in chunks)
 
 
 def test_split_text_keeps_short_text_whole_and_splits_at_paragraphs() -> None:
