@@ -117,7 +117,8 @@ async def test_a_follow_up_in_the_thread_continues_the_same_session(
     async with open_scene(tmp_path, model_server, claude_bin, claude_env) as scene:
         thread = scene.post(scene.channel_id, "Remember the word PINEAPPLE")
         await scene.until_shown(thread, "✅ Done")
-        assert "I will remember PINEAPPLE." in scene.shown(thread)
+        # The text's last edit is coalesced and may land just after the completion embed.
+        await scene.until_shown(thread, "I will remember PINEAPPLE.")
         first_session = (await scene.status(thread)).session_id
         assert first_session is not None
 
@@ -132,7 +133,7 @@ async def test_a_follow_up_in_the_thread_continues_the_same_session(
         roles = [m["role"] for m in second.messages if m["role"] in ("user", "assistant")]
         assert roles[-3:] == ["user", "assistant", "user"]
         # No second thread: the follow-up was answered in place, on the same session.
-        assert "The word was PINEAPPLE." in scene.shown(thread)
+        await scene.until_shown(thread, "The word was PINEAPPLE.")
         assert (await scene.status(thread)).session_id == first_session
         # C2 on a message in the thread: it ends on done (reactions are rate limited, so
         # the last change may land after the embed).

@@ -28,12 +28,12 @@ from tests.e2e.bridge_harness import (
 )
 from tests.support.model_server import ModelServer, RecordedRequest, Reply, ScriptStep
 
-SLOW = " ".join(f"word{i}" for i in range(60))
-"""Streamed over about 15 s: a turn still far from its end when the bridge goes."""
+SLOW = " ".join(f"word{i}" for i in range(40))
+"""Streamed over about 10 s: a turn still far from its end when the bridge goes."""
 
 ORPHAN_GRACE = 3.0
 """Seconds a killed bridge's ``claude`` may take to die. Left alone, the real CLI finishes
-its turn first (it ignores stdin EOF until then): about 14 s with ``SLOW``."""
+its turn first (it ignores stdin EOF until then): about 9 s with ``SLOW``."""
 
 
 def _script() -> Callable[[RecordedRequest], ScriptStep]:
@@ -44,7 +44,7 @@ def _script() -> Callable[[RecordedRequest], ScriptStep]:
         said = request.last_user_text
         if said.startswith("Count slowly") and counted == 0:
             counted += 1
-            return Reply.text(SLOW, chunks=60, delay=0.25)
+            return Reply.text(SLOW, chunks=40, delay=0.25)
         if said.startswith("Count slowly") or RESUME_PROMPT in said:
             return Reply.text("Resumed: counting finished.")
         return Reply.text(f"unexpected: {said!r}")
@@ -72,7 +72,7 @@ async def _start_turn_in_a_subprocess_bridge(scene: Scene, how: signal.Signals) 
             # Orphaned, the CLI goes on until its turn ends (see the xfail test below);
             # the restart comes after, so one process at a time runs the session.
             assert await wait_gone(claude_pid), f"claude {claude_pid} outlived the killed bridge"
-    assert "word59" not in scene.shown(thread)
+    assert "word39" not in scene.shown(thread)
     return thread
 
 
@@ -128,7 +128,7 @@ async def test_sigkill_mid_turn_then_restart_continues_in_the_same_thread(
 
 ORPHAN_BUG: Final = (
     "a SIGKILLed bridge leaves its claude running: actors/_process.py relies on the "
-    "child exiting at stdin EOF, but the real CLI finishes its turn first (about 14 s "
+    "child exiting at stdin EOF, but the real CLI finishes its turn first (about 9 s "
     "here; minutes of tool use in the repository in real life), so a bridge restarted "
     "at once runs a second claude on the same session beside it. PR_SET_PDEATHSIG from "
     "preexec_fn is not enough on its own: trio forks in a worker thread, and the signal "
