@@ -135,5 +135,7 @@ async def test_a_refused_token_exits_78_with_advice(tmp_path: Path) -> None:
             )
     assert result.returncode == EXIT_GATEWAY_FATAL
     last = result.stderr.decode().strip().splitlines()[-1]
-    assert last.startswith("ccbridge: Discord refused the bot token")
+    assert last.startswith(
+        "ccbridge: Discord rejected the bot token (HTTP 401 on GET /gateway/bot)"
+    )
     assert "DISCORD_BOT_TOKEN" in last
