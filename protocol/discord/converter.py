@@ -16,6 +16,17 @@ Rules it applies (see :mod:`protocol.discord.models` for why):
 Reading a payload that lacks a required field or has a wrong type raises
 ``cattrs.errors.ClassValidationError`` (the peer's fault; its message lists the paths).
 Never use the global ``cattrs`` functions and never register Discord hooks elsewhere.
+
+Speed (issue 4: every gateway dispatch goes through here)
+---------------------------------------------------------
+cattrs' detailed validation wraps every field in ``try``/``except`` and collects errors,
+which roughly doubles the cost of structuring a message. Payloads from Discord are almost
+always valid, so :class:`DiscordConverter` structures with ``detailed_validation=False``
+and, only when that fails, structures the same data again with a detailed twin converter
+(built by the same function) to raise the ``ClassValidationError`` that names the paths.
+The per-field hooks we add (snowflakes, open enums, nullable and optional fields) are one
+plain function each, resolving nested hooks once instead of dispatching through
+``conv.structure`` per value.
 """
 
 from __future__ import annotations
@@ -31,8 +42,9 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from protocol.discord import models as m
+from protocol.discord._fast_structure import can_generate, make_fast_structure_fn
 
-__all__ = ["DISPATCH_MODELS", "make_converter", "structure_dispatch"]
+__all__ = ["DISPATCH_MODELS", "DiscordConverter", "make_converter", "structure_dispatch"]
 
 _RENAMES: Final[dict[type, dict[str, str]]] = {m.RateLimitedBody: {"is_global": "global"}}
 
@@ -97,9 +109,39 @@ def _open_enum(members: list[Any]) -> type[enum.Enum] | None:
     return None
 
 
-def make_converter() -> cattrs.Converter:
+class DiscordConverter(cattrs.Converter):
+    """A cattrs converter that structures fast and explains failures in detail.
+
+    ``structure`` runs the fast hooks (no detailed validation); if they raise, the data is
+    structured again by ``explain`` (the same hooks with detailed validation), whose
+    ``ClassValidationError`` lists every bad path. Build it with :func:`make_converter`.
+    """
+
+    explain: cattrs.Converter | None = None
+    """The detailed twin that re-runs a failed structuring to explain it (None: the twin
+    itself, which raises its own errors)."""
+
+    def structure(self, obj: Any, cl: Any) -> Any:
+        try:
+            # What cattrs' structure does, minus a call frame (this is the hot path).
+            return self._structure_func.dispatch(cl)(obj, cl)
+        except Exception:
+            if self.explain is None:
+                raise
+            # The twin is the reference: it raises the ClassValidationError that names
+            # the paths (the fast hooks only take shortcuts with the same results).
+            return self.explain.structure(obj, cl)
+
+
+def make_converter() -> DiscordConverter:
     """Build the Discord converter (cheap; build one per component that needs it)."""
-    conv = cattrs.Converter()
+    conv = _build(detailed=False)
+    conv.explain = _build(detailed=True)
+    return conv
+
+
+def _build(*, detailed: bool) -> DiscordConverter:
+    conv = DiscordConverter(detailed_validation=detailed)
 
     # Snowflakes: int in Python, decimal string on the wire.
     conv.register_structure_hook(m.Snowflake, _structure_snowflake)
@@ -110,13 +152,13 @@ def make_converter() -> cattrs.Converter:
         cls = _COMPONENT_BY_TAG.get(v.get("type"))
         if cls is None:
             return m.UnknownComponent(type=int(v.get("type", -1)), raw=dict(v))
-        return conv.structure(v, cls)
+        return conv.get_structure_hook(cls)(v, cls)
 
     def structure_interaction(v: Any, _: Any) -> Any:
         cls = _INTERACTION_BY_TAG.get(v.get("type"))
         if cls is None:
             return m.UnknownInteraction(type=int(v.get("type", -1)), raw=dict(v))
-        return conv.structure(v, cls)
+        return conv.get_structure_hook(cls)(v, cls)
 
     tagged: dict[Any, Callable[[Any, Any], Any]] = {
         m.Component: structure_component,
@@ -135,12 +177,22 @@ def make_converter() -> cattrs.Converter:
         elif all(r in _PRIMITIVES for r in rest):
             inner_fn = _make_primitive_structure(tuple(rest), t)
         else:
+            # Resolved on first use, not here: a model may contain itself
+            # (Message.referenced_message), and its hook is being built right now.
+            hook: list[Callable[[Any, Any], Any]] = []
 
             def inner_fn(v: Any, _: Any) -> Any:
-                return conv.structure(v, inner)
+                if not hook:
+                    hook.append(conv.get_structure_hook(inner))
+                return hook[0](v, inner)
+
+        if not nullable:
+            # UndefinedOr[X] without None: a present key is never UNDEFINED (JSON has no
+            # such value), so the inner hook is the whole hook.
+            return inner_fn
 
         def structure_union(v: Any, _: Any) -> Any:
-            if v is None and nullable:
+            if v is None:
                 return None
             return inner_fn(v, inner)
 
@@ -167,6 +219,8 @@ def make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook_factory(_is_union, union_unstructure_factory)
 
     def attrs_structure_factory(cls: type) -> Callable[[Any, Any], Any]:
+        if not detailed and cls not in _RENAMES and can_generate(cls):
+            return make_fast_structure_fn(cls, conv)
         renames = {k: override(rename=v) for k, v in _RENAMES.get(cls, {}).items()}
         return make_dict_structure_fn(cls, conv, **renames)
 

@@ -75,7 +75,11 @@ from protocol.discord.gateway_codes import (
     gateway_url,
 )
 from protocol.discord.pacing import Backoff, IdentifyPacer, SendLimiter, heartbeat_reserve
-from protocol.discord.zlib_stream import NEED_DATA, GatewayDecodeError, ZlibStreamDecoder
+from protocol.discord.zlib_stream import (
+    GatewayDecodeError,
+    ZlibStreamDecoder,
+    parse_json,
+)
 
 __all__ = [
     "HELLO_TIMEOUT",
@@ -339,6 +343,8 @@ class GatewayState(enum.Enum):
 
 _MACHINE_OPS: Final = frozenset({Opcode.HEARTBEAT, Opcode.IDENTIFY, Opcode.RESUME})
 
+_DISPATCH: Final = int(Opcode.DISPATCH)
+
 _LIVE_STATES: Final = frozenset(
     {
         GatewayState.AWAITING_HELLO,
@@ -444,14 +450,14 @@ class GatewaySession:
                 requested payload is over Discord's 4096-byte limit.
         """
         out: list[GatewayAction] = []
-        if isinstance(event, StartRequested):
+        if isinstance(event, FrameReceived):  # first: by far the most frequent event
+            self._on_frame(event.data, now, out)
+        elif isinstance(event, StartRequested):
             self._on_start(now, out)
         elif isinstance(event, ConnectionOpened):
             self._on_opened(now, out)
         elif isinstance(event, ConnectFailed):
             self._on_connect_failed(now, out)
-        elif isinstance(event, FrameReceived):
-            self._on_frame(event.data, now, out)
         elif isinstance(event, ConnectionClosed):
             self._on_closed(event, now, out)
         elif isinstance(event, TimerFired):
@@ -630,33 +636,30 @@ class GatewaySession:
     # -----------------------------------------------------------------------------------------
 
     def _on_frame(self, data: str | bytes, now: float, out: list[GatewayAction]) -> None:
-        if self.state not in _LIVE_STATES:
+        # ``is CONNECTED`` first: the common case, and cheaper than hashing an enum.
+        if self.state is not GatewayState.CONNECTED and self.state not in _LIVE_STATES:
             return  # in flight from a connection we already closed
         try:
-            texts = self._decode(data)
-            payloads = [json.loads(t) for t in texts]
+            # Each payload is parsed once: by the zlib-stream decoder (which must parse to
+            # find where a message ends), or here for a plain text or binary frame.
+            decoder = self._decoder
+            if decoder is None or data.__class__ is str:
+                payloads = [parse_json(data)]
+            else:
+                payloads = decoder.receive_messages(data)  # type: ignore[arg-type]
         except (GatewayDecodeError, ValueError) as exc:
             self._restart(out, now, reason=f"undecodable data: {exc}")
             return
         for payload in payloads:
-            if self.state not in _LIVE_STATES:
+            if self.state is not GatewayState.CONNECTED and self.state not in _LIVE_STATES:
                 return  # an earlier payload in this frame ended the connection
-            if not isinstance(payload, dict):
+            if payload.__class__ is not dict:
                 self._restart(out, now, reason="payload is not a JSON object")
                 return
-            self._on_payload(payload, now, out)
-
-    def _decode(self, data: str | bytes) -> list[str]:
-        if isinstance(data, str):
-            return [data]
-        if self._decoder is None:
-            return [data.decode("utf-8")]
-        self._decoder.receive_data(data)
-        texts: list[str] = []
-        while (text := self._decoder.next_event()) is not NEED_DATA:
-            assert isinstance(text, str)
-            texts.append(text)
-        return texts
+            if payload.get("op") == _DISPATCH:  # the hot path, ahead of _on_payload
+                self._on_dispatch(payload, now, out)
+            else:
+                self._on_payload(payload, now, out)
 
     def _on_payload(self, payload: dict[str, Any], now: float, out: list[GatewayAction]) -> None:
         op = payload.get("op")
@@ -720,9 +723,9 @@ class GatewaySession:
         name = payload.get("t")
         seq = payload.get("s")
         d = payload.get("d")
-        if isinstance(seq, int) and not isinstance(seq, bool):
+        if seq.__class__ is int and (self._seq is None or seq > self._seq):
             # Row 14: the latest non-null s; a duplicate or late event never moves it back.
-            self._seq = seq if self._seq is None else max(self._seq, seq)
+            self._seq = seq
         replayed = self.state is GatewayState.RESUMING
         if name == "READY" and isinstance(d, dict):
             session_id = d.get("session_id")
@@ -740,7 +743,7 @@ class GatewaySession:
             Deliver(
                 dispatch=Dispatch(
                     name=str(name),
-                    seq=seq if isinstance(seq, int) else None,
+                    seq=seq if seq.__class__ is int else None,
                     data=d,
                     replayed=replayed,
                 )

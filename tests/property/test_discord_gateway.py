@@ -23,7 +23,6 @@ Invariants, checked after every step:
 from __future__ import annotations
 
 import itertools
-import json
 from typing import Any
 
 from hypothesis import settings
@@ -359,9 +358,9 @@ class GatewayAgainstRandomServer(RuleBasedStateMachine):
         del self.pending[:cut]
         self.mirror.receive_data(chunk)
         payloads = []
-        while (text := self.mirror.next_event()) is not NEED_DATA:
-            assert isinstance(text, str)
-            payloads.append(json.loads(text))
+        while (message := self.mirror.next_event()) is not NEED_DATA:
+            assert isinstance(message, dict)
+            payloads.append(message)
         # The client stops reading a frame once a payload in it ended the connection
         # (op 7 / op 9): model exactly the payloads it processed, then check its actions.
         states = [self._snapshot()]

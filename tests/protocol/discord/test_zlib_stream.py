@@ -7,7 +7,12 @@ import zlib
 
 import pytest
 
-from protocol.discord.zlib_stream import NEED_DATA, GatewayDecodeError, ZlibStreamDecoder
+from protocol.discord.zlib_stream import (
+    NEED_DATA,
+    GatewayDecodeError,
+    ZlibStreamDecoder,
+    parse_json,
+)
 
 
 def _message(compressor: zlib._Compress, payload: object) -> bytes:
@@ -16,9 +21,8 @@ def _message(compressor: zlib._Compress, payload: object) -> bytes:
 
 def drain(decoder: ZlibStreamDecoder) -> list[object]:
     out = []
-    while (text := decoder.next_event()) is not NEED_DATA:
-        assert isinstance(text, str)
-        out.append(json.loads(text))
+    while (message := decoder.next_event()) is not NEED_DATA:
+        out.append(message)
     return out
 
 
@@ -84,3 +88,37 @@ def test_buffer_is_bounded() -> None:
     d = ZlibStreamDecoder(max_buffered_bytes=1000)
     with pytest.raises(GatewayDecodeError, match="limit 1000"):
         d.receive_data(b"\x78" * 1001)
+
+
+@pytest.mark.parametrize(
+    "text", ['{"a":1}', ' {"a": [1, 2]} \n', '"s"', "[]", "5", "null", "\ufeff{}"]
+)
+def test_parse_json_is_json_loads(text: str) -> None:
+    try:
+        expected: object = json.loads(text)
+    except ValueError as exc:
+        expected = type(exc)
+    try:
+        got: object = parse_json(text)
+        got_bytes: object = parse_json(text.encode())
+    except ValueError as exc:
+        got = got_bytes = type(exc)
+    assert got == expected
+    if text.isascii():
+        assert got_bytes == expected
+
+
+@pytest.mark.parametrize("text", ['{"a":1} x', '{"a":', "", "{'a': 1}"])
+def test_parse_json_rejects_what_json_loads_rejects(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_json(text)
+
+
+def test_each_message_is_parsed_into_a_dict_once() -> None:
+    c = zlib.compressobj()
+    d = ZlibStreamDecoder()
+    assert d.receive_messages(_message(c, {"op": 11})) == [{"op": 11}]
+    blob = _message(c, {"op": 0, "s": 1}) + _message(c, {"op": 0, "s": 2})
+    assert d.receive_messages(blob[:7]) == []
+    assert d.receive_messages(blob[7:]) == [{"op": 0, "s": 1}, {"op": 0, "s": 2}]
+    assert d.next_event() is NEED_DATA
