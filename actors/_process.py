@@ -7,8 +7,13 @@ its pid is also its process group id), and on the way out the *group* is signall
 SIGTERM, a grace period, then SIGKILL — and the child is always reaped. Only an exec
 (an argument list) is accepted, never a shell string.
 
-Limits: a descendant that calls ``setsid()`` itself leaves the group and escapes; if our
-own process is SIGKILLed nothing here runs (make children exit on stdin EOF).
+If our own process is SIGKILLed nothing here runs; inside an actor system the system's
+lifeline watchdog (``_lifeline.py``, ``_watchdog.py``) covers that case: each group is
+registered with it right after the spawn, and it kills them when our process dies.
+
+Limits: a descendant that calls ``setsid()`` itself leaves the group and escapes; a
+SIGKILL of our process in the instant between the spawn and the registration leaves that
+child unguarded; ``open_process`` used outside any system has no watchdog.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from typing import Any
 
 import attrs
 import trio
+
+from ._lifeline import Lifeline
 
 REAP_TIMEOUT = 5.0
 """Seconds to wait for the kernel to report a SIGKILLed child's exit before giving up."""
@@ -95,9 +102,12 @@ class OwnedProcess:
     helper task per output stream in ``ctx.nursery``.
     """
 
-    def __init__(self, process: trio.Process, term_grace: float) -> None:
+    def __init__(
+        self, process: trio.Process, term_grace: float, lifeline: Lifeline | None = None
+    ) -> None:
         self._process = process
         self.term_grace = term_grace
+        self._lifeline = lifeline
         self.pid: int = process.pid
         """The child's pid, which is also its process group id."""
         self.stdin: trio.abc.SendStream | None = process.stdin
@@ -170,6 +180,11 @@ async def _kill_group(proc: OwnedProcess, grace: float) -> None:
         if process.returncode is None:
             with trio.move_on_after(REAP_TIMEOUT):
                 await process.wait()
+        if proc._lifeline is not None and process.returncode is not None:
+            # Reaped after a group SIGKILL: nothing of the group is left. (If the reap
+            # timed out the group stays registered, and the watchdog tries again at close.)
+            proc._lifeline.unregister(proc.pid)
+            proc._lifeline = None
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 await stream.aclose()
@@ -207,6 +222,12 @@ async def open_process(
     gets SIGTERM, the child gets ``term_grace`` seconds to exit, then the group gets SIGKILL
     and the child is reaped. This runs shielded and bounded (``term_grace`` +
     ``REAP_TIMEOUT``), so no process and no grandchild outlives the block.
+
+    If our own process is SIGKILLed, no code runs here; inside an actor system (an actor's
+    task, its helper tasks, or the ``open_system`` block) the system's lifeline watchdog
+    then SIGTERMs the group, and SIGKILLs it after the system's default grace (5 s).
+    Outside any system there is no watchdog: a child that does not exit on stdin EOF
+    outlives a SIGKILLed parent.
     """
     if isinstance(cmd, (str, bytes)):
         raise TypeError(
@@ -216,6 +237,9 @@ async def open_process(
     for forbidden in ("shell", "start_new_session", "process_group", "preexec_fn"):
         if forbidden in popen:
             raise TypeError(f"open_process does not accept {forbidden}=: it owns the session")
+    lifeline = Lifeline.current.get()
+    if lifeline is not None:
+        await lifeline.ensure_started()
     process = await trio.lowlevel.open_process(
         list(cmd),
         stdin=stdin,
@@ -226,7 +250,10 @@ async def open_process(
         start_new_session=True,
         **popen,
     )
-    owned = OwnedProcess(process, term_grace)
+    # Registered at once, synchronously: only a SIGKILL in this instant escapes the watchdog.
+    if lifeline is not None:
+        lifeline.register(process.pid)
+    owned = OwnedProcess(process, term_grace, lifeline)
     try:
         yield owned
     finally:

@@ -4,6 +4,11 @@ event stream and the ask deadline service.
 A system exists only inside ``async with open_system() as system:`` (or while
 ``run_system`` runs); the package keeps no module state, never calls ``trio.run``, installs
 no signal handler and configures no logging (it only logs to ``logging.getLogger("actors")``).
+
+Each system owns a ``Lifeline`` (``_lifeline.py``): a watchdog process, started with the
+first ``open_process`` inside the system, that kills the system's process groups if our
+process dies without running any cleanup (SIGKILL). The system makes its lifeline the
+current one in the ``open_system`` block and in every actor's task, and closes it last.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import trio
 from ._actor import Behavior, StartFailed, _Cell, run_incarnation
 from ._errors import ActorCrashed, SpawnError, SystemClosed
 from ._events import EVENT_TYPES, ExitKind, ExitReason
+from ._lifeline import Lifeline
 from ._mailbox import Mailbox
 from ._ref import AskDeadlines, Ref
 from ._supervisor import SupervisorRef, SupervisorSpec, _supervise
@@ -77,13 +83,20 @@ async def start_cell(
     did not start within ``start_timeout`` seconds (it is then cancelled).
     """
     with trio.move_on_after(start_timeout) as waited:
-        result: StartFailed | None = await nursery.start(run_incarnation, cell)
+        result: StartFailed | None = await nursery.start(_run_in_system, cell)
         return result
     assert waited.cancelled_caught
     error = trio.TooSlowError(
         f"actor {cell.name!r} did not call ctx.started() within {start_timeout:g} s"
     )
     return StartFailed(ExitReason(ExitKind.CRASH, error))
+
+
+async def _run_in_system(cell: _Cell, *, task_status: trio.TaskStatus[Any]) -> None:
+    # The spawner may be a task outside the system (``await system.spawn(...)`` after
+    # ``nursery.start(run_system)``), whose context has no lifeline: set the cell's own.
+    Lifeline.current.set(cell.system._lifeline)
+    await run_incarnation(cell, task_status=task_status)
 
 
 class System:
@@ -111,6 +124,7 @@ class System:
         self._closing = False
         self._closed = trio.Event()
         self._service_scope = trio.CancelScope()
+        self._lifeline = Lifeline()
         self.events_lost = 0
         """Events lost by all subscribers together (slow subscribers)."""
 
@@ -312,20 +326,36 @@ async def open_system(
     reverse start order. When it ends with an exception (or is cancelled), everything is
     cancelled at once and the exception propagates; actors' processes are still killed.
     No task is left behind either way.
+
+    Processes opened in the system (``ctx.open_process``, or ``actors.open_process`` in
+    an actor's task or in this block) are also guarded by the system's lifeline watchdog,
+    which kills their process groups if this process is SIGKILLed. It is started with the
+    first such process and stopped last, after every actor and process has ended (waited
+    for, shielded and bounded), so no process is left behind here either.
     """
     if not 0 <= shutdown_timeout < math.inf:
         raise ValueError(f"shutdown_timeout must be finite and >= 0, got {shutdown_timeout!r}")
-    async with trio.open_nursery() as nursery:
-        system = System(
-            nursery,
-            name=name,
-            mailbox=mailbox or Mailbox(),
-            shutdown_timeout=shutdown_timeout,
-            rng=random or _random.Random(),
-        )
-        nursery.start_soon(system._run_services)
-        yield system
-        await system.aclose()
+    lifeline: Lifeline | None = None
+    token = None
+    try:
+        async with trio.open_nursery() as nursery:
+            system = System(
+                nursery,
+                name=name,
+                mailbox=mailbox or Mailbox(),
+                shutdown_timeout=shutdown_timeout,
+                rng=random or _random.Random(),
+            )
+            lifeline = system._lifeline
+            token = Lifeline.current.set(lifeline)
+            nursery.start_soon(system._run_services)
+            yield system
+            await system.aclose()
+    finally:
+        if token is not None:
+            Lifeline.current.reset(token)
+        if lifeline is not None:
+            await lifeline.aclose()
 
 
 async def run_system(
