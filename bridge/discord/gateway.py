@@ -21,9 +21,8 @@ Delivery is at least once: dispatches the server replays after a RESUME, or send
 are dropped by id for creation events (:mod:`._dedup`). A slow subscriber slows the socket
 reads (the backlog is bounded), never the heartbeats.
 
-What the machine lacks (worked around here, marked ``WORKAROUND``): it does not know
-``session_start_limit``, so the driver counts IDENTIFYs against the figure from
-``GET /gateway/bot`` and stops before the last few are burnt.
+``GET /gateway/bot`` gives the URL and ``session_start_limit``; the machine counts the
+session starts from it and stops (``Fatal``) before the reserve is burnt.
 
 Using it
 --------
@@ -68,7 +67,6 @@ from protocol.discord.gateway import (
     GatewayState,
     GatewayUsageError,
     Reconnect,
-    ReconnectMode,
     SendPayload,
     SendRequested,
     ShutdownRequested,
@@ -272,7 +270,6 @@ class _GatewayDriver:
         self.conn_scopes: dict[int, trio.CancelScope] = {}
         self.delivered = 0
         self.undeliverable = 0
-        self.starts_remaining: int | None = None
         self.connected_waiters: list[WaitUntilConnected] = []
         self.nursery: trio.Nursery  # set by run(): timers, connections, the mailbox pump
         self.fatal: GatewayFatalError | None = None
@@ -289,6 +286,8 @@ class _GatewayDriver:
             compress=self.config.compress,
             large_threshold=self.config.large_threshold,
             presence=self.config.presence,
+            session_start_limit=bot.session_start_limit,
+            session_start_reserve=self.config.session_start_reserve,
         )
         async with trio.open_nursery() as outer:
             # Delivery outlives the connection machinery: a stop hands over what was read.
@@ -349,12 +348,7 @@ class _GatewayDriver:
             elif isinstance(action, Close):
                 self._retire(action.code, action.reason)
             elif isinstance(action, Reconnect):
-                try:
-                    await self._reconnect(action)
-                except GatewayFatalError as exc:
-                    logger.error("gateway stopped: %s", exc)
-                    self.fatal = exc
-                    return
+                await self._reconnect(action)
             elif isinstance(action, Fatal):
                 err = action.error
                 self._retire(1000, "fatal")
@@ -367,8 +361,6 @@ class _GatewayDriver:
     async def _send(self, action: SendPayload) -> None:
         if self.ws is None:
             return
-        if action.op == Opcode.IDENTIFY and self.starts_remaining is not None:
-            self.starts_remaining -= 1
         # A closed socket is reported by its connection task; the machine decides.
         with contextlib.suppress(trio_websocket.ConnectionClosed):
             await self.ws.send_message(action.text)
@@ -377,8 +369,6 @@ class _GatewayDriver:
 
     async def _reconnect(self, action: Reconnect) -> None:
         self._retire(3000, "reconnecting")
-        if action.mode is ReconnectMode.IDENTIFY:
-            await self._check_session_starts()
         self.conn += 1
         self.nursery.start_soon(self._connection, self.conn, action.url, action.delay)
 
@@ -522,7 +512,7 @@ class _GatewayDriver:
             duplicates_dropped=self.dedup.dropped,
             undeliverable=self.undeliverable,
             subscribers=len(self.subscribers),
-            session_starts_remaining=self.starts_remaining,
+            session_starts_remaining=snap.session_starts_remaining,
         )
 
     # -- delivery --------------------------------------------------------------------------
@@ -552,11 +542,11 @@ class _GatewayDriver:
             if self._backlog() < DELIVERY_HIGH_WATER:
                 self.drained.unpark_all()
 
-    # -- session starts (WORKAROUND: the machine does not know session_start_limit) ----------
+    # -- GET /gateway/bot ------------------------------------------------------------------
 
     async def _fetch_gateway_bot(self) -> m.GatewayBot:
         try:
-            bot = await self.rest.get_gateway_bot()
+            return await self.rest.get_gateway_bot()
         except HTTPError as exc:
             if exc.status != 401:
                 raise
@@ -569,34 +559,6 @@ class _GatewayDriver:
                     "(close code 4004)", "(HTTP 401 on GET /gateway/bot)"
                 ),
             ) from exc
-        limit = bot.session_start_limit
-        self.starts_remaining = limit.remaining
-        self._refuse_if_exhausted(limit)
-        return bot
-
-    async def _check_session_starts(self) -> None:
-        if (
-            self.starts_remaining is None
-            or self.starts_remaining > self.config.session_start_reserve
-        ):
-            return
-        # Our count says we are near the end; ask Discord (the window may have reset).
-        await self._fetch_gateway_bot()
-
-    def _refuse_if_exhausted(self, limit: m.SessionStartLimit) -> None:
-        if limit.remaining > self.config.session_start_reserve:
-            return
-        hours = limit.reset_after / 3_600_000
-        raise GatewayFatalError(
-            code=None,
-            reason=f"session_start_limit.remaining is {limit.remaining} of {limit.total}",
-            advice=(
-                f"the bot has {limit.remaining} of its {limit.total} daily gateway session "
-                f"starts left (we keep {self.config.session_start_reserve} in reserve: when "
-                f"they run out Discord resets the token); something is reconnecting in a "
-                f"loop: fix it, then start again in {hours:.1f} h when the limit resets"
-            ),
-        )
 
     # -- shutdown --------------------------------------------------------------------------
 

@@ -45,7 +45,14 @@ numbers are quoted in comments below):
 * The 120/60 s send budget with the heartbeat reserve, per connection (row 15).
 * zlib-stream with a new inflater per connection (row 16), in :mod:`.zlib_stream`.
 * Resuming fails three times in a row: give up the session and identify (row 9: "cap
-  resume attempts"). Consecutive failed connections back off exponentially with jitter.
+  resume attempts"). Consecutive failed connections back off exponentially with jitter;
+  READY or RESUMED resets the backoff (as discord.py does), so op 7 or a drop after a
+  successful resume reconnects at once instead of waiting longer each time.
+* ``session_start_limit`` (from ``GET /gateway/bot``, given to the constructor or fed as
+  :class:`SessionStartLimitReceived`): every IDENTIFY spends one of the day's starts, and
+  when they run out Discord resets the bot's token. Before connecting to identify, the
+  machine counts what is left; at or below ``session_start_reserve`` (and before the limit
+  resets) it stops with :class:`Fatal` instead of burning the rest in a crash loop.
 
 Timers are keyed by :class:`TimerKind`; ``ArmTimer(kind, at)`` replaces that kind's timer.
 The machine keeps its own deadlines and ignores a ``TimerFired`` that is early or no longer
@@ -74,6 +81,7 @@ from protocol.discord.gateway_codes import (
     Opcode,
     gateway_url,
 )
+from protocol.discord.models import SessionStartLimit
 from protocol.discord.pacing import Backoff, IdentifyPacer, SendLimiter, heartbeat_reserve
 from protocol.discord.zlib_stream import (
     GatewayDecodeError,
@@ -84,7 +92,7 @@ from protocol.discord.zlib_stream import (
 __all__ = [
     "HELLO_TIMEOUT",
     "MAX_RESUME_ATTEMPTS",
-    "STABLE_CONNECTION",
+    "SESSION_START_RESERVE",
     "ArmTimer",
     "Close",
     "ConnectFailed",
@@ -105,6 +113,7 @@ __all__ = [
     "ReconnectMode",
     "SendPayload",
     "SendRequested",
+    "SessionStartLimitReceived",
     "ShutdownRequested",
     "StartRequested",
     "TimerFired",
@@ -115,12 +124,16 @@ HELLO_TIMEOUT: Final = 20.0
 """Seconds to wait for HELLO (or op 7) after the socket opens before trying again; a client
 that waits forever hangs when the server sends something else first (row 10)."""
 
-STABLE_CONNECTION: Final = 30.0
-"""A connection that stayed CONNECTED this long resets the reconnect backoff (hikari's rule)."""
+SESSION_START_RESERVE: Final = 10
+"""Session starts we never spend: a bot at this many has a bug reconnecting in a loop, and
+reaching 0 gets its token reset by Discord (docs: "Session Start Limit")."""
 
 MAX_RESUME_ATTEMPTS: Final = 3
 """Consecutive resumes that end without RESUMED before we identify instead (row 9: odd
 servers answer RESUME with repeated 1006 closes)."""
+
+_SESSION_START_WINDOW: Final = 86_400.0
+"""Seconds in one session-start window after the first reset (a day)."""
 
 _frozen = attrs.frozen(kw_only=True)
 
@@ -193,6 +206,14 @@ class SendRequested:
 
 
 @_frozen
+class SessionStartLimitReceived:
+    """A fresh ``session_start_limit`` from ``GET /gateway/bot`` (it replaces what the
+    machine counted; its window starts now)."""
+
+    limit: SessionStartLimit
+
+
+@_frozen
 class ShutdownRequested:
     """Stop for good: close with 1000, which ends the session (the bot goes offline)."""
 
@@ -205,6 +226,7 @@ GatewayEvent = (
     | ConnectionClosed
     | TimerFired
     | SendRequested
+    | SessionStartLimitReceived
     | ShutdownRequested
 )
 
@@ -288,9 +310,10 @@ class Deliver:
 
 @attrs.define(auto_exc=True, kw_only=True)
 class GatewayFatalError(Exception):
-    """The gateway refused us for a reason reconnecting cannot fix (e.g. bad token)."""
+    """The gateway refused us for a reason reconnecting cannot fix (e.g. bad token), or we
+    stopped before it would (``code`` None: the session starts are nearly used up)."""
 
-    code: int
+    code: int | None
     reason: str = ""
     message: str
 
@@ -368,6 +391,10 @@ class GatewaySnapshot:
     """Seconds between the last heartbeat and its ACK."""
     awaiting_ack: bool
     identifies: int
+    session_starts_remaining: int | None
+    """Our count of today's session starts left (None: no ``session_start_limit`` given)."""
+    max_concurrency: int | None
+    """From ``session_start_limit``: shards that may identify per 5 s (one shard: 1)."""
     resumes: int
     reconnects: int
     queued_sends: int
@@ -387,6 +414,9 @@ class GatewaySession:
         shard: ``(shard_id, shard_count)`` to send, or None to leave it out.
         large_threshold: IDENTIFY ``large_threshold`` (50-250), or None to leave it out.
         presence: IDENTIFY ``presence`` payload, or None.
+        session_start_limit: ``session_start_limit`` from ``GET /gateway/bot`` (its window
+            counted from the first event), or None not to count session starts.
+        session_start_reserve: starts never spent (see :data:`SESSION_START_RESERVE`).
     """
 
     def __init__(
@@ -401,6 +431,8 @@ class GatewaySession:
         shard: tuple[int, int] | None = None,
         large_threshold: int | None = None,
         presence: dict[str, Any] | None = None,
+        session_start_limit: SessionStartLimit | None = None,
+        session_start_reserve: int = SESSION_START_RESERVE,
     ) -> None:
         self._token = token
         self._intents = int(intents)
@@ -433,7 +465,13 @@ class GatewaySession:
         self._backoff = Backoff(rng)
         self._resume_failures = 0
         self._attempt = ReconnectMode.IDENTIFY
-        self._connected_at: float | None = None
+        self._start_limit = session_start_limit
+        self._start_reserve = session_start_reserve
+        self._starts_remaining = (
+            None if session_start_limit is None else session_start_limit.remaining
+        )
+        self._starts_reset_at: float | None = None
+        """When the counted window resets (set from the first event's ``now``)."""
         self._identifies = 0
         self._resumes = 0
         self._reconnects = 0
@@ -464,6 +502,8 @@ class GatewaySession:
             self._on_timer(event.kind, now, out)
         elif isinstance(event, SendRequested):
             self._on_send_requested(event, now, out)
+        elif isinstance(event, SessionStartLimitReceived):
+            self._set_start_limit(event.limit, now)
         elif isinstance(event, ShutdownRequested):
             self._on_shutdown(out)
         else:
@@ -480,6 +520,10 @@ class GatewaySession:
             latency=self._latency,
             awaiting_ack=self._awaiting_ack,
             identifies=self._identifies,
+            session_starts_remaining=self._starts_remaining,
+            max_concurrency=None
+            if self._start_limit is None
+            else self._start_limit.max_concurrency,
             resumes=self._resumes,
             reconnects=self._reconnects,
             queued_sends=len(self._queue),
@@ -581,11 +625,8 @@ class GatewaySession:
         self._reconnect(out, now, delay=max(min_delay, self._reconnect_delay(now)))
 
     def _reconnect_delay(self, now: float) -> float:
-        # A connection that stayed up a while resets the backoff (hikari: 30 s); a flapping
-        # one keeps growing it, so a server that closes us right after READY is not hammered.
-        if self._connected_at is not None and now - self._connected_at >= STABLE_CONNECTION:
-            self._backoff.reset()
-        self._connected_at = None
+        # READY / RESUMED reset the backoff (_became_connected): the first reconnect after a
+        # working connection goes at once, and only consecutive failures wait longer.
         return self._backoff.next_delay()
 
     def _reconnect(self, out: list[GatewayAction], now: float, *, delay: float) -> None:
@@ -593,6 +634,9 @@ class GatewaySession:
             assert self._resume_url is not None
             mode, url = ReconnectMode.RESUME, self._resume_url
         else:
+            if self._starts_exhausted(now):
+                self._stop_for_session_starts(out, now)
+                return
             mode, url = ReconnectMode.IDENTIFY, self._base_url
             # Connecting earlier than the identify pacing allows would only make us wait
             # after HELLO; wait before connecting instead.
@@ -602,6 +646,47 @@ class GatewaySession:
         self._attempt = mode
         self.state = GatewayState.CONNECTING
         out.append(Reconnect(mode=mode, url=url, delay=delay))
+
+    # -- session starts ------------------------------------------------------------------------
+
+    def _set_start_limit(self, limit: SessionStartLimit, now: float) -> None:
+        self._start_limit = limit
+        self._starts_remaining = limit.remaining
+        self._starts_reset_at = now + limit.reset_after / 1000.0
+
+    def _starts_exhausted(self, now: float) -> bool:
+        """Whether an IDENTIFY now would dig into the reserve."""
+        limit = self._start_limit
+        if limit is None or self._starts_remaining is None:
+            return False
+        if self._starts_reset_at is None:
+            self._starts_reset_at = now + limit.reset_after / 1000.0
+        elif now >= self._starts_reset_at:
+            # Discord refills the starts once ``reset_after`` has passed; the next window
+            # is a day long (docs: "Session Start Limit Object").
+            self._starts_remaining = limit.total
+            while self._starts_reset_at <= now:
+                self._starts_reset_at += _SESSION_START_WINDOW
+        return self._starts_remaining <= self._start_reserve
+
+    def _stop_for_session_starts(self, out: list[GatewayAction], now: float) -> None:
+        limit = self._start_limit
+        assert limit is not None
+        assert self._starts_remaining is not None
+        assert self._starts_reset_at is not None
+        hours = (self._starts_reset_at - now) / 3600
+        message = (
+            f"the bot has {self._starts_remaining} of its {limit.total} daily gateway session "
+            f"starts left (we keep {self._start_reserve} in reserve: when they run out "
+            f"Discord resets the token); something is reconnecting in a loop: fix it, then "
+            f"start again in {hours:.1f} h when the limit resets"
+        )
+        reason = f"session_start_limit.remaining is {self._starts_remaining} of {limit.total}"
+        self._drop_connection()
+        self._forget_session()
+        self._timers.clear()
+        self.state = GatewayState.FATAL
+        out.append(Fatal(error=GatewayFatalError(code=None, reason=reason, message=message)))
 
     def _drop_connection(self) -> None:
         self._decoder = None
@@ -752,7 +837,7 @@ class GatewaySession:
 
     def _became_connected(self, now: float, out: list[GatewayAction]) -> None:
         self.state = GatewayState.CONNECTED
-        self._connected_at = now
+        self._backoff.reset()
         self._resume_failures = 0
         self._flush_queue(now, out)
 
@@ -777,6 +862,8 @@ class GatewaySession:
             return
         self._pacer.record(now)
         self._identifies += 1
+        if self._starts_remaining is not None:
+            self._starts_remaining -= 1
         d: dict[str, Any] = {
             "token": self._token,
             "intents": self._intents,

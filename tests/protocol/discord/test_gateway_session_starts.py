@@ -1,0 +1,146 @@
+"""GatewaySession: session_start_limit (a reserve is never spent) and backoff resets after
+READY / RESUMED. These were decisions of the driver; now the machine makes them."""
+
+from __future__ import annotations
+
+import pytest
+
+from protocol.discord.gateway import (
+    ConnectFailed,
+    GatewayState,
+    ReconnectMode,
+    SessionStartLimitReceived,
+)
+from protocol.discord.gateway_codes import Opcode
+from protocol.discord.models import SessionStartLimit
+
+from .gateway_harness import Harness
+
+DAY_MS = 86_400_000
+
+
+def _limit(remaining: int, total: int = 1000, reset_after: int = DAY_MS) -> SessionStartLimit:
+    return SessionStartLimit(
+        total=total, remaining=remaining, reset_after=reset_after, max_concurrency=1
+    )
+
+
+def _identify_again(h: Harness) -> None:
+    """op 9 d=false: the session is gone; wait out the delay, connect, HELLO, READY."""
+    h.server_send({"op": Opcode.INVALID_SESSION, "d": False})
+    assert h.reconnects[-1].mode is ReconnectMode.IDENTIFY
+    h.connect()
+    h.hello()
+    assert h.sent[-1].op == Opcode.IDENTIFY
+    h.ready()
+
+
+def test_identifies_are_counted_and_the_reserve_is_never_spent() -> None:
+    h = Harness.build(session_start_limit=_limit(12, total=12), session_start_reserve=10)
+    h.connect_and_ready()
+    assert h.session.snapshot().session_starts_remaining == 11
+    _identify_again(h)
+    assert h.session.snapshot().session_starts_remaining == 10
+    reconnects = len(h.reconnects)
+    h.server_send({"op": Opcode.INVALID_SESSION, "d": False})
+    assert len(h.reconnects) == reconnects  # no third IDENTIFY, not even a connection
+    assert h.session.state is GatewayState.FATAL
+    [fatal] = h.fatal
+    assert fatal.error.code is None
+    assert "10 of its 12 daily gateway session starts" in str(fatal.error)
+    assert "24.0 h" in str(fatal.error)
+    assert h.sent_ops().count(Opcode.IDENTIFY) == 2
+
+
+def test_a_bot_already_at_its_reserve_does_not_connect() -> None:
+    h = Harness.build(session_start_limit=_limit(10), session_start_reserve=10)
+    h.start()
+    assert h.reconnects == []
+    assert h.session.state is GatewayState.FATAL
+    assert "10 of its 1000" in str(h.fatal[0].error)
+
+
+def test_resumes_do_not_spend_session_starts() -> None:
+    h = Harness.build(session_start_limit=_limit(11), session_start_reserve=10)
+    h.connect_and_ready()
+    for _ in range(3):  # op 7, then a dropped connection: both resume
+        h.server_send({"op": Opcode.RECONNECT, "d": None})
+        h.connect()
+        h.hello()
+        assert h.sent[-1].op == Opcode.RESUME
+        h.dispatch("RESUMED", 2)
+        h.server_close(None)
+        h.connect()
+        h.hello()
+        h.dispatch("RESUMED", 2)
+    assert h.session.snapshot().session_starts_remaining == 10
+    assert h.fatal == []
+
+
+def test_the_count_refills_when_the_limit_resets() -> None:
+    h = Harness.build(session_start_limit=_limit(11, reset_after=60_000), session_start_reserve=10)
+    h.connect_and_ready()  # the window is counted from the first event, at t=0
+    h.advance(61)
+    _identify_again(h)  # 10 left before the reset; the reset refilled them
+    assert h.fatal == []
+    assert h.session.snapshot().session_starts_remaining == 999
+
+
+def test_a_fresh_limit_replaces_the_count() -> None:
+    h = Harness.build(session_start_limit=_limit(500), session_start_reserve=10)
+    h.connect_and_ready()
+    h.feed(SessionStartLimitReceived(limit=_limit(3)))
+    snapshot = h.session.snapshot()
+    assert snapshot.session_starts_remaining == 3
+    assert snapshot.max_concurrency == 1
+    h.server_send({"op": Opcode.INVALID_SESSION, "d": False})
+    assert "3 of its 1000" in str(h.fatal[0].error)
+
+
+def test_without_a_limit_nothing_is_counted() -> None:
+    h = Harness.build()
+    h.connect_and_ready()
+    for _ in range(3):
+        h.advance(6)
+        _identify_again(h)
+    assert h.fatal == []
+    assert h.session.snapshot().session_starts_remaining is None
+
+
+# -- backoff ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("event", ["ready", "resumed"])
+def test_op7_after_a_working_connection_never_escalates_the_backoff(event: str) -> None:
+    h = Harness.build()
+    h.connect_and_ready()
+    for _ in range(5):
+        h.server_send({"op": Opcode.RECONNECT, "d": None})
+        assert h.reconnects[-1].delay == 0.0
+        h.connect()
+        h.hello()
+        if event == "resumed":
+            h.dispatch("RESUMED", 2)
+        else:  # the server lost the session: op 9 false, identify, READY
+            h.server_send({"op": Opcode.INVALID_SESSION, "d": False})
+            h.connect()
+            h.hello()
+            h.ready()
+    assert h.session.state is GatewayState.CONNECTED
+
+
+def test_failures_escalate_and_a_successful_resume_resets_the_backoff() -> None:
+    h = Harness.build()
+    h.connect_and_ready()
+    h.server_close(None)
+    for _ in range(4):
+        h.feed(ConnectFailed(reason="refused"))
+    escalated = h.reconnects[-1].delay
+    assert escalated > 1.0
+    h.connect()
+    h.hello()
+    h.dispatch("RESUMED", 2)
+    h.server_close(None)
+    assert h.reconnects[-1].delay == 0.0  # the first reconnect after RESUMED goes at once
+    h.feed(ConnectFailed(reason="refused"))
+    assert 0.0 < h.reconnects[-1].delay < escalated  # and growth starts again from the bottom
