@@ -9,9 +9,7 @@ import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
-from typing import Final
 
-import pytest
 import trio
 
 from bridge.sessions import render
@@ -32,8 +30,9 @@ SLOW = " ".join(f"word{i}" for i in range(40))
 """Streamed over about 10 s: a turn still far from its end when the bridge goes."""
 
 ORPHAN_GRACE = 3.0
-"""Seconds a killed bridge's ``claude`` may take to die. Left alone, the real CLI finishes
-its turn first (it ignores stdin EOF until then): about 9 s with ``SLOW``."""
+"""Seconds a killed bridge's ``claude`` may take to die. Left alone, the real CLI would
+finish its turn first (it ignores stdin EOF until then): about 9 s with ``SLOW``; the
+lifeline watchdog SIGTERMs it at once."""
 
 
 def _script() -> Callable[[RecordedRequest], ScriptStep]:
@@ -69,8 +68,8 @@ async def _start_turn_in_a_subprocess_bridge(scene: Scene, how: signal.Signals) 
             assert not process_alive(claude_pid)
         else:
             assert code == -signal.SIGKILL
-            # Orphaned, the CLI goes on until its turn ends (see the xfail test below);
-            # the restart comes after, so one process at a time runs the session.
+            # The lifeline watchdog ends the orphaned CLI (see the test below); the restart
+            # comes after, so one process at a time runs the session.
             assert await wait_gone(claude_pid), f"claude {claude_pid} outlived the killed bridge"
     assert "word39" not in scene.shown(thread)
     return thread
@@ -126,20 +125,6 @@ async def test_sigkill_mid_turn_then_restart_continues_in_the_same_thread(
         await _continues_in_the_same_thread(scene, thread, "crash")
 
 
-ORPHAN_BUG: Final = (
-    "a SIGKILLed bridge leaves its claude running: actors/_process.py relies on the "
-    "child exiting at stdin EOF, but the real CLI finishes its turn first (about 9 s "
-    "here; minutes of tool use in the repository in real life), so a bridge restarted "
-    "at once runs a second claude on the same session beside it. PR_SET_PDEATHSIG from "
-    "preexec_fn is not enough on its own: trio forks in a worker thread, and the signal "
-    "follows that thread, which exits after 10 s idle (it would kill healthy children); "
-    "the child needs a parent-death link to the process (a long-lived spawner thread, "
-    "or a watchdog on a pipe)"
-)
-"""The known bug the next test exposes (an imperative xfail, so that any other failure
-of its setup, e.g. a timeout, still fails the test)."""
-
-
 async def test_claude_dies_with_a_sigkilled_bridge(
     tmp_path: Path, model_server: ModelServer, claude_bin: Path, claude_env: dict[str, str]
 ) -> None:
@@ -155,7 +140,6 @@ async def test_claude_dies_with_a_sigkilled_bridge(
         gone = await wait_gone(claude_pid, timeout=ORPHAN_GRACE)
     if not gone and process_alive(claude_pid):  # the test's own cleanup, not the product's
         os.kill(claude_pid, signal.SIGKILL)
-    if not gone:
-        pytest.xfail(
-            f"claude {claude_pid} outlived the killed bridge by {ORPHAN_GRACE} s: {ORPHAN_BUG}"
-        )
+    # The system's lifeline watchdog saw the bridge's end and SIGTERMed claude's group
+    # (actors/_watchdog.py): no second claude runs beside a restarted bridge.
+    assert gone, f"claude {claude_pid} outlived the killed bridge by {ORPHAN_GRACE} s"
