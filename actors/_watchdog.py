@@ -16,6 +16,7 @@ writes ``+<pgid>`` after spawning a group and ``-<pgid>`` after reaping it. End 
 stdin means the system's process is gone (for whatever reason) or closed the pipe at
 shutdown: the watchdog SIGTERMs every group still registered, gives them ``grace``
 seconds, SIGKILLs what is left, and exits 0. With nothing registered it exits at once.
+Once SIGINT is blocked it writes ``armed`` to stdout (the system discards it).
 
 Run as a script, never imported by the runtime (``actors/_lifeline.py`` starts it).
 """
@@ -87,6 +88,9 @@ def main(argv: list[str]) -> int:
     # rather than given a handler: this program never wants it, and nothing here runs
     # Python signal handlers (the package installs none, a test checks).
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    # Armed: a line for whoever wants to know (tests); the system sends stdout to /dev/null.
+    with contextlib.suppress(OSError):
+        os.write(1, b"armed\n")
     grace = float(argv[1]) if len(argv) > 1 else 5.0
     groups: set[int] = set()
     stdin = sys.stdin.buffer

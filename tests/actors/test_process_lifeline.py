@@ -175,9 +175,15 @@ async def test_open_process_outside_any_system_has_no_watchdog() -> None:
 
 
 async def _open_watchdog(grace: float) -> trio.Process:
-    return await trio.lowlevel.open_process(
-        watchdog_argv(grace), stdin=subprocess.PIPE, start_new_session=True
+    watchdog = await trio.lowlevel.open_process(
+        watchdog_argv(grace), stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True
     )
+    assert watchdog.stdout is not None
+    with trio.fail_after(GONE_TIMEOUT):
+        async for line in actors.iter_lines(watchdog.stdout):
+            assert line == b"armed"
+            break
+    return watchdog
 
 
 async def test_a_watchdog_with_nothing_registered_exits_at_once_on_eof() -> None:
@@ -211,3 +217,22 @@ async def test_a_watchdog_kills_a_group_ignoring_sigterm_after_its_grace() -> No
         if stubborn.returncode is None:
             stubborn.kill()
             await stubborn.wait()
+
+
+async def test_a_watchdog_ignores_sigint() -> None:
+    sleeper = await trio.lowlevel.open_process(
+        [sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True
+    )
+    try:
+        watchdog = await _open_watchdog(5.0)
+        assert watchdog.stdin is not None
+        watchdog.send_signal(signal.SIGINT)  # a Ctrl-C sent to it directly
+        await watchdog.stdin.send_all(f"+{sleeper.pid}\n".encode())
+        await watchdog.stdin.aclose()
+        with trio.fail_after(GONE_TIMEOUT):
+            assert await watchdog.wait() == 0  # not -SIGINT: it lived to do its job
+            assert await sleeper.wait() == -signal.SIGTERM
+    finally:
+        if sleeper.returncode is None:
+            sleeper.kill()
+            await sleeper.wait()
