@@ -13,6 +13,7 @@ current one in the ``open_system`` block and in every actor's task, and closes i
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import logging
 import math
@@ -336,7 +337,7 @@ async def open_system(
     if not 0 <= shutdown_timeout < math.inf:
         raise ValueError(f"shutdown_timeout must be finite and >= 0, got {shutdown_timeout!r}")
     lifeline: Lifeline | None = None
-    token = None
+    token: contextvars.Token[Lifeline | None] | None = None
     try:
         async with trio.open_nursery() as nursery:
             system = System(
