@@ -27,16 +27,10 @@ back at its old place in its queue: a 429 waits out ``retry_after`` (through the
 5xx and connection errors back off exponentially with jitter; creates carry a nonce, so a
 retry after a lost response never duplicates a message.
 
-What the machine lacks (``WORKAROUND`` below): its global budget counts send times, but
-Discord counts when it *processes* a request, which is later by a varying network and queue
-delay; two bursts a second apart by our clock can land within one second on Discord's and
-get global 429s (measured: dozens per minute at full load over loopback). So a global slot
-is also held from the send until one period after the *response* (:class:`GlobalSlots`):
-whatever the delays, no 51 requests can then be processed within one second. Connection
-errors are not its business either, so
-the driver retries them with exponential backoff and jitter; its 5xx retry schedule has no
-jitter (we add some); and it takes Discord's millisecond-rounded reset times literally, so
-responses are timed :data:`ROUNDING_MARGIN` late.
+The machine also decides the retry delays (5xx and connection errors, with jitter from our
+rng), holds each global slot until a period after the response (Discord counts requests
+when it processes them), and pads Discord's millisecond-rounded reset times; this module
+only sleeps until the times it names.
 
 Shedding: while the invalid requests of the last 10 minutes are over a threshold, jobs
 marked ``sheddable`` (streaming edits, status reactions) are dropped when they come up,
@@ -49,7 +43,7 @@ import enum
 import logging
 import math
 import random
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
@@ -66,9 +60,8 @@ from bridge.discord.errors import (
     RequestShed,
 )
 from protocol.discord.ratelimit import (
-    GLOBAL_LIMIT,
-    GLOBAL_PERIOD,
     CloudflareBlockedError,
+    ConnectionRetriesExhausted,
     Done,
     GiveUp,
     RateLimitedError,
@@ -83,21 +76,11 @@ __all__ = ["Job", "Priority", "RestStats", "Scheduler"]
 
 logger = logging.getLogger("bridge.discord.rest")
 
-MAX_CONNECTION_RETRIES: Final = 4
-"""Connection-error retries per request before giving up (the machine counts 5xx/429)."""
-BACKOFF_BASE: Final = 0.5
-BACKOFF_CAP: Final = 8.0
 MAX_IN_FLIGHT: Final = 128
-MIN_WAIT: Final = 1e-4
 PROMOTE_AFTER: Final = 5.0
 """Seconds a reaction may wait before it competes with edits as an equal (by age): under a
 steady stream of edits the global budget is never free for priority 3, and a status
 reaction that waits for the end of the stream is no status at all."""
-ROUNDING_MARGIN: Final = 0.01
-"""WORKAROUND: Discord (and the local server) round ``Reset-After`` and ``retry_after`` to
-milliseconds; the machine adds them to ``now`` as they are, so a request sent exactly at
-the computed reset can land a fraction of a millisecond early and get a 429. We report each
-response to the machine this much later than it arrived."""
 
 
 class Priority(enum.IntEnum):
@@ -189,32 +172,6 @@ class Job:
         return self.result
 
 
-class GlobalSlots:
-    """WORKAROUND (see the module docstring): ``limit`` slots, each held from a globally
-    limited request's send until ``period`` seconds after its response."""
-
-    def __init__(self, limit: int = GLOBAL_LIMIT, period: float = GLOBAL_PERIOD) -> None:
-        self.limit = limit
-        self.period = period
-        self.in_flight = 0
-        self._released: deque[float] = deque()
-
-    def free_at(self, now: float) -> float:
-        """When a slot is free (``now`` if one is); ``inf`` if all wait for responses."""
-        while self._released and self._released[0] <= now:
-            self._released.popleft()
-        if self.in_flight + len(self._released) < self.limit:
-            return now
-        return self._released[0] if self._released else math.inf
-
-    def take(self) -> None:
-        self.in_flight += 1
-
-    def give_back(self, now: float) -> None:
-        self.in_flight -= 1
-        self._released.append(now + self.period)
-
-
 class Scheduler:
     def __init__(
         self,
@@ -233,7 +190,6 @@ class Scheduler:
         self.shed_threshold = shed_threshold
         self.on_background_failure = on_background_failure
         self.queues: dict[Priority, dict[int, Job]] = {p: {} for p in Priority}
-        self.global_slots = GlobalSlots()
         self.in_flight: set[str] = set()
         self._seq = 0
         self._wakeup = trio.Event()
@@ -292,10 +248,9 @@ class Scheduler:
                     self._start(job, now)
                     continue
                 self._wakeup = trio.Event()
-                # WORKAROUND: the machine can say "wait until T" with T == now after float
-                # rounding (its window test is ``sent <= now - period``, the deadline
-                # ``sent + period``); waking at T again would spin. Sleep a hair past it.
-                with trio.move_on_at(max(wake, now + MIN_WAIT)):
+                # The machine's deadlines are always after ``now`` (or inf: "after the next
+                # response", which sets _wakeup).
+                with trio.move_on_at(wake):
                     await self._wakeup.wait()
 
     def _pick(self, now: float) -> tuple[Job | None, float]:
@@ -316,11 +271,8 @@ class Scheduler:
                 lane = _lane(job.route)
                 if lane in self.in_flight or lane in blocked:
                     continue
-                global_free = (
-                    self.global_slots.free_at(now) if job.route.route.global_limited else now
-                )
-                if job.not_before > now or global_free > now:
-                    at = max(job.not_before, global_free)
+                if job.not_before > now:
+                    at = job.not_before
                 else:
                     decision = self.limits.acquire(job.route, now, attempt=job.retries)
                     if isinstance(decision, SendNow):
@@ -360,8 +312,6 @@ class Scheduler:
         job.started = True
         lane = _lane(job.route)
         self.in_flight.add(lane)
-        if job.route.route.global_limited:
-            self.global_slots.take()
         self._nursery.start_soon(self._execute, job, lane)
 
     # -- one attempt -------------------------------------------------------------------------
@@ -373,8 +323,6 @@ class Scheduler:
             logger.exception("REST %s failed unexpectedly", job.route.route_key)
             self._fail(job, exc)
         finally:
-            if job.route.route.global_limited:
-                self.global_slots.give_back(trio.current_time())
             self.in_flight.discard(lane)
             self._wakeup.set()
             self._maybe_idle()
@@ -396,8 +344,8 @@ class Scheduler:
                 params=request.query,
             )
         except httpx.TransportError as exc:
-            self.limits.abandon(ticket, trio.current_time())
-            self._retry_connection(job, exc)
+            failed = self.limits.connection_failed(ticket, trio.current_time(), repr(exc))
+            self._retry_connection(job, exc, failed)
             return
         except BaseException:
             self.limits.abandon(ticket, trio.current_time())
@@ -407,7 +355,7 @@ class Scheduler:
         outcome = self.limits.release(
             ticket,
             ResponseInfo(status=status, headers=response.headers, body=response.content),
-            now + ROUNDING_MARGIN,
+            now,
         )
         scope = response.headers.get("x-ratelimit-scope")
         if status in (401, 403) or (status == 429 and scope != "shared"):
@@ -418,14 +366,9 @@ class Scheduler:
                 self.stats.global_429 += 1
             logger.warning("429 on %s (scope %s): %s", job.route.route_key, scope, outcome)
         if isinstance(outcome, RetryAt):
-            delay = outcome.deadline - now
-            if status != 429:
-                # WORKAROUND: the machine's 5xx schedule (1, 3, 5 s) has no jitter; spread
-                # the retries of many clients (and of our own queued requests) a little.
-                delay *= 1 + self.rng.random() / 2
             job.retries += 1
             self.stats.retries += 1
-            job.not_before = now + delay
+            job.not_before = outcome.deadline
             self._requeue(job)
             return
         if isinstance(outcome, GiveUp):
@@ -444,25 +387,25 @@ class Scheduler:
             return
         job.finish(job.parse(response))
 
-    def _retry_connection(self, job: Job, error: BaseException) -> None:
-        # WORKAROUND: the machine does not handle connection errors (no response to learn
-        # from); retry them here with exponential backoff and jitter. Creates carry a nonce,
-        # so a request that did reach Discord is not duplicated.
+    def _retry_connection(self, job: Job, error: BaseException, outcome: RetryAt | GiveUp) -> None:
         job.connection_errors += 1
-        if job.connection_errors > MAX_CONNECTION_RETRIES:
+        if isinstance(outcome, GiveUp):
+            # The transport's own error says best what went wrong; the machine's says why
+            # we stopped trying.
+            assert isinstance(outcome.error, ConnectionRetriesExhausted)
+            logger.warning("REST %s: %s", job.route.route_key, outcome.error)
             self._fail(job, error)
             return
-        ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (job.connection_errors - 1))
-        delay = ceiling * (0.5 + self.rng.random() / 2)
         logger.warning(
-            "REST %s failed (%r); retry %d in %.2f s",
+            "REST %s failed (%r); retry %d at %.2f",
             job.route.route_key,
             error,
             job.connection_errors,
-            delay,
+            outcome.deadline,
         )
+        job.retries += 1
         self.stats.retries += 1
-        job.not_before = trio.current_time() + delay
+        job.not_before = outcome.deadline
         self._requeue(job)
 
     def _fail(self, job: Job, error: BaseException) -> None:

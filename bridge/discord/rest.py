@@ -641,6 +641,7 @@ async def open_rest_client(
     limiter = RateLimiter(
         max_retries=max_retries,
         max_wait=max_rate_limit_wait,
+        rng=rng,
     )
     scheduler = Scheduler(
         http,

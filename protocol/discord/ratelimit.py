@@ -15,9 +15,16 @@ not matter), and the number of requests in flight, which ``remaining`` does not 
 
 In front of all buckets (docs ``topics/rate-limits.mdx``; research §2):
 
-* the global limit, 50 requests per second per bot, enforced ahead of time with a sliding
-  window (neither discord.py nor hikari does; they only react to a global 429), and paused
-  entirely after a 429 with ``global: true``. Interaction callbacks are exempt.
+* the global limit, 50 requests per second per bot, enforced ahead of time (neither
+  discord.py nor hikari does; they only react to a global 429), and paused entirely after a
+  429 with ``global: true``. Interaction callbacks are exempt. Discord counts a request
+  when it *processes* it, at some unknown moment between our send and its response; two
+  bursts a second apart by our send times can land within one second on Discord's clock
+  (over real sockets: dozens of global 429s a minute at full load). So each globally
+  limited request holds a slot from its send until ``global_period`` after its response
+  (or after we gave up on it): then no ``global_limit + 1`` requests can ever be processed
+  within one period, whatever the delays. While every slot waits for a response, the
+  answer is ``WaitUntil(inf)``: ask again after the next ``release``/``abandon``.
 * the reaction rule: reaction routes are spaced at least 0.25 s apart per channel, whatever
   the headers advertise (they are known to be wrong, discord/discord-api-docs#182, #2886).
 * the invalid-request budget: Cloudflare bans an IP for a while after 10,000 responses with
@@ -29,6 +36,21 @@ A 429 body is ``{message, retry_after (float seconds), global, code?}`` plus the
 (the body's float, not the ``Retry-After`` header, which is rounded) and retry a bounded
 number of times. A 429 that is not Discord JSON comes from Cloudflare: give up and say so.
 
+Discord rounds ``Reset-After`` and ``retry_after`` to the millisecond, and the response
+reaches us a little after Discord computed them; a request sent exactly at the computed
+reset can land a hair early and get a 429. Every reset we compute is therefore
+:data:`RESET_MARGIN` later than the headers say.
+
+Retries: a 5xx (Discord's fault) or a connection error (no response at all: report it with
+:meth:`RateLimiter.connection_failed`) is retried after an exponential backoff with jitter
+from the ``random.Random`` given to the constructor (so many clients, and our own queued
+requests, do not retry in step), a bounded number of times. Creates carry a nonce, so a
+retry of a request that did reach Discord does not duplicate it.
+
+Every ``WaitUntil`` deadline is later than the ``now`` it answers, so a driver that sleeps
+until it and asks again always makes progress (time tests and deadlines use one
+expression, ``stamp + period``, so float rounding cannot disagree with itself).
+
 Using it (the driver in ``bridge/discord/rest.py``)::
 
     while True:
@@ -37,6 +59,7 @@ Using it (the driver in ``bridge/discord/rest.py``)::
             sleep until decision.deadline; continue
         response = send(decision.ticket.route)          # on cancel/error: limiter.abandon()
         outcome = limiter.release(decision.ticket, ResponseInfo(...), now())
+        (on a connection error: outcome = limiter.connection_failed(ticket, now()))
         if isinstance(outcome, RetryAt): sleep until outcome.deadline; attempt += 1; continue
         if isinstance(outcome, GiveUp): raise outcome.error
         return response                                  # Done
@@ -47,6 +70,8 @@ from __future__ import annotations
 import collections
 import itertools
 import json
+import math
+import random
 from collections import deque
 from collections.abc import Mapping
 from typing import Final
@@ -61,8 +86,10 @@ __all__ = [
     "INVALID_REQUEST_LIMIT",
     "INVALID_REQUEST_WINDOW",
     "REACTION_INTERVAL",
+    "RESET_MARGIN",
     "BucketState",
     "CloudflareBlockedError",
+    "ConnectionRetriesExhausted",
     "Done",
     "GiveUp",
     "RateLimitSnapshot",
@@ -84,6 +111,13 @@ INVALID_REQUEST_LIMIT: Final = 10_000
 INVALID_REQUEST_WINDOW: Final = 600.0
 """10,000 responses with 401/403/429 in 10 minutes -> temporary Cloudflare IP ban."""
 _SERVER_ERRORS: Final = frozenset({500, 502, 503, 504})
+RESET_MARGIN: Final = 0.01
+"""Seconds added to every reset time from Discord's millisecond-rounded headers (measured:
+without it, responses timed to the millisecond drew occasional 429s from the local server)."""
+RETRY_BASE: Final = 1.0
+RETRY_CAP: Final = 16.0
+"""5xx / connection-error backoff: ``min(cap, base * 2**attempt)`` scaled by a random factor
+in [0.5, 1.0): about 0.75, 1.5, 3, 6 s."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -176,9 +210,25 @@ class CloudflareBlockedError(Exception):
         )
 
 
+@attrs.define(auto_exc=True, kw_only=True)
+class ConnectionRetriesExhausted(Exception):
+    """A request got no response (connection refused, reset, timed out) ``attempts`` times:
+    the network's or Discord's fault, not a bucket we can wait out."""
+
+    route: str
+    attempts: int
+    detail: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.route} got no response {self.attempts} time(s) (last: {self.detail}); "
+            "giving up: check the network and https://discordstatus.com"
+        )
+
+
 @attrs.frozen(kw_only=True)
 class GiveUp:
-    error: RateLimitedError | CloudflareBlockedError
+    error: RateLimitedError | CloudflareBlockedError | ConnectionRetriesExhausted
 
 
 @attrs.define(kw_only=True)
@@ -197,6 +247,7 @@ class RateLimitSnapshot:
     route_hashes: dict[str, str]
     global_paused_until: float | None
     global_sent_last_second: int
+    """Global slots held: requests in flight plus those answered within the last period."""
     invalid_requests: int
 
 
@@ -214,7 +265,10 @@ class RateLimiter:
         invalid_guard: stop sending once this many 401/403/429 happened within
             ``invalid_window`` seconds (below Discord's 10,000 ban line).
         max_retries: retries after a 429 or 5xx before giving up.
+        max_connection_retries: retries after connection errors before giving up.
         max_wait: a 429 asking for a longer wait gives up at once.
+        rng: jitter for retry backoff. None: no jitter (every delay at 0.75 of its ceiling;
+            for tests that want round numbers, not for production).
     """
 
     def __init__(
@@ -226,7 +280,9 @@ class RateLimiter:
         invalid_guard: int = INVALID_REQUEST_LIMIT * 9 // 10,
         invalid_window: float = INVALID_REQUEST_WINDOW,
         max_retries: int = 3,
+        max_connection_retries: int = 4,
         max_wait: float = 300.0,
+        rng: random.Random | None = None,
     ) -> None:
         self.global_limit = global_limit
         self.global_period = global_period
@@ -235,13 +291,19 @@ class RateLimiter:
         self.invalid_window = invalid_window
         self.max_retries = max_retries
         self.max_wait = max_wait
+        self.max_connection_retries = max_connection_retries
+        self._rng = rng
         self._ids = itertools.count(1)
         self._hashes: dict[str, str] = {}
         self._buckets: dict[str, BucketState] = {}
         # In flight per (route key, major), not per bucket: a route's bucket may be learned
         # or change hash while its requests are out, and the count must follow it.
         self._in_flight: collections.Counter[tuple[str, str]] = collections.Counter()
-        self._global_sent: deque[float] = deque()
+        self._global_in_flight = 0
+        self._global_done: deque[float] = deque()
+        """When each recently answered globally limited request was answered."""
+        self._open: set[int] = set()
+        """Tickets granted and not yet released or abandoned."""
         self._global_paused_until: float | None = None
         self._reactions: dict[str, float] = {}
         self._invalid: deque[float] = deque()
@@ -259,10 +321,13 @@ class RateLimiter:
             if paused is not None and now < paused:
                 waits.append((paused, "global rate limit (429 with global: true)"))
             self._expire_global(now)
-            if len(self._global_sent) >= self.global_limit:
-                waits.append(
-                    (self._global_sent[0] + self.global_period, "global budget of 50 requests/s")
+            if self._global_in_flight + len(self._global_done) >= self.global_limit:
+                # A slot frees one period after the oldest response; if every slot waits
+                # for a response, only a release or abandon frees one.
+                free_at = (
+                    self._global_done[0] + self.global_period if self._global_done else math.inf
                 )
+                waits.append((free_at, "global budget of 50 requests/s (by response time)"))
         if bucket is not None:
             if bucket.reset_at is not None and now >= bucket.reset_at:
                 bucket.remaining, bucket.reset_at = bucket.limit, None
@@ -277,7 +342,7 @@ class RateLimiter:
             if last is not None and now < last + self.reaction_interval:
                 waits.append((last + self.reaction_interval, "reaction pacing (0.25 s/channel)"))
         self._expire_invalid(now)
-        if len(self._invalid) >= self.invalid_guard:
+        if self._invalid and len(self._invalid) >= self.invalid_guard:
             waits.append(
                 (
                     self._invalid[0] + self.invalid_window,
@@ -286,9 +351,10 @@ class RateLimiter:
             )
         if waits:
             deadline, reason = max(waits)
-            return WaitUntil(deadline=deadline, reason=reason)
+            # Never "wait until now" (or earlier): a driver would ask again at once, forever.
+            return WaitUntil(deadline=max(deadline, math.nextafter(now, math.inf)), reason=reason)
         if global_limited:
-            self._global_sent.append(now)
+            self._global_in_flight += 1
         if route.route.reaction and channel is not None:
             self._reactions[channel] = now
         self._buckets.setdefault(key, BucketState())
@@ -300,13 +366,42 @@ class RateLimiter:
             bucket_key=key,
             global_limited=global_limited,
         )
+        self._open.add(ticket.id)
         return SendNow(ticket=ticket)
 
     def abandon(self, ticket: Ticket, now: float) -> None:
-        """The request got no response (cancelled, network error): free its slot."""
+        """The request got no response (cancelled, network error): free its slot. Its
+        global slot is held one more period: it may have reached Discord. Idempotent."""
+        if ticket.id not in self._open:
+            return
+        self._open.discard(ticket.id)
         slot = (ticket.route.route_key, ticket.route.major)
         if self._in_flight[slot] > 0:
             self._in_flight[slot] -= 1
+        if ticket.global_limited:
+            self._global_in_flight -= 1
+            self._global_done.append(now)
+
+    def connection_failed(self, ticket: Ticket, now: float, detail: str = "") -> RetryAt | GiveUp:
+        """The request got no response (refused, reset, timed out): free its slot and say
+        whether to retry (after a backoff with jitter) or give up."""
+        self.abandon(ticket, now)
+        if ticket.attempt >= self.max_connection_retries:
+            return GiveUp(
+                error=ConnectionRetriesExhausted(
+                    route=ticket.route.route.name, attempts=ticket.attempt + 1, detail=detail
+                )
+            )
+        return RetryAt(
+            deadline=now + self.retry_delay(ticket.attempt),
+            reason=f"no response ({detail or 'connection error'})",
+        )
+
+    def retry_delay(self, attempt: int) -> float:
+        """Backoff before retry number ``attempt + 1`` of a 5xx or a connection error."""
+        ceiling = min(RETRY_CAP, RETRY_BASE * 2**attempt)
+        jitter = self._rng.random() if self._rng is not None else 0.5
+        return ceiling * (0.5 + jitter / 2)
 
     # -- learning --------------------------------------------------------------------------
 
@@ -317,6 +412,12 @@ class RateLimiter:
         self.abandon(ticket, now)
         headers = {k.lower(): v for k, v in response.headers.items()}
         route = ticket.route
+        if route.route.reaction and route.channel_id is not None:
+            # Discord spaces reactions by when it processed them, which is some time after
+            # we sent: count the 0.25 s from the response too, or the next reaction can
+            # arrive a few milliseconds early and draw a 429.
+            channel = route.channel_id
+            self._reactions[channel] = max(self._reactions.get(channel, now), now)
         key = self._learn(route, headers, now)
         status = response.status
         if status == 429:
@@ -324,8 +425,10 @@ class RateLimiter:
         if status in (401, 403):
             self._invalid.append(now)
         if status in _SERVER_ERRORS and ticket.attempt < self.max_retries:
-            delay = 1.0 + 2.0 * ticket.attempt  # discord.py's schedule: 1, 3, 5 s
-            return RetryAt(deadline=now + delay, reason=f"HTTP {status} from Discord")
+            return RetryAt(
+                deadline=now + self.retry_delay(ticket.attempt),
+                reason=f"HTTP {status} from Discord",
+            )
         return Done(status=status)
 
     def _learn(self, route: CompiledRoute, headers: dict[str, str], now: float) -> str:
@@ -342,7 +445,7 @@ class RateLimiter:
         if remaining is not None:
             bucket.remaining = remaining
         if reset_after is not None:
-            bucket.reset_at = now + reset_after
+            bucket.reset_at = now + reset_after + RESET_MARGIN
         return key
 
     def _on_429(
@@ -368,12 +471,13 @@ class RateLimiter:
         if scope != "shared":
             # Shared-resource 429s are not our fault and do not count towards the ban line.
             self._invalid.append(now)
+        wait_until = now + retry_after + RESET_MARGIN
         if is_global:
-            self._global_paused_until = max(self._global_paused_until or now, now + retry_after)
+            self._global_paused_until = max(self._global_paused_until or now, wait_until)
         else:
             bucket = self._buckets.setdefault(key, BucketState())
             bucket.remaining = 0
-            bucket.reset_at = max(bucket.reset_at or now, now + retry_after)
+            bucket.reset_at = max(bucket.reset_at or now, wait_until)
         if retry_after > self.max_wait or ticket.attempt >= self.max_retries:
             return GiveUp(
                 error=RateLimitedError(
@@ -384,7 +488,7 @@ class RateLimiter:
                     attempts=ticket.attempt + 1,
                 )
             )
-        return RetryAt(deadline=now + retry_after, reason=f"429 ({scope}) on {name}")
+        return RetryAt(deadline=wait_until, reason=f"429 ({scope}) on {name}")
 
     # -- bookkeeping -----------------------------------------------------------------------
 
@@ -398,12 +502,16 @@ class RateLimiter:
             if route_major == major and f"{self._hashes.get(route_key, route_key)}|{major}" == key
         )
 
+    # Expiry tests use the same expression as the deadlines (stamp + period <= now), so a
+    # driver woken at a deadline always finds the slot free.
+
     def _expire_global(self, now: float) -> None:
-        while self._global_sent and self._global_sent[0] <= now - self.global_period:
-            self._global_sent.popleft()
+        done = self._global_done
+        while done and done[0] + self.global_period <= now:
+            done.popleft()
 
     def _expire_invalid(self, now: float) -> None:
-        while self._invalid and self._invalid[0] <= now - self.invalid_window:
+        while self._invalid and self._invalid[0] + self.invalid_window <= now:
             self._invalid.popleft()
 
     def invalid_request_count(self, now: float) -> int:
@@ -418,7 +526,7 @@ class RateLimiter:
             in_flight={k: self._in_flight_for(k, k.split("|", 1)[1]) for k in self._buckets},
             route_hashes=dict(self._hashes),
             global_paused_until=self._global_paused_until,
-            global_sent_last_second=len(self._global_sent),
+            global_sent_last_second=self._global_in_flight + len(self._global_done),
             invalid_requests=self.invalid_request_count(now),
         )
 

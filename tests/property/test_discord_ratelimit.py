@@ -168,6 +168,10 @@ class RateLimiterAgainstFakeDiscord(RuleBasedStateMachine):
         if response.status == 200:
             self.answered_buckets.add(key)
         outcome = self.limiter.release(ticket, response, self.now)
+        for waiting in self.queue:
+            if waiting.not_before == math.inf:
+                # WaitUntil(inf): the global slots all waited for responses; one came.
+                waiting.not_before = self.now
         if isinstance(outcome, RetryAt):
             assert outcome.deadline >= self.now
             self.queue.append(

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 
 from protocol.discord import routes
 from protocol.discord.ratelimit import (
+    RESET_MARGIN,
     CloudflareBlockedError,
+    ConnectionRetriesExhausted,
     Done,
     GiveUp,
     RateLimitedError,
@@ -61,10 +64,12 @@ def test_unknown_bucket_lets_requests_through_then_learns_it() -> None:
     )
     decision = limiter.acquire(MSG_A, 0.3)
     assert isinstance(decision, WaitUntil)
-    assert decision.deadline == pytest.approx(3.1)
+    # Reset-After is millisecond-rounded: the reset is taken RESET_MARGIN later.
+    assert decision.deadline == pytest.approx(3.1 + RESET_MARGIN)
     assert "exhausted" in decision.reason
-    assert isinstance(limiter.acquire(MSG_A, 3.1), SendNow)
-    snap = limiter.snapshot(3.1)
+    assert isinstance(limiter.acquire(MSG_A, 3.1), WaitUntil)
+    assert isinstance(limiter.acquire(MSG_A, 3.1 + RESET_MARGIN), SendNow)
+    snap = limiter.snapshot(3.2)
     assert snap.route_hashes == {MSG_A.route_key: "abcd"}
 
 
@@ -115,12 +120,13 @@ def test_429_user_scope_waits_retry_after_and_counts_as_invalid() -> None:
         ),
         10.0,
     )
-    assert outcome == RetryAt(deadline=11.5, reason="429 (user) on CREATE_MESSAGE")
+    later = 11.5 + RESET_MARGIN  # retry_after is millisecond-rounded too
+    assert outcome == RetryAt(deadline=later, reason="429 (user) on CREATE_MESSAGE")
     wait = limiter.acquire(MSG_A, 10.5, attempt=1)
     assert isinstance(wait, WaitUntil)
-    assert wait.deadline == pytest.approx(11.5)  # the later of retry_after and the header reset
-    assert isinstance(limiter.acquire(MSG_A, 11.5, attempt=1), SendNow)
-    assert limiter.invalid_request_count(11.5) == 1
+    assert wait.deadline == pytest.approx(later)  # the later of retry_after and the header reset
+    assert isinstance(limiter.acquire(MSG_A, later, attempt=1), SendNow)
+    assert limiter.invalid_request_count(later) == 1
 
 
 def test_429_global_pauses_every_globally_limited_route_but_not_interactions() -> None:
@@ -133,7 +139,7 @@ def test_429_global_pauses_every_globally_limited_route_but_not_interactions() -
     assert isinstance(outcome, RetryAt)
     blocked = limiter.acquire(MSG_B, 1.0)
     assert isinstance(blocked, WaitUntil)
-    assert blocked.deadline == 2.0
+    assert blocked.deadline == 2.0 + RESET_MARGIN
     assert "global" in blocked.reason
     callback = routes.CREATE_INTERACTION_RESPONSE.compile(interaction_id=1, interaction_token="t")
     assert isinstance(limiter.acquire(callback, 1.0), SendNow)
@@ -175,14 +181,58 @@ def test_non_json_429_is_cloudflare() -> None:
     assert "Cloudflare" in str(outcome.error)
 
 
-def test_global_budget_of_50_per_second() -> None:
+def test_global_budget_of_50_per_second_counted_from_the_responses() -> None:
+    # Discord counts a request when it processes it, somewhere between our send and its
+    # response: a slot is held from the send until one period after the response.
     limiter = RateLimiter()
-    for i in range(50):
-        grant(limiter, routes.CREATE_MESSAGE.compile(channel_id=100 + i), 0.0)
+    tickets = [
+        grant(limiter, routes.CREATE_MESSAGE.compile(channel_id=100 + i), 0.0).ticket
+        for i in range(50)
+    ]
     blocked = limiter.acquire(MSG_A, 0.5)
     assert isinstance(blocked, WaitUntil)
-    assert blocked.deadline == 1.0
-    assert isinstance(limiter.acquire(MSG_A, 1.0), SendNow)
+    assert blocked.deadline == float("inf")  # every slot waits for a response
+    assert "global budget" in blocked.reason
+    for ticket in tickets[:10]:
+        limiter.release(ticket, ResponseInfo(status=200), 0.9)
+    for ticket in tickets[10:]:
+        limiter.abandon(ticket, 0.95)  # no response: it may still have reached Discord
+    blocked = limiter.acquire(MSG_A, 1.0)  # a send-time window would allow it now
+    assert isinstance(blocked, WaitUntil)
+    assert blocked.deadline == pytest.approx(1.9)
+    assert limiter.snapshot(1.0).global_sent_last_second == 50
+    at = blocked.deadline
+    for i in range(10):
+        grant(limiter, routes.CREATE_MESSAGE.compile(channel_id=200 + i), at)
+    assert isinstance(limiter.acquire(MSG_A, at), WaitUntil)
+    later = limiter.acquire(MSG_A, at)
+    assert isinstance(later, WaitUntil)
+    assert later.deadline == pytest.approx(1.95)
+    assert isinstance(limiter.acquire(MSG_A, later.deadline), SendNow)
+
+
+def test_release_and_abandon_of_one_ticket_count_once() -> None:
+    limiter = RateLimiter(global_limit=1)
+    ticket = grant(limiter, MSG_A, 0.0).ticket
+    limiter.release(ticket, ResponseInfo(status=200), 0.1)
+    limiter.abandon(ticket, 0.2)
+    assert limiter.snapshot(0.2).global_sent_last_second == 1
+    assert isinstance(limiter.acquire(MSG_B, 1.1), SendNow)
+
+
+def test_wait_until_is_always_after_now() -> None:
+    # 0.1 + 1.0 - 1.0 != 0.1 in floats: a window test written as ``sent <= now - period``
+    # kept the slot at now == sent + period and answered "wait until now" (the driver spun).
+    for period in (1.0, 0.3, 0.7):
+        for start in (0.1, 0.2, 0.3, 1e9 + 0.1, 12345.678):
+            for at in (start + period, start + period * (1 - 1e-16), start + period / 2):
+                limiter = RateLimiter(global_limit=1, global_period=period)
+                ticket = grant(limiter, MSG_A, start).ticket
+                limiter.release(ticket, ResponseInfo(status=200), start)
+                decision = limiter.acquire(MSG_B, at)
+                if isinstance(decision, WaitUntil):
+                    assert decision.deadline > at
+                    assert isinstance(limiter.acquire(MSG_B, decision.deadline), SendNow)
 
 
 def test_reactions_paced_per_channel_whatever_the_headers_say() -> None:
@@ -195,9 +245,24 @@ def test_reactions_paced_per_channel_whatever_the_headers_say() -> None:
     limiter.release(ticket, ResponseInfo(status=204, headers=headers(limit=10, remaining=9)), 0.01)
     wait = limiter.acquire(other, 0.1)
     assert isinstance(wait, WaitUntil)
-    assert wait.deadline == pytest.approx(0.25)
+    # Counted from the response (0.01), when Discord had processed it, not from the send.
+    assert wait.deadline == pytest.approx(0.26)
     assert isinstance(limiter.acquire(elsewhere, 0.1), SendNow)
-    assert isinstance(limiter.acquire(other, 0.25), SendNow)
+    assert isinstance(limiter.acquire(other, 0.25), WaitUntil)
+    assert isinstance(limiter.acquire(other, 0.26), SendNow)
+
+
+def test_a_slow_reaction_response_pushes_the_next_reaction_back() -> None:
+    # Discord paces reactions by processing time: if the response took 0.2 s, a reaction
+    # sent 0.25 s after the first send could be processed under 0.25 s after the first.
+    limiter = RateLimiter()
+    react = routes.ADD_OWN_REACTION.compile(channel_id=1, message_id=2, emoji_name="👍")
+    again = routes.DELETE_OWN_REACTION.compile(channel_id=1, message_id=2, emoji_name="👍")
+    ticket = grant(limiter, react, 0.0).ticket
+    limiter.release(ticket, ResponseInfo(status=204), 0.2)
+    wait = limiter.acquire(again, 0.25)
+    assert isinstance(wait, WaitUntil)
+    assert wait.deadline == pytest.approx(0.45)
 
 
 def test_invalid_requests_counted_and_guarded() -> None:
@@ -225,9 +290,42 @@ def test_server_errors_retry_with_growing_delays() -> None:
         ticket = grant(limiter, MSG_A, 0.0, attempt=attempt).ticket
         outcome = limiter.release(ticket, ResponseInfo(status=502), 0.0)
         delays.append(outcome)
-    assert delays[0] == RetryAt(deadline=1.0, reason="HTTP 502 from Discord")
-    assert delays[1] == RetryAt(deadline=3.0, reason="HTTP 502 from Discord")
+    # Without an rng the backoff sits at 0.75 of its ceiling (1 s, then 2 s).
+    assert delays[0] == RetryAt(deadline=0.75, reason="HTTP 502 from Discord")
+    assert delays[1] == RetryAt(deadline=1.5, reason="HTTP 502 from Discord")
     assert delays[2] == Done(status=502)
+
+
+def test_retry_backoff_is_exponential_with_jitter_from_the_rng() -> None:
+    first = RateLimiter(rng=random.Random(7))
+    second = RateLimiter(rng=random.Random(7))
+    delays = [first.retry_delay(attempt) for attempt in range(8)]
+    assert delays == [second.retry_delay(attempt) for attempt in range(8)]  # replayable
+    for attempt, delay in enumerate(delays):
+        ceiling = min(16.0, 2.0**attempt)
+        assert ceiling / 2 <= delay < ceiling
+    assert len({round(d / min(16.0, 2.0**a), 6) for a, d in enumerate(delays)}) > 1  # jitter
+
+
+def test_connection_errors_retry_with_backoff_then_give_up() -> None:
+    limiter = RateLimiter(max_connection_retries=2, rng=random.Random(1), global_limit=3)
+    outcomes = []
+    for attempt in range(3):
+        ticket = grant(limiter, MSG_A, 10.0, attempt=attempt).ticket
+        outcomes.append(limiter.connection_failed(ticket, 10.0, "ConnectError"))
+    first, second, last = outcomes
+    assert isinstance(first, RetryAt)
+    assert 10.5 <= first.deadline < 11.0
+    assert isinstance(second, RetryAt)
+    assert 11.0 <= second.deadline < 12.0
+    assert isinstance(last, GiveUp)
+    assert isinstance(last.error, ConnectionRetriesExhausted)
+    assert last.error.attempts == 3
+    assert "ConnectError" in str(last.error)
+    # Each failed attempt freed its bucket slot and holds its global slot one period.
+    assert set(limiter.snapshot(10.0).in_flight.values()) == {0}
+    assert isinstance(limiter.acquire(MSG_B, 10.5), WaitUntil)
+    assert isinstance(limiter.acquire(MSG_B, 11.0), SendNow)
 
 
 def test_bucket_hash_change_moves_to_the_new_bucket() -> None:
@@ -235,5 +333,5 @@ def test_bucket_hash_change_moves_to_the_new_bucket() -> None:
     delete = routes.DELETE_MESSAGE.compile(channel_id=1, message_id=5)
     ok(limiter, delete, 0.0, bucket="young", remaining=0, reset_after=1.0)
     assert isinstance(limiter.acquire(delete, 0.5), WaitUntil)
-    ok(limiter, delete, 1.0, bucket="old", remaining=29, reset_after=120.0)
+    ok(limiter, delete, 1.0 + RESET_MARGIN, bucket="old", remaining=29, reset_after=120.0)
     assert isinstance(limiter.acquire(delete, 1.1), SendNow)
