@@ -9,7 +9,7 @@ process has ended, ``aclose`` closes the write end and waits, bounded, for the w
 to exit: a normal close leaves no process behind.
 
 ``open_process`` finds the lifeline of the system it runs in through
-``Lifeline.current``, a context variable that the system sets in the ``open_system`` block
+``current_lifeline``, a context variable that the system sets in the ``open_system`` block
 and in each actor's task (trio tasks inherit the context of the task that spawns them).
 """
 
@@ -22,7 +22,6 @@ import subprocess
 import sys
 from contextvars import ContextVar
 from pathlib import Path
-from typing import ClassVar
 
 import trio
 
@@ -45,10 +44,6 @@ def watchdog_argv(grace: float) -> list[str]:
 
 class Lifeline:
     """The write end of one watchdog's pipe, and the watchdog process."""
-
-    current: ClassVar[ContextVar[Lifeline | None]] = ContextVar("actors_lifeline", default=None)
-    """The lifeline of the system the current task runs in (None outside any system). A
-    context variable holds no module state: each trio task has its own value."""
 
     def __init__(self, *, grace: float = DEFAULT_GRACE) -> None:
         self.grace = grace
@@ -141,3 +136,9 @@ class Lifeline:
             process.send_signal(signal.SIGKILL)
             with trio.move_on_after(EXIT_TIMEOUT):
                 await process.wait()
+
+
+current_lifeline: ContextVar[Lifeline | None] = ContextVar("actors_lifeline", default=None)
+"""The lifeline of the system the current task runs in (None outside any system). A
+context variable is per-task context, not shared mutable module state: each trio task sees
+the value its system set for it."""

@@ -28,7 +28,7 @@ from typing import Any
 import attrs
 import trio
 
-from ._lifeline import Lifeline
+from ._lifeline import Lifeline, current_lifeline
 
 REAP_TIMEOUT = 5.0
 """Seconds to wait for the kernel to report a SIGKILLed child's exit before giving up."""
@@ -237,7 +237,7 @@ async def open_process(
     for forbidden in ("shell", "start_new_session", "process_group", "preexec_fn"):
         if forbidden in popen:
             raise TypeError(f"open_process does not accept {forbidden}=: it owns the session")
-    lifeline = Lifeline.current.get()
+    lifeline = current_lifeline.get()
     if lifeline is not None:
         await lifeline.ensure_started()
     process = await trio.lowlevel.open_process(

@@ -27,7 +27,7 @@ import trio
 from ._actor import Behavior, StartFailed, _Cell, run_incarnation
 from ._errors import ActorCrashed, SpawnError, SystemClosed
 from ._events import EVENT_TYPES, ExitKind, ExitReason
-from ._lifeline import Lifeline
+from ._lifeline import Lifeline, current_lifeline
 from ._mailbox import Mailbox
 from ._ref import AskDeadlines, Ref
 from ._supervisor import SupervisorRef, SupervisorSpec, _supervise
@@ -96,7 +96,7 @@ async def start_cell(
 async def _run_in_system(cell: _Cell, *, task_status: trio.TaskStatus[Any]) -> None:
     # The spawner may be a task outside the system (``await system.spawn(...)`` after
     # ``nursery.start(run_system)``), whose context has no lifeline: set the cell's own.
-    Lifeline.current.set(cell.system._lifeline)
+    current_lifeline.set(cell.system._lifeline)
     await run_incarnation(cell, task_status=task_status)
 
 
@@ -348,13 +348,13 @@ async def open_system(
                 rng=random or _random.Random(),
             )
             lifeline = system._lifeline
-            token = Lifeline.current.set(lifeline)
+            token = current_lifeline.set(lifeline)
             nursery.start_soon(system._run_services)
             yield system
             await system.aclose()
     finally:
         if token is not None:
-            Lifeline.current.reset(token)
+            current_lifeline.reset(token)
         if lifeline is not None:
             await lifeline.aclose()
 
