@@ -330,6 +330,28 @@ class Fatal:
 
 GatewayAction = SendPayload | ArmTimer | Close | Reconnect | Deliver | Fatal
 
+_new = object.__new__
+_set_name = Dispatch.name.__set__  # type: ignore[attr-defined]
+_set_seq = Dispatch.seq.__set__  # type: ignore[attr-defined]
+_set_data = Dispatch.data.__set__  # type: ignore[attr-defined]
+_set_replayed = Dispatch.replayed.__set__  # type: ignore[attr-defined]
+_set_dispatch = Deliver.dispatch.__set__  # type: ignore[attr-defined]
+
+
+def _deliver(name: str, seq: int | None, data: Any, replayed: bool) -> Deliver:
+    """``Deliver(dispatch=Dispatch(...))`` built through the slots, as attrs' ``__init__``
+    does but without its per-call overhead: one of these is made per dispatch, and the two
+    ``__init__`` calls cost as much as parsing a small payload (issue 4's decode benchmark).
+    Both classes have no validators or converters, so the result is the same object."""
+    dispatch = _new(Dispatch)
+    _set_name(dispatch, name)
+    _set_seq(dispatch, seq)
+    _set_data(dispatch, data)
+    _set_replayed(dispatch, replayed)
+    deliver = _new(Deliver)
+    _set_dispatch(deliver, dispatch)
+    return deliver
+
 
 @attrs.define(auto_exc=True, kw_only=True)
 class GatewayUsageError(Exception):
@@ -367,6 +389,10 @@ class GatewayState(enum.Enum):
 _MACHINE_OPS: Final = frozenset({Opcode.HEARTBEAT, Opcode.IDENTIFY, Opcode.RESUME})
 
 _DISPATCH: Final = int(Opcode.DISPATCH)
+# Enum members as module constants for the per-frame path: ``GatewayState.CONNECTED`` is an
+# attribute lookup through the enum's metaclass, which costs more than the check itself.
+_CONNECTED: Final = GatewayState.CONNECTED
+_RESUMING: Final = GatewayState.RESUMING
 
 _LIVE_STATES: Final = frozenset(
     {
@@ -722,7 +748,7 @@ class GatewaySession:
 
     def _on_frame(self, data: str | bytes, now: float, out: list[GatewayAction]) -> None:
         # ``is CONNECTED`` first: the common case, and cheaper than hashing an enum.
-        if self.state is not GatewayState.CONNECTED and self.state not in _LIVE_STATES:
+        if self.state is not _CONNECTED and self.state not in _LIVE_STATES:
             return  # in flight from a connection we already closed
         try:
             # Each payload is parsed once: by the zlib-stream decoder (which must parse to
@@ -736,7 +762,7 @@ class GatewaySession:
             self._restart(out, now, reason=f"undecodable data: {exc}")
             return
         for payload in payloads:
-            if self.state is not GatewayState.CONNECTED and self.state not in _LIVE_STATES:
+            if self.state is not _CONNECTED and self.state not in _LIVE_STATES:
                 return  # an earlier payload in this frame ended the connection
             if payload.__class__ is not dict:
                 self._restart(out, now, reason="payload is not a JSON object")
@@ -811,7 +837,7 @@ class GatewaySession:
         if seq.__class__ is int and (self._seq is None or seq > self._seq):
             # Row 14: the latest non-null s; a duplicate or late event never moves it back.
             self._seq = seq
-        replayed = self.state is GatewayState.RESUMING
+        replayed = self.state is _RESUMING
         if name == "READY" and isinstance(d, dict):
             session_id = d.get("session_id")
             resume_url = d.get("resume_gateway_url")
@@ -825,13 +851,11 @@ class GatewaySession:
             self._became_connected(now, out)
             replayed = False
         out.append(
-            Deliver(
-                dispatch=Dispatch(
-                    name=str(name),
-                    seq=seq if seq.__class__ is int else None,
-                    data=d,
-                    replayed=replayed,
-                )
+            _deliver(
+                name if name.__class__ is str else str(name),
+                seq if seq.__class__ is int else None,
+                d,
+                replayed,
             )
         )
 

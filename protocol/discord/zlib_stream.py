@@ -179,8 +179,15 @@ class ZlibStreamDecoder:
             self._inflated += inflated
             inflated = bytes(self._inflated)
         try:
-            # UnicodeDecodeError is a ValueError: a character cut at a false end.
-            message = parse_json(inflated)
+            # UnicodeDecodeError is a ValueError: a character cut at a false end. The
+            # common case is parse_json's fast path, inlined (this runs once per message).
+            text = inflated.decode("utf-8")
+            try:
+                message, end = _scan_once(text, 0)
+            except StopIteration:
+                message, end = None, -1
+            if end != len(text):
+                message = json.loads(text)
         except ValueError:
             if not self._inflated:
                 self._inflated += inflated

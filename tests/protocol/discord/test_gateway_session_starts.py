@@ -7,6 +7,8 @@ import pytest
 
 from protocol.discord.gateway import (
     ConnectFailed,
+    Deliver,
+    Dispatch,
     GatewayState,
     ReconnectMode,
     SessionStartLimitReceived,
@@ -144,3 +146,15 @@ def test_failures_escalate_and_a_successful_resume_resets_the_backoff() -> None:
     assert h.reconnects[-1].delay == 0.0  # the first reconnect after RESUMED goes at once
     h.feed(ConnectFailed(reason="refused"))
     assert 0.0 < h.reconnects[-1].delay < escalated  # and growth starts again from the bottom
+
+
+def test_delivered_dispatches_equal_ones_built_the_ordinary_way() -> None:
+    # The session builds Deliver/Dispatch through their slots on the hot path.
+    h = Harness.build()
+    h.connect_and_ready()
+    [action] = h.dispatch("MESSAGE_CREATE", 7, {"id": "1"})
+    expected = Deliver(
+        dispatch=Dispatch(name="MESSAGE_CREATE", seq=7, data={"id": "1"}, replayed=False)
+    )
+    assert action == expected
+    assert repr(action) == repr(expected)
