@@ -66,11 +66,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     import trio
 
     from bridge.app import BridgeStopped
-    from bridge.config import ConfigError, load_config
+    from bridge.config import ConfigError, check_claude_command, load_config
     from bridge.discord.errors import EXIT_GATEWAY_FATAL, GatewayFatalError
 
     try:
         config = load_config(dotenv_path=Path(args.env_file) if args.env_file else None)
+        check_claude_command(config)
     except ConfigError as exc:
         print(f"ccbridge: bad configuration: {exc}", file=sys.stderr)
         return EXIT_BAD_CONFIG

@@ -10,6 +10,7 @@ an existing ``.env`` works unchanged.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
@@ -268,3 +269,24 @@ def _parse_snowflake(raw: str) -> int:
     if value <= 0 or not raw.isdigit():
         raise ValueError(raw)
     return value
+
+
+def check_claude_command(config: Config, *, path: str | None = None) -> str:
+    """The absolute path of ``CLAUDE_COMMAND``, or a :class:`ConfigError` saying how to fix it.
+
+    Checked by ``ccbridge run`` at start, so a missing CLI is one clear line before the bot
+    connects, not an error in the first thread someone opens.
+
+    Args:
+        config: the loaded configuration.
+        path: the search path (default: the ``PATH`` environment variable).
+    """
+    found = shutil.which(config.claude_command, path=path)
+    if found is None:
+        raise ConfigError(
+            "CLAUDE_COMMAND",
+            f"{config.claude_command!r} is not an executable on PATH; install Claude Code "
+            "(npm install -g @anthropic-ai/claude-code) or set CLAUDE_COMMAND to the path "
+            "of the claude executable",
+        )
+    return found

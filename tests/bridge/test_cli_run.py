@@ -118,6 +118,8 @@ async def test_a_refused_token_exits_78_with_advice(tmp_path: Path) -> None:
         }
         env.update(
             DISCORD_BOT_TOKEN="not-the-token",
+            # A runnable CLI, so that start-up gets past the CLAUDE_COMMAND check to the token.
+            CLAUDE_COMMAND=str(write_fake_claude(tmp_path, "text_thinking")),
             DISCORD_API_BASE_URL=server.rest_url,
             DISCORD_CHANNEL_ID=str(server.world.default_channel.id),
             ALLOWED_USER_IDS=str(server.world.owner_id),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.config import ConfigError, load_config
+from bridge.config import ConfigError, check_claude_command, load_config
 
 TOKEN_ENV = {
     "DISCORD_BOT_TOKEN": "token",
@@ -90,3 +90,18 @@ def test_bad_variable_names_itself(
     assert exc.value.variable == variable
     assert fragment in str(exc.value)
     assert str(exc.value).startswith(f"{variable}: ")
+
+
+def test_claude_command_must_be_an_executable(tmp_path: Path) -> None:
+    config = _load(tmp_path, {"CLAUDE_COMMAND": "no-such-claude-xyz"})
+    with pytest.raises(ConfigError) as exc:
+        check_claude_command(config, path=str(tmp_path))
+    assert exc.value.variable == "CLAUDE_COMMAND"
+    assert "npm install -g @anthropic-ai/claude-code" in str(exc.value)
+    fake = tmp_path / "claude"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    named = _load(tmp_path, {})
+    assert check_claude_command(named, path=str(tmp_path)) == str(fake)
+    by_path = _load(tmp_path, {"CLAUDE_COMMAND": str(fake)})
+    assert check_claude_command(by_path, path="") == str(fake)
