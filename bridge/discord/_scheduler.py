@@ -42,7 +42,6 @@ from __future__ import annotations
 import enum
 import logging
 import math
-import random
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
@@ -178,7 +177,6 @@ class Scheduler:
         http: httpx.AsyncClient,
         limits: RateLimiter,
         stats: RestStats,
-        rng: random.Random,
         *,
         shed_threshold: int,
         on_background_failure: Callable[[Job, BaseException], None],
@@ -186,7 +184,6 @@ class Scheduler:
         self.http = http
         self.limits = limits
         self.stats = stats
-        self.rng = rng
         self.shed_threshold = shed_threshold
         self.on_background_failure = on_background_failure
         self.queues: dict[Priority, dict[int, Job]] = {p: {} for p in Priority}

@@ -647,7 +647,6 @@ async def open_rest_client(
         http,
         limiter,
         stats,
-        rng,
         shed_threshold=shed_threshold,
         on_background_failure=on_failure,
     )
