@@ -38,6 +38,7 @@ from collections import deque
 from typing import Any, Final
 
 import attrs
+import orjson
 
 from protocol.discord.gateway_codes import ZLIB_SUFFIX
 
@@ -179,6 +180,17 @@ class ZlibStreamDecoder:
             self._inflated += inflated
             inflated = bytes(self._inflated)
         try:
+            # The common case: one whole message. orjson parses UTF-8 bytes several times
+            # faster than the stdlib; whatever it refuses (a message cut at a false end,
+            # or JSON only the stdlib accepts) takes the stdlib path below unchanged.
+            message = orjson.loads(inflated)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            if self._inflated:
+                self._inflated.clear()
+            return message
+        try:
             # UnicodeDecodeError is a ValueError: a character cut at a false end. The
             # common case is parse_json's fast path, inlined (this runs once per message).
             text = inflated.decode("utf-8")
@@ -212,6 +224,10 @@ def parse_json(data: bytes | str) -> Any:
         ValueError: not a complete JSON document (``json.JSONDecodeError`` or
             ``UnicodeDecodeError``).
     """
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        pass  # the stdlib decides: it accepts more (NaN, huge ints) and words the errors
     text = data.decode("utf-8") if isinstance(data, bytes) else data
     try:
         value, end = _scan_once(text, 0)
