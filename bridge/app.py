@@ -46,7 +46,6 @@ from bridge.discord import (
     BackgroundFailure,
     GatewayConfig,
     GatewayFatalError,
-    HTTPError,
     RestClient,
     open_rest_client,
     run_gateway,
@@ -537,18 +536,6 @@ async def _watch_gateway(bridge: Bridge) -> None:
     fatal = _find(reason.error, GatewayFatalError)
     if fatal is not None:
         raise fatal
-    refused = _find(reason.error, HTTPError)
-    if isinstance(refused, HTTPError) and refused.status == 401:
-        # Discord answers 401 to GET /gateway/bot before the gateway is even reached when
-        # the token is wrong: as fatal as close code 4004, and restarting cannot help.
-        raise GatewayFatalError(
-            code=None,
-            reason=str(refused),
-            advice=(
-                "Discord refused the bot token (401 Unauthorized): check DISCORD_BOT_TOKEN; "
-                "copy it again from the Developer Portal (Bot > Reset Token) if it was reset"
-            ),
-        ) from refused
     raise BridgeStopped(f"the gateway ended unexpectedly ({reason.kind.name}: {reason.error!r})")
 
 
