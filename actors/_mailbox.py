@@ -173,6 +173,7 @@ class MailboxQueue:
 
     def _wake(self) -> None:
         task = self._waiter
+        assert task is not None  # callers wake only a parked reader
         self._waiter = None
         trio.lowlevel.reschedule(task)
 

@@ -185,9 +185,9 @@ async def _kill_group(proc: OwnedProcess, grace: float) -> None:
             # timed out the group stays registered, and the watchdog tries again at close.)
             proc._lifeline.unregister(proc.pid)
             proc._lifeline = None
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                await stream.aclose()
+        for reader in (proc.stdout, proc.stderr):
+            if reader is not None:
+                await reader.aclose()
 
 
 @asynccontextmanager

@@ -17,12 +17,18 @@ if TYPE_CHECKING:
     from ._actor import _Cell
     from ._events import ExitReason
 
-M = TypeVar("M")
+# Contravariant: a ref that takes ``A | B`` will do wherever a ref that takes ``A`` is wanted.
+M = TypeVar("M", contravariant=True)
 R = TypeVar("R")
 
 
 class Ref(Generic[M]):
-    """A handle to an actor. Cheap to copy around; compare and hash by identity.
+    """A handle to an actor that takes messages of type ``M``. Cheap to copy around; compare
+    and hash by identity.
+
+    Type a ref by the union of the messages its actor accepts (``Ref[SessionMessage]``), so
+    a type checker rejects ``tell``/``offer``/``send`` of a message the actor does not take.
+    ``Ref`` is contravariant in ``M``: a ``Ref[A | B]`` is a ``Ref[A]``.
 
     A ``Ref`` names the actor's *slot*, not one incarnation: it stays valid when a
     supervisor restarts the actor, and messages sent meanwhile wait in the same mailbox.

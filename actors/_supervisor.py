@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import enum
 import math
+import random
 from collections import deque
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -91,9 +92,18 @@ class Backoff:
     jitter: float = 0.2
     reset_after: float = 60.0
 
-    def delay(self, failures: int, rng: Any) -> float:
+    def delay(self, failures: int, rng: random.Random) -> float:
         base = min(self.maximum, self.initial * self.multiplier**failures)
         return max(0.0, base * (1.0 + rng.uniform(-self.jitter, self.jitter)))
+
+
+def _args_tuple(args: Iterable[Any]) -> tuple[Any, ...]:
+    # A named converter: the checker cannot infer ``tuple``'s type parameter as one.
+    return tuple(args)
+
+
+def _children_tuple(children: Iterable[ChildSpec]) -> tuple[ChildSpec, ...]:
+    return tuple(children)
 
 
 @attrs.frozen
@@ -102,7 +112,7 @@ class ChildSpec:
 
     behavior: Behavior
     """``async def behavior(ctx, *args)``."""
-    args: tuple[Any, ...] = attrs.field(default=(), kw_only=True, converter=tuple)
+    args: tuple[Any, ...] = attrs.field(default=(), kw_only=True, converter=_args_tuple)
     """Positional arguments after ``ctx``."""
     id: Hashable | None = attrs.field(default=None, kw_only=True)
     """The child's key in the supervisor (default: its position in ``children``)."""
@@ -127,7 +137,7 @@ class SupervisorSpec:
     max_restarts: int = 3
     """More than this many restarts within ``within`` seconds -> give up and escalate."""
     within: float = 5.0
-    children: Sequence[ChildSpec] = attrs.field(default=(), converter=tuple)
+    children: Sequence[ChildSpec] = attrs.field(default=(), converter=_children_tuple)
     """Started in order when the supervisor starts; stopped in reverse order."""
     dynamic: ChildSpec | None = None
     """Template for ``SupervisorRef.start_child(*args, id=...)``: its ``args`` come first."""

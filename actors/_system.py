@@ -211,7 +211,7 @@ class System:
             self,
             behavior,
             args,
-            name=name or getattr(behavior, "__name__", "actor"),
+            name=name or str(getattr(behavior, "__name__", "actor")),
             mailbox=mailbox or self.default_mailbox,
             owner=self,
             shutdown=self.shutdown_timeout if shutdown is None else shutdown,

@@ -453,7 +453,7 @@ def _http_error(job: Job, response: httpx.Response, body: Any) -> DiscordError:
     if isinstance(body, dict):
         code = int(body.get("code") or 0)
         message = str(body.get("message") or message)
-        errors = body.get("errors") if isinstance(body.get("errors"), dict) else None
+        errors = errors if isinstance(errors := body.get("errors"), dict) else None
     cls = {403: Forbidden, 404: NotFound}.get(response.status_code, HTTPError)
     return cls(
         status=response.status_code,

@@ -94,8 +94,8 @@ def check_embeds(embeds: list[Any], path: Path) -> list[FieldError]:
             errors += _string(field, "name", (*here, "fields", j), EMBED_FIELD_NAME_MAX)
             errors += _string(field, "value", (*here, "fields", j), EMBED_FIELD_VALUE_MAX)
             total += len(str(field.get("name") or "")) + len(str(field.get("value") or ""))
-        footer = embed.get("footer") if isinstance(embed.get("footer"), dict) else {}
-        author = embed.get("author") if isinstance(embed.get("author"), dict) else {}
+        footer = footer if isinstance(footer := embed.get("footer"), dict) else {}
+        author = author if isinstance(author := embed.get("author"), dict) else {}
         errors += _string(footer, "text", (*here, "footer"), EMBED_FOOTER_MAX)
         errors += _string(author, "name", (*here, "author"), EMBED_AUTHOR_MAX)
         for text in (

@@ -287,7 +287,11 @@ def answer_questions(
     """
     questions = tool_input.get("questions")
     asked = (
-        {q.get("question") for q in questions if isinstance(q, dict)}
+        {
+            q["question"]
+            for q in questions
+            if isinstance(q, dict) and isinstance(q.get("question"), str)
+        }
         if isinstance(questions, list)
         else set()
     )

@@ -72,7 +72,7 @@ def _structure_block(c: cattrs.Converter, data: Any) -> ev.Block:
             is_error=bool(clean.get("is_error", False)),
         )
     if kind == "image":
-        source = data.get("source") if isinstance(data.get("source"), dict) else {}
+        source = source if isinstance(source := data.get("source"), dict) else {}
         return ev.ImageBlock(
             media_type=str(source.get("media_type", "")), data=str(source.get("data", ""))
         )
@@ -102,6 +102,19 @@ def _structure_request_body(c: cattrs.Converter, data: Any) -> ev.ControlRequest
     return ev.OtherRequest(subtype=subtype)
 
 
+def _is(wanted: Any) -> Callable[[Any], bool]:
+    return lambda t: t == wanted
+
+
+def _ignoring_type(hook: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
+    return lambda data, _: hook(data)
+
+
+def _overrides(renames: dict[str, str]) -> dict[str, Any]:
+    # Typed loosely: make_dict_structure_fn's other keyword parameters are flags, not overrides.
+    return {field: override(rename=wire) for field, wire in renames.items()}
+
+
 def make_converter() -> cattrs.Converter:
     """Build the stream-json converter (cheap; one per process is plenty)."""
     c = cattrs.Converter(forbid_extra_keys=False)
@@ -115,9 +128,7 @@ def make_converter() -> cattrs.Converter:
         ev.ControlRequestBody: lambda data: _structure_request_body(c, data),
     }
     for wanted, hook in special.items():
-        c.register_structure_hook_func(
-            lambda t, wanted=wanted: t == wanted, lambda data, _, hook=hook: hook(data)
-        )
+        c.register_structure_hook_func(_is(wanted), _ignoring_type(hook))
     camel: dict[type, dict[str, str]] = {
         ev.SystemInit: {"permission_mode": "permissionMode", "api_key_source": "apiKeySource"},
         ev.SystemStatus: {"permission_mode": "permissionMode"},
@@ -135,9 +146,7 @@ def make_converter() -> cattrs.Converter:
     for cls, renames in camel.items():
         c.register_structure_hook(
             cls,
-            make_dict_structure_fn(
-                cls, c, **{field: override(rename=wire) for field, wire in renames.items()}
-            ),
+            make_dict_structure_fn(cls, c, **_overrides(renames)),
         )
     return c
 
@@ -198,7 +207,7 @@ def _prepare_result(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _prepare_assistant(raw: dict[str, Any]) -> dict[str, Any]:
-    message = raw.get("message") if isinstance(raw.get("message"), dict) else {}
+    message = message if isinstance(message := raw.get("message"), dict) else {}
     out = _drop_nulls(
         {
             "message_id": message.get("id"),
@@ -215,7 +224,7 @@ def _prepare_assistant(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _prepare_user(raw: dict[str, Any]) -> dict[str, Any]:
-    message = raw.get("message") if isinstance(raw.get("message"), dict) else {}
+    message = message if isinstance(message := raw.get("message"), dict) else {}
     out = _drop_nulls(
         {
             "content": message.get("content"),
@@ -229,7 +238,7 @@ def _prepare_user(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _prepare_control_response(raw: dict[str, Any]) -> dict[str, Any]:
-    response = raw.get("response") if isinstance(raw.get("response"), dict) else {}
+    response = response if isinstance(response := raw.get("response"), dict) else {}
     body = response.get("response")
     return _drop_nulls(
         {

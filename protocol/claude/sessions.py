@@ -182,7 +182,7 @@ def session_messages(lines: Iterable[str | bytes]) -> list[SessionMessage]:
     for record in path:
         if not _is_chain_message(record) or not _is_visible(record):
             continue
-        message = record.get("message") if isinstance(record.get("message"), dict) else {}
+        message = message if isinstance(message := record.get("message"), dict) else {}
         text = _human_text(message.get("content"))
         role = str(record["type"])
         message_id = message.get("id") if role == "assistant" else None
@@ -223,7 +223,7 @@ def summarize_session(session_id: str, lines: Iterable[str | bytes]) -> SessionS
         if _is_chain_message(record) and _is_visible(record):
             count += 1
             if first_prompt is None and kind == "user":
-                message = record.get("message") if isinstance(record.get("message"), dict) else {}
+                message = message if isinstance(message := record.get("message"), dict) else {}
                 first_prompt = _human_text(message.get("content")) or None
     title = custom_title or ai_title or last_prompt or first_prompt or "(untitled session)"
     return SessionSummary(

@@ -438,9 +438,9 @@ def _update_tasks(tasks: tuple[TaskItem, ...], run: ToolRun) -> tuple[TaskItem, 
     """Apply a finished TaskCreate / TaskUpdate / TodoWrite call to the task list."""
     if run.name == "TaskCreate":
         created = run.structured_result if isinstance(run.structured_result, dict) else {}
-        task = created.get("task") if isinstance(created.get("task"), dict) else {}
-        task_id = str(task.get("id") or len(tasks) + 1)
-        subject = str(task.get("subject") or run.input.get("subject") or "")
+        fields = fields if isinstance(fields := created.get("task"), dict) else {}
+        task_id = str(fields.get("id") or len(tasks) + 1)
+        subject = str(fields.get("subject") or run.input.get("subject") or "")
         active = run.input.get("activeForm")
         item = TaskItem(
             id=task_id, subject=subject, active_form=active if isinstance(active, str) else None

@@ -164,8 +164,8 @@ def _generate(cls: type, conv: cattrs.Converter, building: set[type]) -> Callabl
         if default is attrs.NOTHING:
             lines.append(f"    v = o[{a.name!r}]")  # KeyError: the fallback explains it
             lines += _branches(fast, slow, first=True)
-        elif isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-            ns[f"F{i}"] = default.factory  # type: ignore[attr-defined]
+        elif isinstance(default, attrs.Factory):  # type: ignore[arg-type]  # a class, stubbed as a function
+            ns[f"F{i}"] = default.factory
             lines.append(f"    v = get({a.name!r}, M)")
             lines.append(f"    if v is M:\n        v = F{i}()")
             lines += _branches(fast, slow, first=False)

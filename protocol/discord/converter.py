@@ -124,7 +124,9 @@ class DiscordConverter(cattrs.Converter):
     def structure(self, obj: Any, cl: Any) -> Any:
         try:
             # What cattrs' structure does, minus a call frame (this is the hot path).
-            return self._structure_func.dispatch(cl)(obj, cl)
+            # cattrs annotates ``dispatch`` as taking the converter too; it is a cached bound
+            # method taking the type alone.
+            return self._structure_func.dispatch(cl)(obj, cl)  # type: ignore[call-arg,misc]  # see above
         except Exception:
             if self.explain is None:
                 raise
@@ -221,14 +223,14 @@ def _build(*, detailed: bool) -> DiscordConverter:
     def attrs_structure_factory(cls: type) -> Callable[[Any, Any], Any]:
         if not detailed and cls not in _RENAMES and can_generate(cls):
             return make_fast_structure_fn(cls, conv)
-        renames = {k: override(rename=v) for k, v in _RENAMES.get(cls, {}).items()}
+        renames: dict[str, Any] = {k: override(rename=v) for k, v in _RENAMES.get(cls, {}).items()}
         return make_dict_structure_fn(cls, conv, **renames)
 
     def attrs_unstructure_factory(cls: type) -> Callable[[Any], Any]:
         if cls in (m.UnknownComponent, m.UnknownInteraction):
             return lambda v: dict(v.raw)
-        renames = {k: override(rename=v) for k, v in _RENAMES.get(cls, {}).items()}
-        base = make_dict_unstructure_fn(cls, conv, **renames)
+        renames: dict[str, Any] = {k: override(rename=v) for k, v in _RENAMES.get(cls, {}).items()}
+        base: Callable[[Any], dict[str, Any]] = make_dict_unstructure_fn(cls, conv, **renames)
         tag = getattr(cls, "type", None)
         # A class-level ``type`` (components, interactions) is the union tag: not an attrs
         # field, but Discord needs it in the payload.

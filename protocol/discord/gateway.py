@@ -135,25 +135,23 @@ servers answer RESUME with repeated 1006 closes)."""
 _SESSION_START_WINDOW: Final = 86_400.0
 """Seconds in one session-start window after the first reset (a day)."""
 
-_frozen = attrs.frozen(kw_only=True)
-
 
 # ---------------------------------------------------------------------------------------------
 # Inputs: facts about the connection, the clock and the caller
 # ---------------------------------------------------------------------------------------------
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class StartRequested:
     """Begin: connect and identify. Only valid in IDLE."""
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class ConnectionOpened:
     """The WebSocket asked for by the last :class:`Reconnect` is open."""
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class ConnectFailed:
     """Opening the WebSocket asked for by the last :class:`Reconnect` failed."""
 
@@ -171,7 +169,7 @@ class FrameReceived:
         return f"FrameReceived(<{type(self.data).__name__} of {len(self.data)}>)"
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class ConnectionClosed:
     """The connection ended. ``code`` is the server's close code, or ``None`` if the
     connection dropped without a close frame (1006)."""
@@ -191,12 +189,12 @@ class TimerKind(enum.Enum):
     """The send budget allows the next queued payload now."""
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class TimerFired:
     kind: TimerKind
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class SendRequested:
     """Send a payload (e.g. op 3 presence update) within the send budget; it is queued
     until the session is connected and the budget allows it."""
@@ -205,7 +203,7 @@ class SendRequested:
     d: Any
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class SessionStartLimitReceived:
     """A fresh ``session_start_limit`` from ``GET /gateway/bot`` (it replaces what the
     machine counted; its window starts now)."""
@@ -213,7 +211,7 @@ class SessionStartLimitReceived:
     limit: SessionStartLimit
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class ShutdownRequested:
     """Stop for good: close with 1000, which ends the session (the bot goes offline)."""
 
@@ -243,7 +241,7 @@ def _redact(payload: dict[str, Any]) -> str:
     return repr(payload)
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class SendPayload:
     """Send ``text`` as one text frame. ``payload`` is the same, decoded, for inspection;
     the token in IDENTIFY/RESUME is kept out of ``repr``."""
@@ -253,7 +251,7 @@ class SendPayload:
     text: str = attrs.field(repr=False)
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class ArmTimer:
     """Feed ``TimerFired(kind)`` back at time ``at`` (replaces any timer of that kind)."""
 
@@ -261,7 +259,7 @@ class ArmTimer:
     at: float
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class Close:
     """Close the current connection with ``code``. It is never 1000/1001 unless the
     session is meant to end (shutdown). The machine already counts that connection as gone:
@@ -277,7 +275,7 @@ class ReconnectMode(enum.Enum):
     RESUME = "resume"
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class Reconnect:
     """Open a new connection to ``url`` after ``delay`` seconds, then report
     :class:`ConnectionOpened` or :class:`ConnectFailed`. ``mode`` says what the session
@@ -288,7 +286,7 @@ class Reconnect:
     delay: float
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class Dispatch:
     """A gateway event (op 0): ``name`` is ``t``, ``data`` is ``d`` as parsed JSON (turn it
     into models with ``converter.structure_dispatch``). ``replayed`` is true for events the
@@ -301,7 +299,7 @@ class Dispatch:
     replayed: bool = False
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class Deliver:
     """Hand a dispatch to the application."""
 
@@ -321,7 +319,7 @@ class GatewayFatalError(Exception):
         return self.message
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class Fatal:
     """Stop: do not reconnect. ``error`` says why and what to do."""
 
@@ -331,11 +329,11 @@ class Fatal:
 GatewayAction = SendPayload | ArmTimer | Close | Reconnect | Deliver | Fatal
 
 _new = object.__new__
-_set_name = Dispatch.name.__set__  # type: ignore[attr-defined]
-_set_seq = Dispatch.seq.__set__  # type: ignore[attr-defined]
-_set_data = Dispatch.data.__set__  # type: ignore[attr-defined]
-_set_replayed = Dispatch.replayed.__set__  # type: ignore[attr-defined]
-_set_dispatch = Deliver.dispatch.__set__  # type: ignore[attr-defined]
+_set_name = Dispatch.__dict__["name"].__set__
+_set_seq = Dispatch.__dict__["seq"].__set__
+_set_data = Dispatch.__dict__["data"].__set__
+_set_replayed = Dispatch.__dict__["replayed"].__set__
+_set_dispatch = Deliver.__dict__["dispatch"].__set__
 
 
 def _deliver(name: str, seq: int | None, data: Any, replayed: bool) -> Deliver:
@@ -404,7 +402,7 @@ _LIVE_STATES: Final = frozenset(
 )
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class GatewaySnapshot:
     """What the machine knows, for tests, status pages and logs (no token)."""
 

@@ -23,7 +23,7 @@ Models cover what ccbridge uses, not the whole API: anything else is ignored whe
 from __future__ import annotations
 
 import enum
-from typing import Any, ClassVar, Final, NewType, TypeAlias, TypeVar, Union
+from typing import Any, ClassVar, Final, Literal, NewType, TypeAlias, TypeVar, Union
 
 import attrs
 
@@ -112,7 +112,8 @@ class UndefinedType(enum.Enum):
 
     UNDEFINED = "UNDEFINED"
 
-    def __bool__(self) -> bool:
+    def __bool__(self) -> Literal[False]:
+        # Literal: lets a checker narrow ``value or default`` and ``if value:`` past UNDEFINED.
         return False
 
     def __repr__(self) -> str:
@@ -250,14 +251,12 @@ class CommandOptionType(enum.IntEnum):
     ATTACHMENT = 11
 
 
-_frozen = attrs.frozen(kw_only=True)
-
 # ---------------------------------------------------------------------------------------------
 # Users, members, guilds, channels
 # ---------------------------------------------------------------------------------------------
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class User:
     id: Snowflake
     username: str
@@ -272,7 +271,7 @@ class User:
     primary_guild: dict[str, Any] | None = None
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class Member:
     """A guild member. In MESSAGE_CREATE ``user`` is absent (it is the message author)."""
 
@@ -292,7 +291,7 @@ class Member:
     """Only in interactions: the member's permissions in the channel, a decimal bit set."""
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class ThreadMetadata:
     archived: bool = False
     auto_archive_duration: int = 1440
@@ -303,7 +302,7 @@ class ThreadMetadata:
     create_timestamp: UndefinedOr[str] = UNDEFINED
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class ThreadMember:
     """The bot's membership of a thread; ``id``/``user_id`` are left out in GUILD_CREATE."""
 
@@ -313,7 +312,7 @@ class ThreadMember:
     flags: int = 0
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class Channel:
     """Any channel: guild text channels, threads (public/private/announcement) and DMs."""
 
@@ -349,7 +348,7 @@ class Channel:
         return self.type in THREAD_CHANNEL_TYPES
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class Guild:
     """A guild as far as we use it. READY lists guilds as ``unavailable`` stubs (id only);
     GUILD_CREATE carries ``channels`` and the active ``threads``."""
@@ -371,7 +370,7 @@ class Guild:
 # ---------------------------------------------------------------------------------------------
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class Emoji:
     """A partial emoji: unicode emoji have ``id=None`` and the character as ``name``."""
 
@@ -380,7 +379,7 @@ class Emoji:
     animated: UndefinedOr[bool] = UNDEFINED
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class Reaction:
     emoji: Emoji
     count: int = 1
@@ -390,7 +389,7 @@ class Reaction:
     burst_colors: list[str] = attrs.Factory(list)
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class Attachment:
     """A stored attachment. ``url`` is signed and expires: download it promptly."""
 
@@ -407,7 +406,7 @@ class Attachment:
     flags: UndefinedOr[int] = UNDEFINED
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class PartialAttachment:
     """An attachment entry in a request body. For a new upload ``id`` is the index of the
     ``files[n]`` multipart part; to keep an existing attachment on edit, its snowflake."""
@@ -417,14 +416,14 @@ class PartialAttachment:
     description: UndefinedOr[str] = UNDEFINED
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class EmbedFooter:
     text: str
     icon_url: UndefinedOr[str] = UNDEFINED
     proxy_icon_url: UndefinedOr[str] = UNDEFINED
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class EmbedAuthor:
     name: str
     url: UndefinedOr[str] = UNDEFINED
@@ -432,7 +431,7 @@ class EmbedAuthor:
     proxy_icon_url: UndefinedOr[str] = UNDEFINED
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class EmbedMedia:
     """An embed image, thumbnail or video."""
 
@@ -442,20 +441,20 @@ class EmbedMedia:
     height: UndefinedOr[int] = UNDEFINED
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class EmbedProvider:
     name: UndefinedOr[str] = UNDEFINED
     url: UndefinedOr[str] = UNDEFINED
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class EmbedField:
     name: str
     value: str
     inline: bool = False
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class Embed:
     title: UndefinedOr[str] = UNDEFINED
     type: UndefinedOr[str] = UNDEFINED
@@ -473,7 +472,7 @@ class Embed:
     fields: UndefinedOr[list[EmbedField]] = UNDEFINED
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class MessageReference:
     """A reply target (in a request) or what a message replies to (in a response)."""
 
@@ -484,7 +483,7 @@ class MessageReference:
     fail_if_not_exists: UndefinedOr[bool] = UNDEFINED
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class AllowedMentions:
     parse: UndefinedOr[list[str]] = UNDEFINED
     """Any of ``"roles"``, ``"users"``, ``"everyone"``; ``[]`` pings nobody."""
@@ -498,14 +497,14 @@ class AllowedMentions:
 # ---------------------------------------------------------------------------------------------
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class ActionRow:
     type: ClassVar[ComponentType] = ComponentType.ACTION_ROW
     components: list[Component] = attrs.Factory(list)
     id: UndefinedOr[int] = UNDEFINED
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class Button:
     type: ClassVar[ComponentType] = ComponentType.BUTTON
     style: ButtonStyle | int
@@ -519,7 +518,7 @@ class Button:
     id: UndefinedOr[int] = UNDEFINED
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class SelectOption:
     label: str
     value: str
@@ -528,7 +527,7 @@ class SelectOption:
     default: UndefinedOr[bool] = UNDEFINED
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class StringSelect:
     type: ClassVar[ComponentType] = ComponentType.STRING_SELECT
     custom_id: str
@@ -540,7 +539,7 @@ class StringSelect:
     id: UndefinedOr[int] = UNDEFINED
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class TextInput:
     """A modal text field. In a MODAL_SUBMIT only ``custom_id`` and ``value`` come back."""
 
@@ -557,14 +556,14 @@ class TextInput:
     id: UndefinedOr[int] = UNDEFINED
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class TextDisplay:
     type: ClassVar[ComponentType] = ComponentType.TEXT_DISPLAY
     content: str
     id: UndefinedOr[int] = UNDEFINED
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class Label:
     """The modal wrapper that gives one component (usually a TextInput) a label."""
 
@@ -575,7 +574,7 @@ class Label:
     id: UndefinedOr[int] = UNDEFINED
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class UnknownComponent:
     """A component type we do not model; ``raw`` is written back unchanged."""
 
@@ -593,7 +592,7 @@ Component: TypeAlias = Union[  # noqa: UP007 (a runtime alias, resolved below)
 # ---------------------------------------------------------------------------------------------
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class Message:
     id: Snowflake
     channel_id: Snowflake
@@ -634,14 +633,14 @@ class Message:
 # ---------------------------------------------------------------------------------------------
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class CommandChoice:
     name: str
     value: str | int | float
     name_localizations: UndefinedOr[dict[str, str] | None] = UNDEFINED
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class CommandOption:
     """An option in a command *definition*."""
 
@@ -661,7 +660,7 @@ class CommandOption:
     max_length: UndefinedOr[int] = UNDEFINED
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class ApplicationCommand:
     """A command definition: the PUT body of a bulk overwrite, and what GET returns
     (then ``id``, ``application_id`` and ``version`` are set)."""
@@ -682,7 +681,7 @@ class ApplicationCommand:
     version: UndefinedOr[Snowflake] = UNDEFINED
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class CommandInteractionOption:
     """An option value as the user filled it in. During autocomplete ``focused`` marks the
     option being typed, and its ``value`` may be partial."""
@@ -694,7 +693,7 @@ class CommandInteractionOption:
     focused: UndefinedOr[bool] = UNDEFINED
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class ApplicationCommandData:
     id: Snowflake
     name: str
@@ -705,7 +704,7 @@ class ApplicationCommandData:
     target_id: UndefinedOr[Snowflake] = UNDEFINED
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class ComponentData:
     custom_id: str
     component_type: ComponentType | int
@@ -714,14 +713,14 @@ class ComponentData:
     resolved: UndefinedOr[dict[str, Any]] = UNDEFINED
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class ModalSubmitData:
     custom_id: str
     components: list[Component] = attrs.Factory(list)
     """Action rows or labels holding :class:`TextInput` values."""
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class _InteractionBase:
     id: Snowflake
     application_id: Snowflake
@@ -749,24 +748,24 @@ class _InteractionBase:
         return self.user or None
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class PingInteraction(_InteractionBase):
     type: ClassVar[InteractionType] = InteractionType.PING
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class CommandInteraction(_InteractionBase):
     type: ClassVar[InteractionType] = InteractionType.APPLICATION_COMMAND
     data: ApplicationCommandData
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class AutocompleteInteraction(_InteractionBase):
     type: ClassVar[InteractionType] = InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE
     data: ApplicationCommandData
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class ComponentInteraction(_InteractionBase):
     type: ClassVar[InteractionType] = InteractionType.MESSAGE_COMPONENT
     data: ComponentData
@@ -774,7 +773,7 @@ class ComponentInteraction(_InteractionBase):
     """The message the clicked component is on."""
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class ModalSubmitInteraction(_InteractionBase):
     type: ClassVar[InteractionType] = InteractionType.MODAL_SUBMIT
     data: ModalSubmitData
@@ -782,7 +781,7 @@ class ModalSubmitInteraction(_InteractionBase):
     """Set when the modal was opened from a component."""
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class UnknownInteraction:
     """An interaction type we do not model; ``raw`` is the whole payload."""
 
@@ -805,7 +804,7 @@ Interaction: TypeAlias = Union[  # noqa: UP007
 # ---------------------------------------------------------------------------------------------
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class CreateMessage:
     """``POST /channels/{channel_id}/messages``. With ``nonce`` and ``enforce_nonce`` a
     retried send returns the first message instead of posting a duplicate."""
@@ -823,7 +822,7 @@ class CreateMessage:
     tts: UndefinedOr[bool] = UNDEFINED
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class EditMessage:
     """``PATCH .../messages/{id}`` (and ``@original``): ``None`` clears, UNDEFINED keeps.
     ``attachments`` must list every attachment to keep, old and new."""
@@ -836,7 +835,7 @@ class EditMessage:
     flags: UndefinedOr[int | None] = UNDEFINED
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class InteractionMessage:
     """Message data of interaction callbacks 4/7 (5 uses only ``flags``) and followups."""
 
@@ -850,7 +849,7 @@ class InteractionMessage:
     tts: UndefinedOr[bool] = UNDEFINED
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class ExecuteWebhook:
     """``POST /webhooks/{webhook_id}/{webhook_token}``: a webhook message."""
 
@@ -866,14 +865,14 @@ class ExecuteWebhook:
     tts: UndefinedOr[bool] = UNDEFINED
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class AutocompleteResult:
     """Callback 8 data: at most 25 choices."""
 
     choices: list[CommandChoice] = attrs.Factory(list)
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class Modal:
     """Callback 9 data: ``custom_id`` 1-100, ``title`` up to 45, 1-5 components."""
 
@@ -882,7 +881,7 @@ class Modal:
     components: list[Component] = attrs.Factory(list)
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class InteractionResponse:
     """``POST /interactions/{id}/{token}/callback``. ``data`` is an
     :class:`InteractionMessage` for types 4, 5 and 7, :class:`AutocompleteResult` for 8,
@@ -892,7 +891,7 @@ class InteractionResponse:
     data: UndefinedOr[InteractionMessage | AutocompleteResult | Modal] = UNDEFINED
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class StartThread:
     """Start a thread, from a message or (with ``type``) without one. Without a message
     ``type`` defaults to PRIVATE_THREAD on Discord's side: pass PUBLIC_THREAD explicitly."""
@@ -904,7 +903,7 @@ class StartThread:
     invitable: UndefinedOr[bool] = UNDEFINED
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class ModifyThread:
     """``PATCH /channels/{thread_id}`` for a thread (rename, archive, lock)."""
 
@@ -921,7 +920,7 @@ class ModifyThread:
 # ---------------------------------------------------------------------------------------------
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class SessionStartLimit:
     total: int
     remaining: int
@@ -930,7 +929,7 @@ class SessionStartLimit:
     max_concurrency: int = 1
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class GatewayBot:
     """``GET /gateway/bot``."""
 
@@ -939,13 +938,13 @@ class GatewayBot:
     session_start_limit: SessionStartLimit
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class ReadyApplication:
     id: Snowflake
     flags: int = 0
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class Ready:
     """The READY dispatch: keep ``session_id`` and ``resume_gateway_url`` for resuming."""
 
@@ -958,7 +957,7 @@ class Ready:
     shard: UndefinedOr[list[int]] = UNDEFINED
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class RateLimitedBody:
     """A 429 body. ``retry_after`` is float seconds; prefer it over the header."""
 
@@ -969,7 +968,7 @@ class RateLimitedBody:
     code: UndefinedOr[int] = UNDEFINED
 
 
-@_frozen
+@attrs.frozen(kw_only=True)
 class ErrorBody:
     """Discord's JSON error: ``{code, message, errors?}`` (e.g. 50035 Invalid Form Body)."""
 

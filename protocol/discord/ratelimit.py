@@ -399,7 +399,7 @@ class RateLimiter:
 
     def retry_delay(self, attempt: int) -> float:
         """Backoff before retry number ``attempt + 1`` of a 5xx or a connection error."""
-        ceiling = min(RETRY_CAP, RETRY_BASE * 2**attempt)
+        ceiling: float = min(RETRY_CAP, RETRY_BASE * 2**attempt)
         jitter = self._rng.random() if self._rng is not None else 0.5
         return ceiling * (0.5 + jitter / 2)
 
