@@ -7,8 +7,14 @@
     ├── RateLimitedTooLong           a 429 asked us to wait longer than we are willing to
     ├── RequestShed                  dropped on purpose to protect the invalid-request budget
     ├── AttachmentTooLarge           a CDN download is over the caller's size cap
-    ├── RestClientClosed             the client's block has ended (the caller's mistake)
-    └── GatewayFatalError            the gateway refused us; reconnecting cannot help
+    └── RestClientClosed             the client's block has ended (the caller's mistake)
+
+    GatewayFatalError                the gateway refused us; reconnecting cannot help
+
+:class:`GatewayFatalError` (with :data:`EXIT_GATEWAY_FATAL`) is defined once, by the sans-IO
+gateway machine in :mod:`protocol.discord.gateway`, and re-exported here: the machine emits
+it and the client raises it, so one ``except`` catches it wherever it came from. It is not
+a :class:`DiscordError` (the protocol layer knows nothing of the clients).
 
 Every error is an attrs class with fields code can act on, and a ``__str__`` that is a
 sentence saying what happened and, where there is one, what to do.
@@ -16,9 +22,9 @@ sentence saying what happened and, where there is one, what to do.
 
 from __future__ import annotations
 
-from typing import Final
-
 import attrs
+
+from protocol.discord.gateway import EXIT_GATEWAY_FATAL, GatewayFatalError
 
 __all__ = [
     "EXIT_GATEWAY_FATAL",
@@ -33,11 +39,6 @@ __all__ = [
     "RestClientClosed",
     "find_gateway_fatal",
 ]
-
-EXIT_GATEWAY_FATAL: Final = 78
-"""Process exit status for :class:`GatewayFatalError` (``EX_CONFIG`` from sysexits.h: the
-token, intents or portal settings are wrong, so restarting the process cannot help and a
-service manager should not restart it in a loop)."""
 
 
 class DiscordError(Exception):
@@ -140,28 +141,6 @@ class RestClientClosed(DiscordError):
 
     def __str__(self) -> str:
         return f"{self.route} was requested after the REST client was closed"
-
-
-@attrs.define(auto_exc=True, kw_only=True)
-class GatewayFatalError(DiscordError):
-    """The gateway refused us for a reason reconnecting cannot fix.
-
-    ``code`` is the close code (4004 bad token, 4013 invalid intents, 4014 disallowed
-    intents, ...) or None when we stopped ourselves (e.g. the daily session starts are nearly
-    used up). ``advice`` says what a person must do. A CLI exits with
-    :data:`EXIT_GATEWAY_FATAL`.
-    """
-
-    code: int | None
-    reason: str
-    advice: str
-
-    @property
-    def exit_status(self) -> int:
-        return EXIT_GATEWAY_FATAL
-
-    def __str__(self) -> str:
-        return self.advice
 
 
 def find_gateway_fatal(exc: BaseException) -> GatewayFatalError | None:

@@ -352,10 +352,10 @@ class _GatewayDriver:
             elif isinstance(action, Fatal):
                 err = action.error
                 self._retire(1000, "fatal")
-                logger.error("gateway stopped: %s", err.message)
+                logger.error("gateway stopped: %s", err.advice)
                 # Raised by run() once the helper tasks are gone, so that it is not wrapped
                 # in an ExceptionGroup by our nurseries.
-                self.fatal = GatewayFatalError(code=err.code, reason=err.reason, advice=err.message)
+                self.fatal = err
                 return
 
     async def _send(self, action: SendPayload) -> None:

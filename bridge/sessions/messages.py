@@ -8,7 +8,6 @@ others reach it only with these values. Requests that need an answer subclass
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -192,18 +191,3 @@ class TurnContext:
 @attrs.frozen(kw_only=True)
 class GetRegistry(actors.Ask[tuple[ActiveSession, ...]]):
     pass
-
-
-# --- store ------------------------------------------------------------------------------
-
-
-@attrs.frozen(kw_only=True)
-class StoreCall(actors.Ask[Any]):
-    """Run ``fn(database)`` in the store actor's worker thread and reply with its result.
-
-    The store actor is the only owner of the SQLite connection and runs calls one at a
-    time, so ``fn`` needs no locking. Use :func:`bridge.store.actor.store_call` rather than
-    building this by hand.
-    """
-
-    fn: Callable[[Any], Any]

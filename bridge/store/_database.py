@@ -143,7 +143,7 @@ class Database:
 
     def put_session(self, record: SessionRecord) -> None:
         """Insert or replace the session of ``record.thread_id``."""
-        self._db["sessions"].upsert(_session_row(record), pk="thread_id")
+        self._db.table("sessions").upsert(_session_row(record), pk="thread_id")
 
     def update_session(self, thread_id: int, now: float, **fields: Any) -> SessionRecord:
         """Change some fields of a session; returns the updated record.
@@ -157,24 +157,24 @@ class Database:
         if self.get_session(thread_id) is None:
             raise KeyError(f"no session for thread {thread_id}")
         row = {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in fields.items()}
-        self._db["sessions"].update(thread_id, {**row, "updated_at": now})
+        self._db.table("sessions").update(thread_id, {**row, "updated_at": now})
         updated = self.get_session(thread_id)
         assert updated is not None
         return updated
 
     def get_session(self, thread_id: int) -> SessionRecord | None:
-        rows = list(self._db["sessions"].rows_where("thread_id = ?", [thread_id]))
+        rows = list(self._db.table("sessions").rows_where("thread_id = ?", [thread_id]))
         return _session_from_row(rows[0]) if rows else None
 
     def sessions(self, *statuses: SessionStatus) -> list[SessionRecord]:
         """All sessions, or those in one of ``statuses``, oldest first."""
         if statuses:
             marks = ",".join("?" for _ in statuses)
-            rows = self._db["sessions"].rows_where(
+            rows = self._db.table("sessions").rows_where(
                 f"status in ({marks})", [s.value for s in statuses], order_by="created_at"
             )
         else:
-            rows = self._db["sessions"].rows_where(order_by="created_at")
+            rows = self._db.table("sessions").rows_where(order_by="created_at")
         return [_session_from_row(r) for r in rows]
 
     def mark_active_for_resume(self, reason: str, now: float) -> list[int]:
@@ -193,7 +193,7 @@ class Database:
     def sessions_to_resume(self) -> list[SessionRecord]:
         return [
             _session_from_row(r)
-            for r in self._db["sessions"].rows_where(
+            for r in self._db.table("sessions").rows_where(
                 "resume_reason is not null", order_by="updated_at"
             )
         ]
@@ -203,7 +203,7 @@ class Database:
     def inbox_add(self, item: InboxItem) -> bool:
         """Record a received message; False if it was already recorded (a redelivery)."""
         try:
-            self._db["inbox"].insert(
+            self._db.table("inbox").insert(
                 {
                     "message_id": item.message_id,
                     "thread_id": item.thread_id,
@@ -221,13 +221,13 @@ class Database:
 
     def inbox_set_state(self, message_ids: Iterable[int], state: InboxState) -> None:
         for message_id in message_ids:
-            self._db["inbox"].update(message_id, {"state": state.value})
+            self._db.table("inbox").update(message_id, {"state": state.value})
 
     def inbox(self, thread_id: int, *states: InboxState) -> list[InboxItem]:
         """A thread's messages in the given states (default: not yet finished), in order."""
         wanted = states or (InboxState.PENDING, InboxState.DELIVERED)
         marks = ",".join("?" for _ in wanted)
-        rows = self._db["inbox"].rows_where(
+        rows = self._db.table("inbox").rows_where(
             f"thread_id = ? and state in ({marks})",
             [thread_id, *(s.value for s in wanted)],
             order_by="received_at, message_id",
@@ -260,13 +260,13 @@ class Database:
     # --- prompts ------------------------------------------------------------------------
 
     def prompt_add(self, prompt: PromptRecord) -> None:
-        self._db["prompts"].insert(_prompt_row(prompt), pk="prompt_id")
+        self._db.table("prompts").insert(_prompt_row(prompt), pk="prompt_id")
 
     def prompt_set_message(self, prompt_id: str, message_id: int) -> None:
-        self._db["prompts"].update(prompt_id, {"message_id": message_id})
+        self._db.table("prompts").update(prompt_id, {"message_id": message_id})
 
     def prompt_get(self, prompt_id: str) -> PromptRecord | None:
-        rows = list(self._db["prompts"].rows_where("prompt_id = ?", [prompt_id]))
+        rows = list(self._db.table("prompts").rows_where("prompt_id = ?", [prompt_id]))
         return _prompt_from_row(rows[0]) if rows else None
 
     def prompt_resolve(
@@ -297,32 +297,35 @@ class Database:
         return self.prompt_get(prompt_id)
 
     def prompts_pending(self, thread_id: int | None = None) -> list[PromptRecord]:
-        where, args = "state = ?", [PromptState.PENDING.value]
+        where = "state = ?"
+        args: list[object] = [PromptState.PENDING.value]
         if thread_id is not None:
             where, args = where + " and thread_id = ?", [*args, thread_id]
-        rows = self._db["prompts"].rows_where(where, args, order_by="created_at")
+        rows = self._db.table("prompts").rows_where(where, args, order_by="created_at")
         return [_prompt_from_row(r) for r in rows]
 
     def prompts(self, thread_id: int, *states: PromptState) -> list[PromptRecord]:
         """A thread's prompts in ``states`` (default: all), oldest first."""
-        where, args = "thread_id = ?", [thread_id]
+        where = "thread_id = ?"
+        args: list[object] = [thread_id]
         if states:
             marks = ",".join("?" for _ in states)
             where, args = f"{where} and state in ({marks})", [*args, *(s.value for s in states)]
-        rows = self._db["prompts"].rows_where(where, args, order_by="created_at")
+        rows = self._db.table("prompts").rows_where(where, args, order_by="created_at")
         return [_prompt_from_row(r) for r in rows]
 
     def prompt_set_answer(self, prompt_id: str, answer: dict[str, Any]) -> None:
         """Replace a resolved prompt's answer (e.g. to record that it reached the CLI after
         a restart); the state is not touched, so "resolved once" still holds."""
-        self._db["prompts"].update(prompt_id, {"answer": json.dumps(answer)})
+        self._db.table("prompts").update(prompt_id, {"answer": json.dumps(answer)})
 
     # --- lounge -------------------------------------------------------------------------
 
     def lounge_add(self, author: str, text: str, now: float, thread_id: int | None = None) -> int:
-        table = self._db["lounge"].insert(
+        table = self._db.table("lounge").insert(
             {"author": author, "text": text, "created_at": now, "thread_id": thread_id}
         )
+        assert table.last_pk is not None  # an insert into a rowid table always has one
         return int(table.last_pk)
 
     def lounge_prune(self, keep: int) -> int:
@@ -335,7 +338,7 @@ class Database:
 
     def lounge_recent(self, limit: int) -> list[LoungeLine]:
         """The ``limit`` most recent lounge lines, oldest first."""
-        rows = list(self._db["lounge"].rows_where(order_by="id desc", limit=limit))
+        rows = list(self._db.table("lounge").rows_where(order_by="id desc", limit=limit))
         return [LoungeLine(**r) for r in reversed(rows)]
 
 

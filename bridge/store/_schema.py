@@ -16,7 +16,7 @@ Migration = Callable[[sqlite_utils.Database], None]
 
 
 def _v1_initial(db: sqlite_utils.Database) -> None:
-    db["sessions"].create(
+    db.table("sessions").create(
         {
             "thread_id": int,
             "channel_id": int,
@@ -35,10 +35,10 @@ def _v1_initial(db: sqlite_utils.Database) -> None:
         pk="thread_id",
         not_null={"channel_id", "origin", "working_dir", "status", "created_at", "updated_at"},
     )
-    db["sessions"].create_index(["status"])
+    db.table("sessions").create_index(["status"])
     # Every message a user typed to a session, kept until Claude has answered it, so that
     # nothing typed is lost across interrupts, crashes and restarts.
-    db["inbox"].create(
+    db.table("inbox").create(
         {
             "message_id": int,
             "thread_id": int,
@@ -51,10 +51,10 @@ def _v1_initial(db: sqlite_utils.Database) -> None:
         pk="message_id",
         not_null={"thread_id", "author_id", "content", "received_at", "state"},
     )
-    db["inbox"].create_index(["thread_id", "state"])
+    db.table("inbox").create_index(["thread_id", "state"])
     # Questions put to a human (permission, AskUserQuestion, plan, elicitation): persisted so
     # they can still be answered after a restart, and resolved at most once.
-    db["prompts"].create(
+    db.table("prompts").create(
         {
             "prompt_id": str,
             "thread_id": int,
@@ -71,8 +71,8 @@ def _v1_initial(db: sqlite_utils.Database) -> None:
         pk="prompt_id",
         not_null={"thread_id", "kind", "payload", "created_at", "expires_at", "state"},
     )
-    db["prompts"].create_index(["state"])
-    db["lounge"].create(
+    db.table("prompts").create_index(["state"])
+    db.table("lounge").create(
         {"id": int, "thread_id": int, "author": str, "text": str, "created_at": float},
         pk="id",
         not_null={"author", "text", "created_at"},

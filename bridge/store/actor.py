@@ -20,15 +20,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
+import attrs
 import trio
 
 import actors
-from bridge.sessions.messages import StoreCall
 from bridge.store._database import Database
 
-__all__ = ["STORE_MAILBOX", "store_actor", "store_call"]
+__all__ = ["STORE_MAILBOX", "StoreCall", "StoreMessage", "StoreRef", "store_actor", "store_call"]
 
 T = TypeVar("T")
 
@@ -39,7 +39,25 @@ STORE_MAILBOX = actors.Mailbox(capacity=1024, overflow=actors.Overflow.BLOCK_SEN
 their turns at once) must wait for room rather than fail, hence BLOCK_SENDER."""
 
 
-async def store_actor(ctx: actors.Context[StoreCall], path: Path) -> None:
+@attrs.frozen(kw_only=True)
+class StoreCall(actors.Ask[T]):
+    """Run ``fn(database)`` in the store actor's worker thread and reply with its result.
+
+    The store actor is the only owner of the SQLite connection and runs calls one at a
+    time, so ``fn`` needs no locking. Use :func:`store_call` rather than building this by
+    hand.
+    """
+
+    fn: Callable[[Database], T]
+
+
+StoreMessage: TypeAlias = StoreCall[Any]
+"""Everything the store actor accepts."""
+
+StoreRef: TypeAlias = actors.Ref[StoreMessage]
+
+
+async def store_actor(ctx: actors.Context[StoreMessage], path: Path) -> None:
     """Open (and migrate) the database at ``path``, then serve :class:`StoreCall` asks.
 
     Raises at start (a ``SpawnError`` for the spawner) if the file cannot be opened or
@@ -63,7 +81,7 @@ async def store_actor(ctx: actors.Context[StoreCall], path: Path) -> None:
             await trio.to_thread.run_sync(database.close)
 
 
-async def store_call(store: actors.Ref[Any], fn: Callable[[Database], T], *, timeout: float) -> T:
+async def store_call(store: StoreRef, fn: Callable[[Database], T], *, timeout: float) -> T:
     """Run ``fn(database)`` in the store actor and return its result.
 
     Args:
@@ -76,5 +94,4 @@ async def store_call(store: actors.Ref[Any], fn: Callable[[Database], T], *, tim
         Whatever ``fn`` raised; ``actors.AskTimeout``; ``actors.ActorStopped`` if the store
         is stopping or stopped.
     """
-    result: T = await store.ask(StoreCall(fn=fn), timeout=timeout)
-    return result
+    return await store.ask(StoreCall(fn=fn), timeout=timeout)

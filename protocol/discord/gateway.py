@@ -90,6 +90,7 @@ from protocol.discord.zlib_stream import (
 )
 
 __all__ = [
+    "EXIT_GATEWAY_FATAL",
     "HELLO_TIMEOUT",
     "MAX_RESUME_ATTEMPTS",
     "SESSION_START_RESERVE",
@@ -306,17 +307,34 @@ class Deliver:
     dispatch: Dispatch
 
 
+EXIT_GATEWAY_FATAL: Final = 78
+"""Process exit status for :class:`GatewayFatalError` (``EX_CONFIG`` from sysexits.h: the
+token, intents or portal settings are wrong, so restarting the process cannot help and a
+service manager should not restart it in a loop)."""
+
+
 @attrs.define(auto_exc=True, kw_only=True)
 class GatewayFatalError(Exception):
-    """The gateway refused us for a reason reconnecting cannot fix (e.g. bad token), or we
-    stopped before it would (``code`` None: the session starts are nearly used up)."""
+    """The gateway refused us for a reason reconnecting cannot fix.
+
+    The one class for this error: the machine emits it in :class:`Fatal`, the bridge's
+    gateway client raises the same class (``bridge.discord.errors`` re-exports it).
+    ``code`` is the close code (4004 bad token, 4013 invalid intents, 4014 disallowed
+    intents, ...) or None when we stopped ourselves (e.g. the daily session starts are
+    nearly used up, or ``GET /gateway/bot`` refused the token). ``advice`` says what a
+    person must do. A CLI exits with :data:`EXIT_GATEWAY_FATAL`.
+    """
 
     code: int | None
     reason: str = ""
-    message: str
+    advice: str
+
+    @property
+    def exit_status(self) -> int:
+        return EXIT_GATEWAY_FATAL
 
     def __str__(self) -> str:
-        return self.message
+        return self.advice
 
 
 @attrs.frozen(kw_only=True)
@@ -710,7 +728,7 @@ class GatewaySession:
         self._forget_session()
         self._timers.clear()
         self.state = GatewayState.FATAL
-        out.append(Fatal(error=GatewayFatalError(code=None, reason=reason, message=message)))
+        out.append(Fatal(error=GatewayFatalError(code=None, reason=reason, advice=message)))
 
     def _drop_connection(self) -> None:
         self._decoder = None
@@ -738,7 +756,7 @@ class GatewaySession:
         self._forget_session()
         self._timers.clear()
         self.state = GatewayState.FATAL
-        out.append(Fatal(error=GatewayFatalError(code=code, reason=reason, message=message)))
+        out.append(Fatal(error=GatewayFatalError(code=code, reason=reason, advice=message)))
 
     # -----------------------------------------------------------------------------------------
     # Frames and payloads

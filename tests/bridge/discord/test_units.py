@@ -3,6 +3,8 @@ the package's public names."""
 
 from __future__ import annotations
 
+import pytest
+
 import bridge.discord as discord
 from bridge.discord import (
     AttachmentTooLarge,
@@ -56,6 +58,18 @@ def test_find_gateway_fatal_looks_inside_groups_and_causes() -> None:
     assert find_gateway_fatal(wrapped) is fatal
     assert find_gateway_fatal(ExceptionGroup("g", [ValueError()])) is None
     assert fatal.exit_status == 78
+
+
+def test_there_is_one_gateway_fatal_error_whichever_module_it_is_imported_from() -> None:
+    # The machine emits it and the client raises it: one class, so one except catches both.
+    from protocol.discord import gateway as machine
+
+    assert GatewayFatalError is machine.GatewayFatalError
+    assert discord.EXIT_GATEWAY_FATAL == machine.EXIT_GATEWAY_FATAL == 78
+    emitted = machine.Fatal(error=machine.GatewayFatalError(code=4004, advice="fix the token"))
+    with pytest.raises(GatewayFatalError, match=r"^fix the token$") as caught:
+        raise emitted.error
+    assert caught.value is emitted.error
 
 
 def test_all_is_honest() -> None:
