@@ -10,7 +10,7 @@ Layers: ``_mailbox`` (bounded queues) and ``_ask`` (one-shot replies) under ``_r
 ``_process`` owns subprocesses. Everything public is re-exported here.
 """
 
-from ._actor import Behavior, Context, MonitorHandle, TimerHandle
+from ._actor import Behavior, BehaviorOf, Context, MonitorHandle, TimerHandle
 from ._ask import Ask
 from ._errors import (
     ActorCrashed,
@@ -48,6 +48,7 @@ from ._supervisor import (
     ChildSpec,
     Restart,
     Strategy,
+    SupervisorChildSpec,
     SupervisorRef,
     SupervisorSpec,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "AskedSelf",
     "Backoff",
     "Behavior",
+    "BehaviorOf",
     "ChildInfo",
     "ChildSpec",
     "Context",
@@ -91,6 +93,7 @@ __all__ = [
     "Started",
     "Stopped",
     "Strategy",
+    "SupervisorChildSpec",
     "SupervisorRef",
     "SupervisorSpec",
     "System",

@@ -28,12 +28,12 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, Protocol, TypeAlias, TypeVar
 
 import attrs
 import trio
 
-from ._ask import _ReplySlot, pending_slot
+from ._ask import Ask, _ReplySlot, pending_slot
 from ._errors import ActorCrashed, ActorStopped, MailboxFull
 from ._events import (
     NORMAL,
@@ -57,10 +57,12 @@ if TYPE_CHECKING:
     from ._system import System
 
 M = TypeVar("M")
+A = TypeVar("A", bound=Ask[Any])  # an ask the target's mailbox takes
 logger = logging.getLogger("actors")
 
 Behavior = Callable[..., Awaitable[None]]
-"""An actor behavior: ``async def behavior(ctx: Context[M], *args) -> None``."""
+"""An actor behavior: ``async def behavior(ctx: Context[M], *args) -> None``. Untyped: see
+:data:`BehaviorOf` for the form that types the ``Ref`` a spawn returns."""
 
 
 class _CellOwner(Protocol):
@@ -432,8 +434,8 @@ class Context(Generic[M]):
 
     def ask_into(
         self,
-        target: Ref[Any],
-        msg: Any,
+        target: Ref[A],
+        msg: A,
         *,
         timeout: float,
         map: Callable[[Any], M],
@@ -468,6 +470,11 @@ class Context(Generic[M]):
         # An infinite shutdown (supervisors) must not mean waiting forever after SIGTERM.
         kwargs.setdefault("term_grace", shutdown if shutdown < math.inf else 5.0)
         return open_process(cmd, **kwargs)
+
+
+BehaviorOf: TypeAlias = Callable[Concatenate[Context[M], ...], Awaitable[None]]
+"""A behavior whose mailbox takes ``M``: ``System.spawn`` and ``ChildSpec`` read ``M`` from the
+``ctx`` annotation, so the ``Ref`` they give back is a ``Ref[M]``."""
 
 
 async def run_incarnation(cell: _Cell, *, task_status: trio.TaskStatus[Any]) -> None:

@@ -25,12 +25,12 @@ import math
 import random
 from collections import deque
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import attrs
 import trio
 
-from ._actor import Behavior, Context, _Cell, _State
+from ._actor import BehaviorOf, Context, _Cell, _State
 from ._ask import Ask
 from ._errors import (
     ActorStopped,
@@ -45,6 +45,8 @@ from ._ref import Ref
 
 if TYPE_CHECKING:
     from ._system import System
+
+M = TypeVar("M")
 
 
 class Strategy(enum.Enum):
@@ -102,15 +104,17 @@ def _args_tuple(args: Iterable[Any]) -> tuple[Any, ...]:
     return tuple(args)
 
 
-def _children_tuple(children: Iterable[ChildSpec]) -> tuple[ChildSpec, ...]:
+def _children_tuple(children: Iterable[ChildSpec[Any]]) -> tuple[ChildSpec[Any], ...]:
     return tuple(children)
 
 
 @attrs.frozen
-class ChildSpec:
-    """How a supervisor starts and restarts one child."""
+class ChildSpec(Generic[M]):
+    """How a supervisor starts and restarts one child. ``M`` is what the child's mailbox
+    takes, read from the behavior's ``ctx: Context[M]``; ``start_child_spec`` returns a
+    ``Ref[M]``."""
 
-    behavior: Behavior
+    behavior: BehaviorOf[M]
     """``async def behavior(ctx, *args)``."""
     args: tuple[Any, ...] = attrs.field(default=(), kw_only=True, converter=_args_tuple)
     """Positional arguments after ``ctx``."""
@@ -137,9 +141,9 @@ class SupervisorSpec:
     max_restarts: int = 3
     """More than this many restarts within ``within`` seconds -> give up and escalate."""
     within: float = 5.0
-    children: Sequence[ChildSpec] = attrs.field(default=(), converter=_children_tuple)
+    children: Sequence[ChildSpec[Any]] = attrs.field(default=(), converter=_children_tuple)
     """Started in order when the supervisor starts; stopped in reverse order."""
-    dynamic: ChildSpec | None = None
+    dynamic: ChildSpec[Any] | None = None
     """Template for ``SupervisorRef.start_child(*args, id=...)``: its ``args`` come first."""
 
     def as_child(
@@ -149,10 +153,11 @@ class SupervisorSpec:
         name: str | None = None,
         restart: Restart = Restart.PERMANENT,
         shutdown: float = math.inf,
-    ) -> ChildSpec:
+    ) -> SupervisorChildSpec:
         """This supervisor as a child of another one (a supervision tree). Its default
-        ``shutdown`` is infinite: it stops its own children, each within their own limit."""
-        return ChildSpec(
+        ``shutdown`` is infinite: it stops its own children, each within their own limit.
+        ``start_child_spec`` of it returns a :class:`SupervisorRef`."""
+        return SupervisorChildSpec(
             _supervise,
             args=(self,),
             id=id,
@@ -161,6 +166,12 @@ class SupervisorSpec:
             shutdown=shutdown,
             start_timeout=math.inf,
         )
+
+
+@attrs.frozen
+class SupervisorChildSpec(ChildSpec[Any]):
+    """A supervisor as a child: made by :meth:`SupervisorSpec.as_child` (so that the checker
+    knows ``start_child_spec`` of it returns a :class:`SupervisorRef`)."""
 
 
 @attrs.frozen
@@ -199,12 +210,21 @@ class SupervisorRef(Ref[Any]):
             ValueError: the spec has no ``dynamic`` template.
             ActorStopped: the supervisor is stopped.
         """
-        return await self.start_child_spec(_DynamicArgs(args, id, name), timeout=timeout)
+        return await self.ask(_StartChild(_DynamicArgs(args, id, name)), timeout=timeout)
 
-    async def start_child_spec(self, spec: Any, *, timeout: float = 60.0) -> Ref[Any]:
-        """Start a child from a full ``ChildSpec`` (its ``id`` must be set)."""
-        result: Ref[Any] = await self.ask(_StartChild(spec), timeout=timeout)
-        return result
+    @overload
+    async def start_child_spec(
+        self, spec: SupervisorChildSpec, *, timeout: float = 60.0
+    ) -> SupervisorRef: ...
+
+    @overload
+    async def start_child_spec(self, spec: ChildSpec[M], *, timeout: float = 60.0) -> Ref[M]: ...
+
+    async def start_child_spec(self, spec: ChildSpec[Any], *, timeout: float = 60.0) -> Ref[Any]:
+        """Start a child from a full ``ChildSpec`` (its ``id`` must be set). Returns a
+        ``Ref[M]`` typed by the behavior's ``ctx: Context[M]`` (a ``SupervisorRef`` for a
+        ``SupervisorSpec.as_child()``)."""
+        return await self.ask(_StartChild(spec), timeout=timeout)
 
     async def terminate_child(
         self, id: Hashable, *, drain: bool = True, timeout: float | None = None
@@ -265,7 +285,7 @@ class _DynamicArgs:
 
 @attrs.define(eq=False)
 class _StartChild(Ask[Ref[Any]]):
-    spec: Any
+    spec: ChildSpec[Any] | _DynamicArgs
 
 
 @attrs.define(eq=False)
@@ -289,7 +309,7 @@ class _RestartDue:
 @attrs.define(eq=False)
 class _Child:
     key: Hashable
-    spec: ChildSpec
+    spec: ChildSpec[Any]
     cell: _Cell
     failures: int = 0
     started_at: float = 0.0
@@ -330,7 +350,7 @@ class _Supervisor:
 
     # -- starting ---------------------------------------------------------------------
 
-    def _make_child(self, spec: ChildSpec, key: Hashable) -> _Child:
+    def _make_child(self, spec: ChildSpec[Any], key: Hashable) -> _Child:
         if key in self.children:
             raise DuplicateChild(self.ctx.name, key)
         ref_class: type[Ref[Any]] = Ref
@@ -351,7 +371,7 @@ class _Supervisor:
         self.by_cell[cell] = child
         return child
 
-    async def start_new(self, spec: ChildSpec, key: Hashable) -> Ref[Any]:
+    async def start_new(self, spec: ChildSpec[Any], key: Hashable) -> Ref[Any]:
         """Start a child for the first time; a failure is the caller's (not restarted)."""
         from ._system import start_cell
 

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import trio
 
-from ._actor import Behavior, StartFailed, _Cell, run_incarnation
+from ._actor import Behavior, BehaviorOf, StartFailed, _Cell, run_incarnation
 from ._errors import ActorCrashed, SpawnError, SystemClosed
 from ._events import EVENT_TYPES, ExitKind, ExitReason
 from ._lifeline import Lifeline, current_lifeline
@@ -133,18 +133,19 @@ class System:
 
     async def spawn(
         self,
-        behavior: Behavior,
+        behavior: BehaviorOf[M],
         *args: Any,
         name: str | None = None,
         mailbox: Mailbox | None = None,
         shutdown: float | None = None,
         start_timeout: float = 10.0,
         critical: bool = False,
-    ) -> Ref[Any]:
+    ) -> Ref[M]:
         """Start a top-level actor running ``behavior(ctx, *args)`` and wait until it is ready.
 
         Args:
-            behavior: ``async def behavior(ctx: Context[M], *args) -> None``.
+            behavior: ``async def behavior(ctx: Context[M], *args) -> None``; the ``Ref``
+                returned is a ``Ref[M]``.
             name: for logs and errors (default: the function's name).
             mailbox: bound and overflow policy (default: the system's).
             shutdown: seconds a stop lets it drain before cancelling it (default: the

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 from collections import deque
-from typing import Any
 
 import attrs
 import trio
@@ -64,9 +63,9 @@ async def square_worker(ctx: actors.Context[Compute]) -> None:
 
 
 async def dispatcher(
-    ctx: actors.Context[Submit | Finished], workers: list[actors.Ref[Any]]
+    ctx: actors.Context[Submit | Finished], workers: list[actors.Ref[Compute]]
 ) -> None:
-    idle: deque[actors.Ref[Any]] = deque(workers)
+    idle: deque[actors.Ref[Compute]] = deque(workers)
     waiting: deque[Submit] = deque()
     async for msg in ctx.mailbox:
         match msg:
@@ -96,14 +95,16 @@ async def run_pool(numbers: list[int], *, workers: int = 3) -> dict[int, int | s
             children=[actors.ChildSpec(square_worker, id=f"w{i}") for i in range(workers)],
         )
         pool = await system.start_supervisor(spec, name="workers")
-        refs = [pool.child(f"w{i}") for i in range(workers)]
+        refs = [child.ref for child in pool.which_children().values()]
         front = await system.spawn(dispatcher, refs, name="dispatcher")
 
         async def submit(n: int) -> None:
             try:
-                results[n] = await front.ask(Submit(n), timeout=10)
+                square = await front.ask(Submit(n), timeout=10)
             except JobFailed as exc:
                 results[n] = str(exc)
+            else:
+                results[n] = square
 
         async with trio.open_nursery() as nursery:
             for n in numbers:

@@ -51,7 +51,6 @@ import httpx
 import trio
 
 from bridge.discord.errors import (
-    DiscordError,
     Forbidden,
     HTTPError,
     NotFound,
@@ -420,7 +419,7 @@ def _lane(route: CompiledRoute) -> str:
 
 
 def _give_up_error(
-    error: RateLimitedError | CloudflareBlockedError, max_wait: float
+    error: RateLimitedError | CloudflareBlockedError | ConnectionRetriesExhausted, max_wait: float
 ) -> BaseException:
     if isinstance(error, RateLimitedError):
         return RateLimitedTooLong(
@@ -448,7 +447,7 @@ def _json_or_none(response: httpx.Response) -> Any:
         return None
 
 
-def _http_error(job: Job, response: httpx.Response, body: Any) -> DiscordError:
+def _http_error(job: Job, response: httpx.Response, body: Any) -> HTTPError:
     code, message, errors = 0, response.reason_phrase, None
     if isinstance(body, dict):
         code = int(body.get("code") or 0)

@@ -20,12 +20,13 @@ over :mod:`protocol.discord.models`:
 
 from __future__ import annotations
 
+import functools
 import logging
 import random as _random
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Final
+from typing import Any, Final, TypeVar, overload
 
 import attrs
 import httpx
@@ -38,6 +39,8 @@ from protocol.discord import limits, routes
 from protocol.discord import models as m
 from protocol.discord.models import UNDEFINED, UndefinedOr
 from protocol.discord.ratelimit import RateLimiter
+
+T = TypeVar("T")
 
 __all__ = [
     "BackgroundFailure",
@@ -143,6 +146,23 @@ class RestClient:
         except trio.Cancelled:
             self._scheduler.withdraw(job)
             raise
+
+    # Typed by ``parse``: what it returns is what the request returns (None without one).
+    @overload
+    async def _request(
+        self,
+        route: routes.CompiledRoute,
+        priority: Priority,
+        json: Any = None,
+        *,
+        parse: Callable[[httpx.Response], T],
+        **kw: Any,
+    ) -> T: ...
+
+    @overload
+    async def _request(
+        self, route: routes.CompiledRoute, priority: Priority, json: Any = None, **kw: Any
+    ) -> None: ...
 
     async def _request(
         self,
@@ -252,7 +272,8 @@ class RestClient:
             json=unstructure(body),
             files=_files(files) if files else None,
         )
-        return await self._call(self._job(route, priority, request, _parser(m.Message)))
+        sent: m.Message = await self._call(self._job(route, priority, request, _parser(m.Message)))
+        return sent
 
     async def edit_message(
         self,
@@ -268,7 +289,8 @@ class RestClient:
 
         Cancellation: the edit stays queued (other edits of the message may ride on it)."""
         job = self._queue_edit(channel_id, message_id, content, embeds, components)
-        return await job.wait()
+        edited: m.Message = await job.wait()
+        return edited
 
     def submit_edit(
         self,
@@ -298,7 +320,7 @@ class RestClient:
         embeds: Any,
         components: Any,
     ) -> Job:
-        update = {
+        update: dict[str, Any] = {
             k: (list(v) if isinstance(v, Sequence) and not isinstance(v, str) else v)
             for k, v in (("content", content), ("embeds", embeds), ("components", components))
             if v is not UNDEFINED
@@ -378,7 +400,7 @@ class RestClient:
             job.background = True
             job.sheddable = True
             self._reactions[key] = (job, is_add)
-            job.on_done.append(lambda j, key=key: self._forget_reaction(key, j))
+            job.on_done.append(functools.partial(self._forget_reaction, key))
 
     def _forget_reaction(self, key: tuple[int, int, str], job: Job) -> None:
         queued = self._reactions.get(key)
@@ -529,7 +551,9 @@ class RestClient:
             webhook_id=application_id, webhook_token=token
         )
         request = HTTPRequest("POST", route.path, json=unstructure(body), query={"wait": "true"})
-        return await self._call(self._job(route, Priority.INTERACTION, request, _parser(m.Message)))
+        job = self._job(route, Priority.INTERACTION, request, _parser(m.Message))
+        followup: m.Message = await self._call(job)
+        return followup
 
     # -- the CDN -------------------------------------------------------------------------------
 
@@ -586,7 +610,7 @@ class RestClient:
         return self._scheduler.limits.invalid_request_count(trio.current_time())
 
 
-def _parser(cls: Any) -> Callable[[httpx.Response], Any]:
+def _parser(cls: type[T]) -> Callable[[httpx.Response], T]:
     return lambda response: structure(response.json(), cls)
 
 
