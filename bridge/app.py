@@ -161,8 +161,8 @@ class Bridge:
         except actors.ActorStopped:
             children = {}  # the sessions supervisor is gone: nothing to prepare
         async with trio.open_nursery() as nursery:
-            for child_id, info in children.items():
-                nursery.start_soon(_prepare, child_id, info.ref, prepare_timeout)
+            for thread_id, info in children.items():
+                nursery.start_soon(_prepare, thread_id, info.ref, prepare_timeout)
         try:
             marked = await store_call(
                 self.store,
@@ -507,13 +507,13 @@ async def _resume(
             # The mark stays: the next start tries again.
             log.error("bridge: could not resume the session of thread %s: %s", thread_id, exc)
             continue
+
         # Cleared only once the session has it, so a crash in between resumes it again,
         # and a resume that works is not repeated at every start.
-        await store_call(
-            store,
-            lambda db, tid=thread_id: db.update_session(tid, time.time(), resume_reason=None),
-            timeout=STORE_TIMEOUT,
-        )
+        def clear_mark(db: Database, tid: int = thread_id) -> None:
+            db.update_session(tid, time.time(), resume_reason=None)
+
+        await store_call(store, clear_mark, timeout=STORE_TIMEOUT)
         resumed.append((thread_id, reason))
     return tuple(resumed)
 

@@ -148,12 +148,12 @@ class _StderrTail:
     """The last ``limit`` bytes of stderr."""
 
     def __init__(self, limit: int) -> None:
-        self._chunks: collections.deque[bytes] = collections.deque()
+        self._chunks: collections.deque[bytes | bytearray] = collections.deque()
         self._size = 0
         self._limit = limit
         self.total = 0
 
-    def add(self, data: bytes) -> None:
+    def add(self, data: bytes | bytearray) -> None:
         self.total += len(data)
         self._chunks.append(data)
         self._size += len(data)
@@ -550,12 +550,13 @@ async def open_claude(
             total_timeout=total_timeout,
         )
         claude._nursery = nursery
-        assert proc.stdout is not None
-        assert proc.stderr is not None
+        stdout, stderr = proc.stdout, proc.stderr
+        assert stdout is not None
+        assert stderr is not None
 
         async def run_until_exit() -> None:
             async with send_buffer:
-                await _pump_stdout(claude, proc.stdout, send_buffer.clone(), max_line_bytes)
+                await _pump_stdout(claude, stdout, send_buffer.clone(), max_line_bytes)
                 returncode = await proc.wait()
                 claude._exited.set()
                 claude._changed.set()
@@ -565,7 +566,7 @@ async def open_claude(
 
         nursery.start_soon(run_until_exit)
         nursery.start_soon(_forward, receive_buffer, deliver)
-        nursery.start_soon(_drain_stderr, claude, proc.stderr)
+        nursery.start_soon(_drain_stderr, claude, stderr)
         nursery.start_soon(_watchdog, claude)
         try:
             yield claude

@@ -304,6 +304,7 @@ class _GatewayDriver:
             raise self.fatal
 
     async def _drive(self) -> None:
+        assert self.session is not None  # made by run()
         await self._perform(self._handle(StartRequested()))
         if self.fatal is not None:
             return

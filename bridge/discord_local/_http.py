@@ -74,7 +74,8 @@ def _parse_multipart(content_type: str, raw: bytes) -> Body:
         raise invalid_form_body([FieldError((), "MULTIPART_INVALID", "Malformed multipart body.")])
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
-        data = part.get_payload(decode=True) or b""
+        decoded = part.get_payload(decode=True)  # bytes for a leaf part, None for a multipart
+        data = decoded if isinstance(decoded, bytes) else b""
         if name == "payload_json":
             try:
                 payload = json.loads(data)

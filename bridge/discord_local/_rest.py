@@ -384,9 +384,9 @@ class RestApi:
     def _major(e: Endpoint, request: Request) -> str:
         p = request.path_params
         if "channel_id" in p:
-            return p["channel_id"]
+            return str(p["channel_id"])
         if "guild_id" in p:
-            return p["guild_id"]
+            return str(p["guild_id"])
         if "webhook_id" in p:
             return f"{p['webhook_id']}+{p.get('webhook_token', '')}"
         return ""

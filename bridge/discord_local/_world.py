@@ -22,7 +22,7 @@ from __future__ import annotations
 import base64
 import random
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import trio
@@ -76,6 +76,7 @@ from ._records import (
 )
 
 JSON = dict[str, Any]
+T = TypeVar("T")
 DISCORD_EPOCH_MS = 1420070400000
 PINS_MAX = 250
 # "checked for uniqueness in the past few minutes" (message.mdx, Create Message, enforce_nonce).
@@ -195,7 +196,7 @@ class World:
         self._changed.set()
         self._changed = trio.Event()
 
-    async def wait_until(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+    async def wait_until(self, predicate: Callable[[], T | None], timeout: float = 10.0) -> T:
         """Wait until ``predicate()`` is truthy and return its value.
 
         Raises:
@@ -783,7 +784,7 @@ class World:
     def _component(self, m: Message, custom_id: str) -> JSON:
         for row in m.components:
             for child in row.get("components", []):
-                if child.get("custom_id") == custom_id:
+                if isinstance(child, dict) and child.get("custom_id") == custom_id:
                     return child
         raise invalid_form_body(
             [

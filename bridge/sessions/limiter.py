@@ -20,6 +20,7 @@ A requester whose mailbox is momentarily full gets the message again shortly aft
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -73,6 +74,10 @@ class _Redeliver:
     incarnation: int
 
 
+def _requester_down(thread_id: int) -> Callable[[actors.Down], _RequesterDown]:
+    return lambda down: _RequesterDown(thread_id, down.ref.id)
+
+
 async def limiter_actor(ctx: actors.Context[Any], limit: int) -> None:
     """Serve :class:`AcquireSlot`, :class:`ReleaseSlot` and :class:`GetSlots`.
 
@@ -115,7 +120,7 @@ async def limiter_actor(ctx: actors.Context[Any], limit: int) -> None:
                 current.monitor.cancel()
             handle = ctx.monitor(
                 msg.requester,
-                as_msg=lambda down, tid=msg.thread_id: _RequesterDown(tid, down.ref.id),
+                as_msg=_requester_down(msg.thread_id),
             )
             holders[msg.thread_id] = _Holder(msg.requester, msg.requester.incarnation, handle)
         else:

@@ -192,7 +192,7 @@ async def router_actor(
                 message = converter.structure(data, m.Message)
                 await _on_message(deps, message, told_not_allowed)
             elif name == "INTERACTION_CREATE":
-                interaction = converter.structure(data, m.Interaction)  # type: ignore[arg-type]
+                interaction = converter.structure(data, m.Interaction)
                 ctx.nursery.start_soon(_on_interaction, deps, interaction)
             elif name == "READY":
                 ready = converter.structure(data, m.Ready)

@@ -50,7 +50,7 @@ class StreamJsonReader:
         self._skipping: bytes | None = None
         """Preview of an oversized line being skipped, until its newline arrives."""
 
-    def receive_data(self, data: bytes) -> None:
+    def receive_data(self, data: bytes | bytearray) -> None:
         """Buffer bytes read from stdout; ``b""`` means EOF.
 
         Raises:
