@@ -31,7 +31,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Hashable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
@@ -45,19 +45,27 @@ from bridge.config import Config
 from bridge.discord import (
     BackgroundFailure,
     GatewayConfig,
+    GatewayDispatch,
     GatewayFatalError,
     RestClient,
     open_rest_client,
     run_gateway,
 )
+from bridge.discord.gateway import GatewayMessage
 from bridge.sessions.coordinator import CoordinatorConfig, coordinator_actor
 from bridge.sessions.limiter import LIMITER_MAILBOX, limiter_actor
-from bridge.sessions.messages import PrepareShutdown, ResumeSession
+from bridge.sessions.messages import (
+    CoordinatorMessage,
+    LimiterMessage,
+    PrepareShutdown,
+    ResumeSession,
+    SessionMessage,
+)
 from bridge.sessions.router import ROUTER_MAILBOX, RouterConfig, router_actor
 from bridge.sessions.session import SESSION_MAILBOX, SessionDeps, session_actor
 from bridge.sessions.worktrees import cleanup_worktrees
 from bridge.store import Database
-from bridge.store.actor import STORE_MAILBOX, store_actor, store_call
+from bridge.store.actor import STORE_MAILBOX, StoreMessage, store_actor, store_call
 from protocol.claude.argv import ClaudeCommand
 
 __all__ = ["Bridge", "BridgeStopped", "local_config", "open_bridge", "run_bridge"]
@@ -96,12 +104,12 @@ class Bridge:
         system: actors.System,
         root: actors.SupervisorRef,
         rest: RestClient,
-        store: actors.Ref[Any],
-        coordinator: actors.Ref[Any],
-        limiter: actors.Ref[Any],
+        store: actors.Ref[StoreMessage],
+        coordinator: actors.Ref[CoordinatorMessage],
+        limiter: actors.Ref[LimiterMessage],
         sessions: actors.SupervisorRef,
-        router: actors.Ref[Any],
-        gateway: actors.Ref[Any],
+        router: actors.Ref[GatewayDispatch],
+        gateway: actors.Ref[GatewayMessage],
         api_url: str,
         tokens: SessionTokens,
         resumed: tuple[tuple[int, str], ...],
@@ -128,7 +136,7 @@ class Bridge:
         """The API URL a thread's session uses (it carries the session's own token)."""
         return f"{self.api_url}/s/{self.tokens.token_for(thread_id)}"
 
-    def session(self, thread_id: int) -> actors.Ref[Any] | None:
+    def session(self, thread_id: int) -> actors.Ref[SessionMessage] | None:
         """The running session actor of a thread, if any."""
         return self.sessions.child(thread_id)
 
@@ -184,7 +192,9 @@ async def _terminate(root: actors.SupervisorRef, child_id: str) -> None:
         await root.terminate_child(child_id)
 
 
-async def _prepare(thread_id: Any, session: actors.Ref[Any], timeout: float) -> None:
+async def _prepare(
+    thread_id: Hashable, session: actors.Ref[SessionMessage], timeout: float
+) -> None:
     try:
         await session.ask(PrepareShutdown(), timeout=timeout)
     except actors.ActorsError as exc:
@@ -496,7 +506,9 @@ def _prepare_resume(db: Database) -> list[tuple[int, str]]:
 
 
 async def _resume(
-    store: actors.Ref[Any], sessions: actors.SupervisorRef, to_resume: list[tuple[int, str]]
+    store: actors.Ref[StoreMessage],
+    sessions: actors.SupervisorRef,
+    to_resume: list[tuple[int, str]],
 ) -> tuple[tuple[int, str], ...]:
     resumed = []
     for thread_id, reason in to_resume:

@@ -38,9 +38,9 @@ from starlette.routing import Route
 import actors
 from bridge.api._tokens import SessionTokens
 from bridge.sessions.coordinator import LOUNGE_KEEP
-from bridge.sessions.messages import GetRegistry, PostLounge
+from bridge.sessions.messages import CoordinatorMessage, GetRegistry, PostLounge
 from bridge.store import Database
-from bridge.store.actor import store_call
+from bridge.store.actor import StoreMessage, store_call
 
 __all__ = ["ApiDeps", "LoungePost", "make_api_app"]
 
@@ -61,8 +61,8 @@ class LoungePost:
 
 @attrs.frozen(kw_only=True)
 class ApiDeps:
-    store: actors.Ref[Any]
-    coordinator: actors.Ref[Any]
+    store: actors.Ref[StoreMessage]
+    coordinator: actors.Ref[CoordinatorMessage]
     tokens: SessionTokens
     admin_secret: str | None = attrs.field(default=None, repr=False)
 

@@ -153,12 +153,12 @@ class GatewayDispatch:
 class Subscribe:
     """Add ``ref`` to the subscribers (idempotent)."""
 
-    ref: actors.Ref[Any]
+    ref: actors.Ref[GatewayDispatch]
 
 
 @attrs.frozen
 class Unsubscribe:
-    ref: actors.Ref[Any]
+    ref: actors.Ref[GatewayDispatch]
 
 
 @attrs.frozen
@@ -247,17 +247,17 @@ _MAILBOX_CLOSED: Final = object()
 class _GatewayDriver:
     def __init__(
         self,
-        ctx: actors.Context[Any],
+        ctx: actors.Context[GatewayMessage],
         config: GatewayConfig,
         rest: GatewayBotSource,
-        subscribers: Sequence[actors.Ref[Any]],
+        subscribers: Sequence[actors.Ref[GatewayDispatch]],
         rng: random.Random,
     ) -> None:
         self.ctx = ctx
         self.config = config
         self.rest = rest
         self.rng = rng
-        self.subscribers: list[actors.Ref[Any]] = list(dict.fromkeys(subscribers))
+        self.subscribers: list[actors.Ref[GatewayDispatch]] = list(dict.fromkeys(subscribers))
         self.dedup = DispatchDeduplicator()
         self.session: GatewaySession | None = None
         self.events_send, self.events_recv = trio.open_memory_channel[Any](EVENT_QUEUE)
@@ -574,10 +574,10 @@ class _GatewayDriver:
 
 
 async def run_gateway(
-    ctx: actors.Context[Any],
+    ctx: actors.Context[GatewayMessage],
     config: GatewayConfig,
     rest: GatewayBotSource,
-    subscribers: Sequence[actors.Ref[Any]] = (),
+    subscribers: Sequence[actors.Ref[GatewayDispatch]] = (),
     rng: random.Random | None = None,
 ) -> None:
     """The gateway client as an actor behavior (messages: :data:`GatewayMessage`).
@@ -618,7 +618,9 @@ class GatewayHandle:
         return await self.ref.ask(GetGatewayStatus(), timeout=timeout)
 
 
-async def _relay(ctx: actors.Context[Any], out: trio.MemorySendChannel[GatewayDispatch]) -> None:
+async def _relay(
+    ctx: actors.Context[GatewayDispatch], out: trio.MemorySendChannel[GatewayDispatch]
+) -> None:
     async with out:
         async for msg in ctx.mailbox:
             if isinstance(msg, GatewayDispatch):

@@ -28,13 +28,13 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import attrs
 import trio
 
 import actors
 from bridge.sessions.messages import (
+    CoordinatorMessage,
     GetRegistry,
     GetTurnContext,
     PostLounge,
@@ -51,7 +51,7 @@ from bridge.sessions.system_prompt import (
 )
 from bridge.sessions.worktrees import CleanupOutcome, remove_if_clean
 from bridge.store import Database
-from bridge.store.actor import store_call
+from bridge.store.actor import StoreMessage, store_call
 
 __all__ = [
     "LOUNGE_AUTHOR_MAX",
@@ -98,8 +98,8 @@ class _Outgoing:
 
 
 async def coordinator_actor(
-    ctx: actors.Context[Any],
-    store: actors.Ref[Any],
+    ctx: actors.Context[CoordinatorMessage],
+    store: actors.Ref[StoreMessage],
     post: ChannelPoster | None,
     config: CoordinatorConfig,
 ) -> None:
@@ -192,7 +192,7 @@ async def coordinator_actor(
 
 async def _outbox(
     receive: trio.MemoryReceiveChannel[_Outgoing],
-    store: actors.Ref[Any],
+    store: actors.Ref[StoreMessage],
     post: ChannelPoster | None,
     drained: trio.Event,
     worktree_base_dir: Path | None,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TypeAlias
 
 import attrs
 
@@ -29,6 +29,7 @@ import actors
 from bridge.sessions.messages import (
     AcquireSlot,
     GetSlots,
+    LimiterMessage,
     QueuePosition,
     ReleaseSlot,
     SlotGranted,
@@ -51,7 +52,7 @@ LIMITER_MAILBOX = actors.Mailbox(capacity=4096, overflow=actors.Overflow.REJECT)
 class _Holder:
     """Who asked for a thread's slot: the ref and the incarnation that asked."""
 
-    ref: actors.Ref[Any]
+    ref: actors.Ref[SlotGranted | QueuePosition]
     incarnation: int
     monitor: actors.MonitorHandle = attrs.field(eq=False)
 
@@ -74,11 +75,15 @@ class _Redeliver:
     incarnation: int
 
 
+_Mailbox: TypeAlias = LimiterMessage | _RequesterDown | _RequesterCrashed | _Redeliver
+"""What others tell the limiter, and what its monitors, event watcher and timers post."""
+
+
 def _requester_down(thread_id: int) -> Callable[[actors.Down], _RequesterDown]:
     return lambda down: _RequesterDown(thread_id, down.ref.id)
 
 
-async def limiter_actor(ctx: actors.Context[Any], limit: int) -> None:
+async def limiter_actor(ctx: actors.Context[_Mailbox], limit: int) -> None:
     """Serve :class:`AcquireSlot`, :class:`ReleaseSlot` and :class:`GetSlots`.
 
     Args:
@@ -167,7 +172,7 @@ async def limiter_actor(ctx: actors.Context[Any], limit: int) -> None:
                 log.warning("limiter: ignoring unexpected message %r", msg)
 
 
-async def _watch_crashes(ctx: actors.Context[Any]) -> None:
+async def _watch_crashes(ctx: actors.Context[_Mailbox]) -> None:
     # A crash followed by a restart sends no Down (the ref lives on), so the lifecycle
     # events are the only way to learn that the incarnation holding a slot is gone.
     async with ctx.system.subscribe(actors.Crashed) as events:

@@ -1,5 +1,5 @@
 """The messages the bridge's actors exchange: the contract between router, sessions,
-limiter, coordinator and store.
+limiter and coordinator (the store's ``StoreCall`` lives with it, in ``bridge.store.actor``).
 
 Message passing replaces shared state: each piece of state has one owner actor, and the
 others reach it only with these values. Requests that need an answer subclass
@@ -8,7 +8,7 @@ others reach it only with these values. Requests that need an answer subclass
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypeAlias
 
 import attrs
 
@@ -98,7 +98,7 @@ class AcquireSlot:
     frees its slot or queue place if it ends, so a crash never leaks a slot."""
 
     thread_id: int
-    requester: actors.Ref[Any]
+    requester: actors.Ref[SlotGranted | QueuePosition]
 
 
 @attrs.frozen(kw_only=True)
@@ -191,3 +191,29 @@ class TurnContext:
 @attrs.frozen(kw_only=True)
 class GetRegistry(actors.Ask[tuple[ActiveSession, ...]]):
     pass
+
+
+# --- what each actor takes ----------------------------------------------------------------
+# Refs are typed by these (``actors.Ref[SessionMessage]``), so telling an actor a message it
+# does not take is a type error. An actor's own timers and helper tasks post it private
+# messages besides; those are not part of what others may send.
+
+SessionMessage: TypeAlias = (
+    UserMessage
+    | StopTurn
+    | AnswerPrompt
+    | ResumeSession
+    | PrepareShutdown
+    | GetSessionStatus
+    | SlotGranted
+    | QueuePosition
+)
+"""What a session actor takes from the router, the app and the limiter."""
+
+LimiterMessage: TypeAlias = AcquireSlot | ReleaseSlot | GetSlots
+"""What the limiter takes from sessions."""
+
+CoordinatorMessage: TypeAlias = (
+    SessionStarted | SessionActivity | SessionFinished | PostLounge | GetTurnContext | GetRegistry
+)
+"""What the coordinator takes from sessions and the API."""

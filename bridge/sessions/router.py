@@ -45,11 +45,12 @@ import trio
 
 import actors
 from bridge.discord.errors import DiscordError
+from bridge.discord.gateway import GatewayDispatch
 from bridge.sessions.attachments import AttachmentInfo
-from bridge.sessions.messages import AnswerPrompt, StopTurn, UserMessage
+from bridge.sessions.messages import AnswerPrompt, SessionMessage, StopTurn, UserMessage
 from bridge.sessions.usage import thread_name
 from bridge.store import Database, InboxItem, PromptState, SessionRecord, SessionStatus
-from bridge.store.actor import store_call
+from bridge.store.actor import StoreMessage, store_call
 from protocol.discord import models as m
 from protocol.discord.converter import make_converter
 
@@ -158,15 +159,15 @@ def parse_prompt_custom_id(custom_id: str) -> tuple[str, str] | None:
 class _Deps:
     config: RouterConfig
     rest: RouterRest
-    store: actors.Ref[Any]
+    store: actors.Ref[StoreMessage]
     sessions: actors.SupervisorRef
 
 
 async def router_actor(
-    ctx: actors.Context[Any],
+    ctx: actors.Context[GatewayDispatch],
     config: RouterConfig,
     rest: RouterRest,
-    store: actors.Ref[Any],
+    store: actors.Ref[StoreMessage],
     sessions: actors.SupervisorRef,
 ) -> None:
     """Route ``GatewayDispatch`` messages (anything with ``name`` and ``data``).
@@ -280,7 +281,7 @@ async def _continue_session(deps: _Deps, message: m.Message, thread_id: int) -> 
         await _deliver(deps, thread_id, _user_message(item, message))
 
 
-async def _deliver(deps: _Deps, thread_id: int, msg: Any) -> None:
+async def _deliver(deps: _Deps, thread_id: int, msg: SessionMessage) -> None:
     """Tell the thread's session ``msg``, starting the session actor if it is not running.
 
     A message already in the inbox is safe if the tell fails (the session is stopping for
@@ -293,7 +294,7 @@ async def _deliver(deps: _Deps, thread_id: int, msg: Any) -> None:
         log.warning("router: could not tell thread %s's session %r: %s", thread_id, msg, exc)
 
 
-async def _session_ref(deps: _Deps, thread_id: int) -> actors.Ref[Any]:
+async def _session_ref(deps: _Deps, thread_id: int) -> actors.Ref[SessionMessage]:
     ref = deps.sessions.child(thread_id)
     if ref is not None and ref.alive:
         return ref

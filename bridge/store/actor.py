@@ -28,7 +28,7 @@ import trio
 import actors
 from bridge.store._database import Database
 
-__all__ = ["STORE_MAILBOX", "StoreCall", "StoreMessage", "StoreRef", "store_actor", "store_call"]
+__all__ = ["STORE_MAILBOX", "StoreCall", "StoreMessage", "store_actor", "store_call"]
 
 T = TypeVar("T")
 
@@ -52,9 +52,7 @@ class StoreCall(actors.Ask[T]):
 
 
 StoreMessage: TypeAlias = StoreCall[Any]
-"""Everything the store actor accepts."""
-
-StoreRef: TypeAlias = actors.Ref[StoreMessage]
+"""Everything the store actor takes: refs to it are ``actors.Ref[StoreMessage]``."""
 
 
 async def store_actor(ctx: actors.Context[StoreMessage], path: Path) -> None:
@@ -81,7 +79,9 @@ async def store_actor(ctx: actors.Context[StoreMessage], path: Path) -> None:
             await trio.to_thread.run_sync(database.close)
 
 
-async def store_call(store: StoreRef, fn: Callable[[Database], T], *, timeout: float) -> T:
+async def store_call(
+    store: actors.Ref[StoreMessage], fn: Callable[[Database], T], *, timeout: float
+) -> T:
     """Run ``fn(database)`` in the store actor and return its result.
 
     Args:
