@@ -51,7 +51,7 @@ from bridge.discord import (
     open_rest_client,
     run_gateway,
 )
-from bridge.discord.gateway import GatewayMessage
+from bridge.discord.gateway import GatewayBotSource, GatewayMessage
 from bridge.sessions.coordinator import CoordinatorConfig, coordinator_actor
 from bridge.sessions.limiter import LIMITER_MAILBOX, limiter_actor
 from bridge.sessions.messages import (
@@ -61,8 +61,9 @@ from bridge.sessions.messages import (
     ResumeSession,
     SessionMessage,
 )
-from bridge.sessions.router import ROUTER_MAILBOX, RouterConfig, router_actor
+from bridge.sessions.router import ROUTER_MAILBOX, RouterConfig, RouterRest, router_actor
 from bridge.sessions.session import SESSION_MAILBOX, SessionDeps, session_actor
+from bridge.sessions.view import SessionRest
 from bridge.sessions.worktrees import cleanup_worktrees
 from bridge.store import Database
 from bridge.store.actor import STORE_MAILBOX, StoreMessage, store_actor, store_call
@@ -355,6 +356,11 @@ async def _start(
 ) -> Bridge:
     assert config.discord_bot_token is not None
     assert config.discord_channel_id is not None
+    # The parts declare the REST calls they make as Protocols (hikari-style, so tests can
+    # hand them fakes); these typed names are where the checker holds the real client to them.
+    router_rest: RouterRest = rest
+    session_rest: SessionRest = rest
+    gateway_rest: GatewayBotSource = rest
     root = await system.start_supervisor(
         actors.SupervisorSpec(max_restarts=5, within=60.0), name="root", critical=True
     )
@@ -407,7 +413,7 @@ async def _start(
 
     deps = SessionDeps(
         config=config,
-        rest=rest,
+        rest=session_rest,
         store=store,
         limiter=limiter,
         coordinator=coordinator,
@@ -447,7 +453,7 @@ async def _start(
                     working_dir=str(config.claude_working_dir),
                     model=config.claude_model,
                 ),
-                rest,
+                router_rest,
                 store,
                 sessions,
             ),
@@ -462,7 +468,7 @@ async def _start(
     gateway = await root.start_child_spec(
         actors.ChildSpec(
             run_gateway,
-            args=(gw_config, rest, [router], rng),
+            args=(gw_config, gateway_rest, [router], rng),
             id="gateway",
             # A fatal close (bad token, intents) would only repeat: never restart; the
             # watcher below ends the bridge with the error instead.
