@@ -251,7 +251,7 @@ class MailboxReader(Generic[M]):
                 q._room.unpark()
         if isinstance(msg, Ask):
             self._hold(msg)
-        return msg  # type: ignore[no-any-return]
+        return msg  # type: ignore[no-any-return]  # the queue holds what tell(M) was given
 
     def _hold(self, msg: Ask[Any]) -> None:
         slot: _ReplySlot | None = getattr(msg, "_reply_slot", None)

@@ -152,7 +152,7 @@ class Ref(Generic[M]):
             slot.parked = True
             await trio.lowlevel.wait_task_rescheduled(slot.abort)
         if slot.state is _SlotState.REPLIED:
-            return slot.value  # type: ignore[no-any-return]
+            return slot.value  # type: ignore[no-any-return]  # the slot holds what reply(R) gave
         assert slot.error is not None
         raise slot.error
 

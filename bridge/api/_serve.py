@@ -36,7 +36,7 @@ async def serve_api(
     async def started(
         *, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        await serve(app, config, task_status=task_status)  # type: ignore[arg-type]
+        await serve(app, config, task_status=task_status)  # type: ignore[arg-type]  # hypercorn types ASGI apps more narrowly than Starlette declares its app
 
     async with trio.open_nursery() as nursery:
         binds: list[str] = await nursery.start(started)

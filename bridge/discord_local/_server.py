@@ -203,4 +203,4 @@ async def _serve(
     *,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    await serve(server.app, config, task_status=task_status)  # type: ignore[arg-type]
+    await serve(server.app, config, task_status=task_status)  # type: ignore[arg-type]  # hypercorn types ASGI apps more narrowly than Starlette declares its app

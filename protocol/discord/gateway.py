@@ -773,7 +773,7 @@ class GatewaySession:
             if decoder is None or data.__class__ is str:
                 payloads = [parse_json(data)]
             else:
-                payloads = decoder.receive_messages(data)  # type: ignore[arg-type]
+                payloads = decoder.receive_messages(data)  # type: ignore[arg-type]  # bytes: str went above
         except (GatewayDecodeError, ValueError) as exc:
             self._restart(out, now, reason=f"undecodable data: {exc}")
             return

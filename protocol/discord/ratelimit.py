@@ -548,7 +548,7 @@ def _float(value: object) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
     try:
-        return float(value)  # type: ignore[arg-type]
+        return float(value)  # type: ignore[arg-type]  # any object: float() raising is the answer
     except (TypeError, ValueError):
         return None
 
