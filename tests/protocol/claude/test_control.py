@@ -115,6 +115,14 @@ def test_answer_questions_adds_answers_to_the_original_input() -> None:
         answer_questions("cli-4", tool_input, {"Which size?": "L"})
 
 
+def test_an_unknown_answer_is_refused_even_when_a_question_has_no_text() -> None:
+    # A question without text used to put None beside the texts, and sorting them for the
+    # error message raised TypeError instead of the ControlError a caller handles.
+    tool_input = {"questions": [{"options": []}, {"question": "Which color?"}]}
+    with pytest.raises(ControlError, match=r"asked: \['Which color\?'\]"):
+        answer_questions("cli-5", tool_input, {"Which size?": "L"})
+
+
 def test_elicitation_answers() -> None:
     accepted = elicitation_response("e", "accept", {"color": "blue"})["response"]["response"]
     assert accepted == {"action": "accept", "content": {"color": "blue"}}
