@@ -58,6 +58,7 @@ from bridge.discord.errors import (
     RateLimitedTooLong,
     RequestShed,
 )
+from protocol.discord.mentions import apply_allowed_mentions
 from protocol.discord.ratelimit import (
     CloudflareBlockedError,
     ConnectionRetriesExhausted,
@@ -155,6 +156,8 @@ class Job:
     on_done: list[Callable[[Job], None]] = attrs.Factory(list)
     ticket: Any = None
     """The machine's grant for the attempt in flight."""
+    ping_users: tuple[int, ...] = ()
+    """Users a message body may ping (``allowed_mentions``); nobody else, ever."""
 
     def finish(self, result: Any = None, error: BaseException | None = None) -> None:
         if self.done.is_set():
@@ -326,6 +329,9 @@ class Scheduler:
 
     async def _attempt(self, job: Job) -> None:
         request = job.build()
+        # The one place every request passes: a message body allows exactly the pings its
+        # caller asked for, whoever built it (protocol.discord.mentions).
+        body = apply_allowed_mentions(job.route.route, request.json, job.ping_users)
         self.stats.requests[job.route.route_key] += 1
         job.attempts += 1
         ticket = job.ticket
@@ -333,10 +339,8 @@ class Scheduler:
             response = await self.http.request(
                 request.method,
                 request.path,
-                json=request.json if request.files is None else None,
-                data=(
-                    {"payload_json": _dumps(request.json)} if request.files is not None else None
-                ),
+                json=body if request.files is None else None,
+                data=({"payload_json": _dumps(body)} if request.files is not None else None),
                 files=request.files,
                 params=request.query,
             )

@@ -16,6 +16,9 @@ over :mod:`protocol.discord.models`:
   logged, counted in ``stats.background_failures``, kept in ``recent_failures`` and passed
   to listeners added with ``add_failure_listener``. They are the first traffic shed when
   Discord starts answering 401/403/429.
+* Every message body (create, edit, followup, interaction response) carries
+  ``allowed_mentions`` allowing no ping unless a ``ping_user`` is given; the scheduler writes
+  it into each request it sends (:mod:`protocol.discord.mentions`), so no caller can forget.
 """
 
 from __future__ import annotations
@@ -210,16 +213,22 @@ class RestClient:
         files: Sequence[FileUpload] = (),
         reply_to: int | None = None,
         priority: Priority = Priority.MESSAGE,
+        ping_user: int | None = None,
     ) -> m.Message:
         """Post a message (with files as a multipart upload).
 
         It carries a fresh ``nonce`` with ``enforce_nonce``, so a retry after a lost
-        response returns the first message instead of posting it twice.
+        response returns the first message instead of posting it twice. It pings nobody
+        (not even the author of ``reply_to``) unless ``ping_user`` names a user its content
+        mentions as ``<@id>``: like every message body, its ``allowed_mentions`` is set by
+        the client (:mod:`protocol.discord.mentions`).
 
         Raises:
             LimitExceeded: the body breaks a documented limit (nothing was sent).
+            ValueError: ``ping_user`` is not mentioned in ``content``.
             HTTPError: Discord refused it.
         """
+        pings = _pings(ping_user, content)
         body = m.CreateMessage(
             content=content if content is not None else UNDEFINED,
             embeds=list(embeds) if embeds else UNDEFINED,
@@ -252,7 +261,9 @@ class RestClient:
             json=unstructure(body),
             files=_files(files) if files else None,
         )
-        return await self._call(self._job(route, priority, request, _parser(m.Message)))
+        return await self._call(
+            self._job(route, priority, request, _parser(m.Message), ping_users=pings)
+        )
 
     async def edit_message(
         self,
@@ -517,7 +528,15 @@ class RestClient:
         embeds: Sequence[m.Embed] = (),
         components: Sequence[m.ActionRow] = (),
         ephemeral: bool = False,
+        ping_user: int | None = None,
     ) -> m.Message:
+        """A followup message; pings nobody unless ``ping_user`` (mentioned in ``content``
+        as ``<@id>``) is given.
+
+        Raises:
+            ValueError: ``ping_user`` is not mentioned in ``content``.
+        """
+        pings = _pings(ping_user, content)
         body = m.InteractionMessage(
             content=content if content is not None else UNDEFINED,
             embeds=list(embeds) if embeds else UNDEFINED,
@@ -529,7 +548,8 @@ class RestClient:
             webhook_id=application_id, webhook_token=token
         )
         request = HTTPRequest("POST", route.path, json=unstructure(body), query={"wait": "true"})
-        return await self._call(self._job(route, Priority.INTERACTION, request, _parser(m.Message)))
+        job = self._job(route, Priority.INTERACTION, request, _parser(m.Message), ping_users=pings)
+        return await self._call(job)
 
     # -- the CDN -------------------------------------------------------------------------------
 
@@ -584,6 +604,16 @@ class RestClient:
     def invalid_requests(self) -> int:
         """401/403/429 responses in the last 10 minutes (Discord bans at 10,000)."""
         return self._scheduler.limits.invalid_request_count(trio.current_time())
+
+
+def _pings(user: int | None, content: str | None) -> tuple[int, ...]:
+    """The users a message may ping: ``user`` if given, and only if the content names it
+    (a ping for a user the text does not mention would be a caller's mistake)."""
+    if user is None:
+        return ()
+    if content is None or (f"<@{user}>" not in content and f"<@!{user}>" not in content):
+        raise ValueError(f"ping_user={user} but the content does not mention <@{user}>")
+    return (user,)
 
 
 def _parser(cls: Any) -> Callable[[httpx.Response], Any]:

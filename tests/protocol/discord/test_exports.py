@@ -11,6 +11,7 @@ from protocol.discord import (
     gateway,
     gateway_codes,
     limits,
+    mentions,
     models,
     pacing,
     ratelimit,
@@ -28,6 +29,7 @@ MODULES = [
     routes,
     ratelimit,
     limits,
+    mentions,
     chunking,
 ]
 
