@@ -39,8 +39,9 @@ from bridge.discord._scheduler import HTTPRequest, Job, Priority, RestStats, Sch
 from bridge.discord.errors import AttachmentTooLarge, HTTPError, RestClientClosed
 from protocol.discord import limits, routes
 from protocol.discord import models as m
+from protocol.discord.edits import EditQueue
 from protocol.discord.models import UNDEFINED, UndefinedOr
-from protocol.discord.ratelimit import RateLimiter
+from protocol.discord.ratelimit import RETRY_BASE, RETRY_CAP, RateLimiter
 
 __all__ = [
     "BackgroundFailure",
@@ -84,11 +85,16 @@ class BackgroundFailure:
     error: BaseException
 
 
-@attrs.define
-class _EditState:
-    """Fields of a queued edit; later submissions overwrite earlier ones."""
+@attrs.define(eq=False)
+class _EditWaiter:
+    """Someone waiting for an edit: ``edit_message`` (``done`` set when a PATCH carrying
+    ``version`` ended) or a ``submit_edit`` (``background``: failures go to the listeners)."""
 
-    fields: dict[str, Any] = attrs.Factory(dict)
+    version: int
+    background: bool = False
+    done: trio.Event = attrs.Factory(trio.Event)
+    result: Any = None
+    error: BaseException | None = None
 
 
 class RestClient:
@@ -110,7 +116,8 @@ class RestClient:
         self.stats: RestStats = scheduler.stats
         self.recent_failures: deque[BackgroundFailure] = deque(maxlen=100)
         self._failure_listeners: list[Callable[[BackgroundFailure], None]] = []
-        self._edits: dict[tuple[int, int], tuple[Job, _EditState]] = {}
+        self._edits = EditQueue()
+        self._edit_waiters: dict[tuple[int, int], list[_EditWaiter]] = {}
         self._reactions: dict[tuple[int, int, str], tuple[Job, bool]] = {}
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -199,6 +206,7 @@ class RestClient:
             Priority.MESSAGE,
             json=unstructure(body),
             parse=_parser(m.Channel),
+            persistent=True,
         )
 
     # -- messages ------------------------------------------------------------------------------
@@ -262,7 +270,9 @@ class RestClient:
             files=_files(files) if files else None,
         )
         return await self._call(
-            self._job(route, priority, request, _parser(m.Message), ping_users=pings)
+            self._job(
+                route, priority, request, _parser(m.Message), ping_users=pings, persistent=True
+            )
         )
 
     async def edit_message(
@@ -274,12 +284,16 @@ class RestClient:
         embeds: UndefinedOr[Sequence[m.Embed] | None] = UNDEFINED,
         components: UndefinedOr[Sequence[m.ActionRow] | None] = UNDEFINED,
     ) -> m.Message:
-        """Edit a message at :attr:`Priority.EDIT`, merged with any edit of the same message
-        still queued; returns the message as the edit that carried these fields left it.
+        """Edit a message at :attr:`Priority.EDIT`, in order with every other edit of it and
+        merged with those not sent yet (see :meth:`submit_edit`); returns the message as the
+        PATCH that carried these fields left it.
 
         Cancellation: the edit stays queued (other edits of the message may ride on it)."""
-        job = self._queue_edit(channel_id, message_id, content, embeds, components)
-        return await job.wait()
+        waiter = self._queue_edit(channel_id, message_id, content, embeds, components)
+        await waiter.done.wait()
+        if waiter.error is not None:
+            raise waiter.error
+        return waiter.result
 
     def submit_edit(
         self,
@@ -290,16 +304,21 @@ class RestClient:
         embeds: UndefinedOr[Sequence[m.Embed] | None] = UNDEFINED,
         components: UndefinedOr[Sequence[m.ActionRow] | None] = UNDEFINED,
     ) -> None:
-        """Queue an edit and return at once. While it waits, later edits of the same message
-        replace its fields (the latest content wins), so a streaming message costs one
-        request per bucket slot however often it changes. Failures go to the failure
-        listeners; under invalid-request pressure it may be shed.
+        """Queue an edit and return at once.
+
+        The edits of one message are applied in order, last writer wins
+        (:mod:`protocol.discord.edits`): one PATCH at a time, each attempt carrying every
+        field submitted and not yet confirmed, with its latest value. So a streaming message
+        costs one request per bucket slot however often it changes, an older edit never
+        lands after a newer one, and the last content submitted is what the message ends
+        with. It is retried through 429s, 5xx and dropped connections for as long as the
+        client runs, and held (not dropped) under invalid-request pressure. Failures that
+        retrying cannot fix (the message is gone) go to the failure listeners.
 
         Raises:
             LimitExceeded: the fields break a documented limit (a caller bug; checked now).
         """
-        job = self._queue_edit(channel_id, message_id, content, embeds, components)
-        job.background = True
+        self._queue_edit(channel_id, message_id, content, embeds, components, background=True)
 
     def _queue_edit(
         self,
@@ -308,46 +327,74 @@ class RestClient:
         content: Any,
         embeds: Any,
         components: Any,
-    ) -> Job:
+        *,
+        background: bool = False,
+    ) -> _EditWaiter:
         update = {
             k: (list(v) if isinstance(v, Sequence) and not isinstance(v, str) else v)
             for k, v in (("content", content), ("embeds", embeds), ("components", components))
             if v is not UNDEFINED
         }
         limits.check_message(m.EditMessage(**update))
+        if self._scheduler.closed:
+            raise RestClientClosed(route=routes.EDIT_MESSAGE.key)
         key = (channel_id, message_id)
-        queued = self._edits.get(key)
-        if queued is not None and not queued[0].started:
-            queued[1].fields.update(update)
+        submitted = self._edits.submit(key, update)
+        if submitted.coalesced:
             self.stats.coalesced_edits += 1
-            return queued[0]
-        state = _EditState(dict(update))
+        waiter = _EditWaiter(submitted.version, background=background)
+        self._edit_waiters.setdefault(key, []).append(waiter)
+        if submitted.start:
+            self._send_edit(key)
+        return waiter
+
+    def _send_edit(self, key: tuple[int, int]) -> None:
+        """Queue the one PATCH of a message; each attempt takes the latest fields."""
+        channel_id, message_id = key
         route = routes.EDIT_MESSAGE.compile(channel_id=channel_id, message_id=message_id)
+        carried = [0]
 
         def build() -> HTTPRequest:
-            self._forget_edit(key, job)  # sent: newer edits start a new job
-            return HTTPRequest("PATCH", route.path, json=unstructure(m.EditMessage(**state.fields)))
+            patch = self._edits.take(key)
+            carried[0] = patch.version
+            return HTTPRequest("PATCH", route.path, json=unstructure(m.EditMessage(**patch.fields)))
 
-        job = self._job(route, Priority.EDIT, build, _parser(m.Message), sheddable=True)
-        job.on_done.append(lambda j: self._forget_edit(key, j))
-        self._edits[key] = (job, state)
-        return job
+        job = self._job(
+            route, Priority.EDIT, build, _parser(m.Message), persistent=True, holdable=True
+        )
+        job.on_done.append(lambda j: self._edit_done(key, j, carried[0]))
 
-    def _forget_edit(self, key: tuple[int, int], job: Job) -> None:
-        queued = self._edits.get(key)
-        if queued is not None and queued[0] is job:
-            del self._edits[key]
+    def _edit_done(self, key: tuple[int, int], job: Job, version: int) -> None:
+        # A job that ended before it was ever built (nothing sent) stood for everything
+        # submitted so far.
+        version = version or self._edits.latest(key)
+        ok = job.error is None
+        more = self._edits.confirmed(key, version) if ok else self._edits.failed(key, version)
+        waiters = self._edit_waiters.pop(key, [])
+        ended = [w for w in waiters if w.version <= version]
+        if more:
+            self._edit_waiters[key] = [w for w in waiters if w.version > version]
+        for waiter in ended:
+            waiter.result, waiter.error = job.result, job.error
+            waiter.done.set()
+        if not ok and any(w.background for w in ended):
+            assert job.error is not None
+            self._on_background_failure(job, job.error)
+        if more and not self._scheduler.closed:
+            self._send_edit(key)
 
     async def delete_message(self, channel_id: int, message_id: int) -> None:
         await self._request(
             routes.DELETE_MESSAGE.compile(channel_id=channel_id, message_id=message_id),
             Priority.MESSAGE,
+            persistent=True,
         )
 
     async def pin_message(self, channel_id: int, message_id: int) -> None:
         await self._request(
             routes.PIN_MESSAGE.compile(channel_id=channel_id, message_id=message_id),
             Priority.MESSAGE,
+            persistent=True,
         )
 
     async def trigger_typing(self, channel_id: int) -> None:
@@ -429,6 +476,7 @@ class RestClient:
             json=unstructure(body),
             parse=_parser(m.Channel),
             recover=recover,
+            persistent=True,
         )
 
     async def start_thread(
@@ -446,6 +494,7 @@ class RestClient:
             Priority.MESSAGE,
             json=unstructure(body),
             parse=_parser(m.Channel),
+            persistent=True,
         )
 
     # -- application commands ------------------------------------------------------------------
@@ -517,6 +566,7 @@ class RestClient:
             Priority.INTERACTION,
             json=unstructure(body),
             parse=_parser(m.Message),
+            persistent=True,
         )
 
     async def create_followup(
@@ -548,7 +598,14 @@ class RestClient:
             webhook_id=application_id, webhook_token=token
         )
         request = HTTPRequest("POST", route.path, json=unstructure(body), query={"wait": "true"})
-        job = self._job(route, Priority.INTERACTION, request, _parser(m.Message), ping_users=pings)
+        job = self._job(
+            route,
+            Priority.INTERACTION,
+            request,
+            _parser(m.Message),
+            ping_users=pings,
+            persistent=True,
+        )
         return await self._call(job)
 
     # -- the CDN -------------------------------------------------------------------------------
@@ -636,6 +693,8 @@ async def open_rest_client(
     max_rate_limit_wait: float = 60.0,
     shed_threshold: int = DEFAULT_SHED_THRESHOLD,
     max_retries: int = 5,
+    retry_base: float = RETRY_BASE,
+    retry_cap: float = RETRY_CAP,
 ) -> AsyncIterator[RestClient]:
     """A REST client for ``base_url`` (e.g. ``https://discord.com/api/v10``).
 
@@ -647,6 +706,13 @@ async def open_rest_client(
         timeout: seconds per HTTP request before it counts as a connection error (retried).
         max_rate_limit_wait: a 429 asking for longer raises ``RateLimitedTooLong``.
         max_retries: retries after a 429 or 5xx (each waited out) before giving up.
+            ``max_rate_limit_wait`` and ``max_retries`` apply only to requests nobody
+            misses if they fail (reads, typing, reactions, interaction callbacks, command
+            registration): message creates and edits, followups, thread and channel
+            changes are retried through 429s, 5xx and connection errors for as long as the
+            client runs (see :mod:`._scheduler`).
+        retry_base / retry_cap: the 5xx / connection-error backoff, ``min(cap, base *
+            2**attempt)`` with jitter (defaults 1 s and 16 s).
         shed_threshold: invalid requests per 10 minutes at which edits/reactions are shed.
 
     Resource handling:
@@ -672,6 +738,8 @@ async def open_rest_client(
         max_retries=max_retries,
         max_wait=max_rate_limit_wait,
         rng=rng,
+        retry_base=retry_base,
+        retry_cap=retry_cap,
     )
     scheduler = Scheduler(
         http,

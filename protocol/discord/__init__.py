@@ -13,6 +13,7 @@ actions that come out. Every public name of the modules below is re-exported her
 * :mod:`~protocol.discord.routes`: every REST route by name; bucket major parameters.
 * :mod:`~protocol.discord.ratelimit`: ``RateLimiter`` ("send now" or "wait until T").
 * :mod:`~protocol.discord.mentions`: ``allowed_mentions`` on every message body.
+* :mod:`~protocol.discord.edits`: ``EditQueue`` (edits of a message in order, coalesced).
 * :mod:`~protocol.discord.limits`: documented size limits and ``LimitExceeded``.
 * :mod:`~protocol.discord.chunking`: ``split_message`` / ``chunk_message`` (C23).
 """
@@ -20,6 +21,7 @@ actions that come out. Every public name of the modules below is re-exported her
 from protocol.discord import (
     chunking,
     converter,
+    edits,
     gateway,
     gateway_codes,
     limits,
@@ -32,6 +34,7 @@ from protocol.discord import (
 )
 from protocol.discord.chunking import *  # noqa: F403
 from protocol.discord.converter import *  # noqa: F403
+from protocol.discord.edits import *  # noqa: F403
 from protocol.discord.gateway import *  # noqa: F403
 from protocol.discord.gateway_codes import *  # noqa: F403
 from protocol.discord.limits import *  # noqa: F403
@@ -53,6 +56,7 @@ _MODULES = (
     ratelimit,
     limits,
     mentions,
+    edits,
     chunking,
 )
 

@@ -8,6 +8,7 @@ import protocol.discord as pkg
 from protocol.discord import (
     chunking,
     converter,
+    edits,
     gateway,
     gateway_codes,
     limits,
@@ -30,6 +31,7 @@ MODULES = [
     ratelimit,
     limits,
     mentions,
+    edits,
     chunking,
 ]
 
