@@ -28,6 +28,7 @@ import trio
 from bridge.discord_local import Realism
 from protocol.discord import models as m
 from tests.bridge.discord.conftest import Rig, open_rig
+from tests.bridge.discord.live import Live, fast_realism, open_live
 
 CREATE = "POST /channels/{channel_id}/messages"
 EDIT = "PATCH /channels/{channel_id}/messages/{message_id}"
@@ -60,8 +61,10 @@ class FlakyNetwork(httpx.AsyncBaseTransport):
         return response
 
 
-async def _session(rig: Rig, rng: random.Random, rendered: dict[int, str]) -> None:
-    channel = rig.channel_id
+async def _session(
+    rig: Rig | Live, rng: random.Random, rendered: dict[int, str], pace: float = 1.0
+) -> None:
+    channel = rig.server.world.default_channel.id
     for _ in range(REPLIES):
         text = f"reply {rng.getrandbits(32)}:"
         sent = await rig.rest.create_message(channel, content=text)
@@ -73,31 +76,39 @@ async def _session(rig: Rig, rng: random.Random, rendered: dict[int, str]) -> No
                 await rig.rest.edit_message(channel, sent.id, content=text)
             else:
                 rig.rest.submit_edit(channel, sent.id, content=text)
-            await trio.sleep(rng.uniform(0.0, 0.4))
+            await trio.sleep(rng.uniform(0.0, 0.4) * pace)
         rig.rest.submit_edit(channel, sent.id, embeds=[m.Embed(title="done", description=text)])
 
 
-async def _chaos(rig: Rig, net: FlakyNetwork, rng: random.Random, stop: trio.Event) -> None:
+async def _chaos(
+    rig: Rig | Live,
+    net: FlakyNetwork,
+    rng: random.Random,
+    stop: trio.Event,
+    pace: float = 1.0,
+    gateway: bool = False,
+) -> None:
     control = rig.server.control
     while not stop.is_set():
         # One burst at a time: a burst armed faster than retries use it up would keep the
         # network down for good, which is an outage, not a storm. (Polled: the fault book
         # has no change event, and the clock is virtual.)
         while rig.server.faults.faults or net.drop_before or net.drop_after:  # noqa: ASYNC110
-            await trio.sleep(0.5)
-        kind = rng.choice(["429", "429", "global", "5xx", "drop_before", "drop_after"])
+            await trio.sleep(0.5 * pace)
+        kinds = ["429", "429", "global", "5xx", "drop_before", "drop_after"]
+        kind = rng.choice(kinds + ["gateway"] * (2 if gateway else 0))
         count = rng.randint(1, 4)
         route = rng.choice([CREATE, EDIT, EDIT, "*"])
         if kind == "429":
             control.rest_fault(
-                route=route, kind="429", count=count, retry_after=rng.uniform(0.05, 3.0)
+                route=route, kind="429", count=count, retry_after=rng.uniform(0.05, 3.0) * pace
             )
         elif kind == "global":
             control.rest_fault(
                 route=route,
                 kind="429",
                 count=1,
-                retry_after=rng.uniform(0.05, 2.0),
+                retry_after=rng.uniform(0.05, 2.0) * pace,
                 scope="global",
                 **{"global": True},
             )
@@ -105,11 +116,14 @@ async def _chaos(rig: Rig, net: FlakyNetwork, rng: random.Random, stop: trio.Eve
             control.rest_fault(
                 route=route, kind="5xx", count=count, status=rng.choice([500, 502, 503, 504])
             )
+        elif kind == "gateway":
+            control.gateway_fault("drop")
+            net.dropped["gateway"] += 1
         elif kind == "drop_before":
             net.drop_before += count
         else:
             net.drop_after += count
-        await trio.sleep(rng.uniform(0.2, 2.0))
+        await trio.sleep(rng.uniform(0.2, 2.0) * pace)
 
 
 def _faults(rig: Rig, net: FlakyNetwork) -> int:
@@ -181,3 +195,64 @@ async def test_exactly_once_and_in_order_under_random_faults(
             f"{dict(sorted(kinds.items()))}"
         )
     assert total >= 200
+
+
+async def test_exactly_once_through_gateway_drops_while_streaming(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Over real sockets, on the real clock (waits scaled down): the gateway connection is
+    # dropped again and again while replies stream. What the bot's own gateway sees agrees
+    # with the server: one MESSAGE_CREATE per message, and its last MESSAGE_UPDATE shows
+    # the last rendered content.
+    seed = random.SystemRandom().randrange(1_000_000)
+    nets: list[FlakyNetwork] = []
+
+    def wrap(inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        nets.append(FlakyNetwork(inner))
+        return nets[0]
+
+    rendered: dict[int, str] = {}
+    pace = 0.05
+    rest_config = {"retry_base": 0.02, "retry_cap": 0.2}
+    async with open_live(fast_realism(), seed=seed, wrap=wrap, rest_config=rest_config) as live:
+        [net] = nets
+        await live.wait_connected()
+        stop = trio.Event()
+        async with trio.open_nursery() as chaos:
+            chaos.start_soon(_chaos, live, net, random.Random(seed), stop, pace, True)
+            async with trio.open_nursery() as sessions:
+                for i in range(2):
+                    sessions.start_soon(_session, live, random.Random(seed + i), rendered, pace)
+            stop.set()
+            chaos.cancel_scope.cancel()
+        live.server.control.clear_faults()
+        net.drop_before = net.drop_after = 0
+        await live.rest.wait_idle()
+        channel = live.server.world.default_channel.id
+        messages = live.server.control.messages(channel)
+        assert {int(x["id"]): x["content"] for x in messages} == rendered, f"seed {seed}"
+
+        def seen_final() -> bool:
+            last: dict[int, str] = {}
+            for d in live.recorder.received:
+                if d.name in ("MESSAGE_CREATE", "MESSAGE_UPDATE") and "content" in d.data:
+                    last[int(d.data["id"])] = d.data["content"]
+            return all(last.get(i) == text for i, text in rendered.items())
+
+        await live.recorder.wait_for(seen_final)
+        creates = Counter(
+            int(d.data["id"]) for d in live.recorder.received if d.name == "MESSAGE_CREATE"
+        )
+        assert creates == Counter(set(rendered)), f"seed {seed}: creates not exactly once"
+        assert net.dropped["gateway"] > 0
+        status = await live.status()
+    with capsys.disabled():
+        print(
+            f"\ngateway fault run (seed {seed}): {_faults_live(live, net)} faults, "
+            f"{status.reconnects} gateway reconnects {dict(sorted(net.dropped.items()))}"
+        )
+
+
+def _faults_live(live: Live, net: FlakyNetwork) -> int:
+    stats = live.server.stats
+    return stats.responses_429 + stats.errors_5xx + sum(net.dropped.values())
