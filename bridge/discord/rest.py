@@ -6,7 +6,9 @@ over :mod:`protocol.discord.models`:
 
 * ``async`` methods queue a request and wait for its result; they raise
   :class:`~bridge.discord.errors.HTTPError` (``Forbidden``, ``NotFound``),
-  :class:`~bridge.discord.errors.RateLimitedTooLong`, or
+  :class:`~bridge.discord.errors.RateLimitedTooLong` (only requests that are not
+  persistent: message creates and edits, followups, thread and channel changes wait out
+  any 429, 5xx or dropped connection for as long as the client runs), or
   :class:`protocol.discord.limits.LimitExceeded` before sending a body that breaks a
   documented limit. *Cancellation:* cancelling a call whose request has not been sent takes
   it out of the queue; once sent, the request completes in the background and its result
