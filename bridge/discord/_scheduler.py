@@ -33,8 +33,17 @@ when it processes them), and pads Discord's millisecond-rounded reset times; thi
 only sleeps until the times it names.
 
 Shedding: while the invalid requests of the last 10 minutes are over a threshold, jobs
-marked ``sheddable`` (streaming edits, status reactions) are dropped when they come up,
-reported as :class:`~bridge.discord.errors.RequestShed`; essential traffic goes on.
+marked ``sheddable`` (status reactions) are dropped when they come up, reported as
+:class:`~bridge.discord.errors.RequestShed`, and jobs marked ``holdable`` (message edits,
+whose last content must not be lost) wait until the window has room; essential traffic
+goes on.
+
+Persistent jobs (message creates and edits, completion embeds: everything a user would
+miss) are never given up on a 429, a 5xx or a connection error: the machine keeps
+answering ``RetryAt`` (``persistent`` on its tickets) for as long as the client runs. The
+waiting is visible: every :data:`WAIT_REPORT_INTERVAL` seconds one log line names the
+requests that have waited that long, and ``RestStats`` counts retries, the seconds they
+were told to wait and the reports.
 """
 
 from __future__ import annotations
@@ -57,6 +66,7 @@ from bridge.discord.errors import (
     RateLimitedTooLong,
     RequestShed,
 )
+from protocol.discord.mentions import apply_allowed_mentions
 from protocol.discord.ratelimit import (
     CloudflareBlockedError,
     ConnectionRetriesExhausted,
@@ -75,6 +85,8 @@ __all__ = ["Job", "Priority", "RestStats", "Scheduler"]
 logger = logging.getLogger("bridge.discord.rest")
 
 MAX_IN_FLIGHT: Final = 128
+WAIT_REPORT_INTERVAL: Final = 60.0
+"""Seconds between the log lines about requests still waiting for Discord."""
 PROMOTE_AFTER: Final = 5.0
 """Seconds a reaction may wait before it competes with edits as an equal (by age): under a
 steady stream of edits the global budget is never free for priority 3, and a status
@@ -114,6 +126,10 @@ class RestStats:
     """Queued reaction changes cancelled by the opposite change before being sent."""
     background_failures: int = 0
     """``submit_*`` requests that failed (see ``RestClient.recent_failures``)."""
+    retry_wait_seconds: float = 0.0
+    """Seconds of waiting that 429s (``retry_after``) and backoffs asked for, summed."""
+    wait_reports: int = 0
+    """Log lines about requests waiting a minute or more (one per minute of waiting)."""
 
 
 @attrs.frozen
@@ -134,6 +150,12 @@ class Job:
     build: Callable[[], HTTPRequest]
     parse: Callable[[httpx.Response], Any] = lambda r: None
     sheddable: bool = False
+    holdable: bool = False
+    """Under invalid-request pressure, wait instead of being shed."""
+    persistent: bool = False
+    """Never given up on a 429, a 5xx or a connection error."""
+    last_wait: str = ""
+    """Why it last had to wait (the machine's reason), for the wait reports."""
     recover: Callable[[HTTPError, int], Awaitable[Any]] | None = None
     """Called with an HTTP error on a *retried* request; returns the result if the error
     just says the first attempt worked (e.g. 40060 already acknowledged)."""
@@ -154,6 +176,8 @@ class Job:
     on_done: list[Callable[[Job], None]] = attrs.Factory(list)
     ticket: Any = None
     """The machine's grant for the attempt in flight."""
+    ping_users: tuple[int, ...] = ()
+    """Users a message body may ping (``allowed_mentions``); nobody else, ever."""
 
     def finish(self, result: Any = None, error: BaseException | None = None) -> None:
         if self.done.is_set():
@@ -187,6 +211,8 @@ class Scheduler:
         self.on_background_failure = on_background_failure
         self.queues: dict[Priority, dict[int, Job]] = {p: {} for p in Priority}
         self.in_flight: set[str] = set()
+        self.running: set[Job] = set()
+        """Jobs with an attempt in flight."""
         self._seq = 0
         self._wakeup = trio.Event()
         self._nursery: trio.Nursery | None = None
@@ -236,6 +262,7 @@ class Scheduler:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
+            nursery.start_soon(self._report_waits)
             task_status.started()
             while True:
                 now = trio.current_time()
@@ -248,6 +275,27 @@ class Scheduler:
                 # response", which sets _wakeup).
                 with trio.move_on_at(wake):
                     await self._wakeup.wait()
+
+    async def _report_waits(self) -> None:
+        """One log line per minute while requests wait for Discord (429s, 5xx, drops)."""
+        while True:
+            await trio.sleep(WAIT_REPORT_INTERVAL)
+            now = trio.current_time()
+            jobs = [j for q in self.queues.values() for j in q.values()] + list(self.running)
+            waiting = [j for j in jobs if now - j.queued_at >= WAIT_REPORT_INTERVAL]
+            if not waiting:
+                continue
+            oldest = min(waiting, key=lambda j: j.queued_at)
+            self.stats.wait_reports += 1
+            logger.warning(
+                "REST: %d request(s) waiting for Discord for up to %.0f min; oldest: %s "
+                "(%d attempt(s), last: %s); kept and retried as long as the bridge runs",
+                len(waiting),
+                (now - oldest.queued_at) / 60,
+                oldest.route.route_key,
+                oldest.attempts,
+                oldest.last_wait or "queued behind the rate limits",
+            )
 
     def _pick(self, now: float) -> tuple[Job | None, float]:
         wake = math.inf
@@ -267,10 +315,15 @@ class Scheduler:
                 lane = _lane(job.route)
                 if lane in self.in_flight or lane in blocked:
                     continue
-                if job.not_before > now:
+                if shedding and job.holdable:
+                    at = self.limits.invalid_below_at(self.shed_threshold, now)
+                    job.last_wait = "held: too many invalid requests in 10 minutes"
+                elif job.not_before > now:
                     at = job.not_before
                 else:
-                    decision = self.limits.acquire(job.route, now, attempt=job.retries)
+                    decision = self.limits.acquire(
+                        job.route, now, attempt=job.retries, persistent=job.persistent
+                    )
                     if isinstance(decision, SendNow):
                         del queue[job.seq]
                         job.ticket = decision.ticket
@@ -308,6 +361,7 @@ class Scheduler:
         job.started = True
         lane = _lane(job.route)
         self.in_flight.add(lane)
+        self.running.add(job)
         self._nursery.start_soon(self._execute, job, lane)
 
     # -- one attempt -------------------------------------------------------------------------
@@ -319,12 +373,16 @@ class Scheduler:
             logger.exception("REST %s failed unexpectedly", job.route.route_key)
             self._fail(job, exc)
         finally:
+            self.running.discard(job)
             self.in_flight.discard(lane)
             self._wakeup.set()
             self._maybe_idle()
 
     async def _attempt(self, job: Job) -> None:
         request = job.build()
+        # The one place every request passes: a message body allows exactly the pings its
+        # caller asked for, whoever built it (protocol.discord.mentions).
+        body = apply_allowed_mentions(job.route.route, request.json, job.ping_users)
         self.stats.requests[job.route.route_key] += 1
         job.attempts += 1
         ticket = job.ticket
@@ -332,10 +390,8 @@ class Scheduler:
             response = await self.http.request(
                 request.method,
                 request.path,
-                json=request.json if request.files is None else None,
-                data=(
-                    {"payload_json": _dumps(request.json)} if request.files is not None else None
-                ),
+                json=body if request.files is None else None,
+                data=({"payload_json": _dumps(body)} if request.files is not None else None),
                 files=request.files,
                 params=request.query,
             )
@@ -362,10 +418,7 @@ class Scheduler:
                 self.stats.global_429 += 1
             logger.warning("429 on %s (scope %s): %s", job.route.route_key, scope, outcome)
         if isinstance(outcome, RetryAt):
-            job.retries += 1
-            self.stats.retries += 1
-            job.not_before = outcome.deadline
-            self._requeue(job)
+            self._retry(job, outcome, now)
             return
         if isinstance(outcome, GiveUp):
             self._fail(job, _give_up_error(outcome.error, self.limits.max_wait))
@@ -399,8 +452,13 @@ class Scheduler:
             job.connection_errors,
             outcome.deadline,
         )
+        self._retry(job, outcome, trio.current_time())
+
+    def _retry(self, job: Job, outcome: RetryAt, now: float) -> None:
         job.retries += 1
+        job.last_wait = outcome.reason
         self.stats.retries += 1
+        self.stats.retry_wait_seconds += max(0.0, outcome.deadline - now)
         job.not_before = outcome.deadline
         self._requeue(job)
 

@@ -36,7 +36,6 @@ receive channel of dispatches and raises the fatal error out of the block.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import random
@@ -66,6 +65,7 @@ from protocol.discord.gateway import (
     GatewaySession,
     GatewayState,
     GatewayUsageError,
+    PayloadNotSent,
     Reconnect,
     SendPayload,
     SendRequested,
@@ -360,11 +360,17 @@ class _GatewayDriver:
                 return
 
     async def _send(self, action: SendPayload) -> None:
-        if self.ws is None:
-            return
-        # A closed socket is reported by its connection task; the machine decides.
-        with contextlib.suppress(trio_websocket.ConnectionClosed):
+        # A closed socket is reported by its connection task; the machine decides what to
+        # do about the connection. That the payload never left is reported now: the machine
+        # counted an IDENTIFY as a session start when it ordered it.
+        try:
+            if self.ws is None:
+                raise trio_websocket.ConnectionClosed(None)
             await self.ws.send_message(action.text)
+        except trio_websocket.ConnectionClosed:
+            # trio-websocket raises it before writing (close already seen) or when the peer
+            # had reset the stream: either way the frame did not reach the server.
+            await self._perform(self._handle(PayloadNotSent(op=action.op)))
 
     # -- connections -----------------------------------------------------------------------
 

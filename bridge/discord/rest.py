@@ -6,7 +6,9 @@ over :mod:`protocol.discord.models`:
 
 * ``async`` methods queue a request and wait for its result; they raise
   :class:`~bridge.discord.errors.HTTPError` (``Forbidden``, ``NotFound``),
-  :class:`~bridge.discord.errors.RateLimitedTooLong`, or
+  :class:`~bridge.discord.errors.RateLimitedTooLong` (only requests that are not
+  persistent: message creates and edits, followups, thread and channel changes wait out
+  any 429, 5xx or dropped connection for as long as the client runs), or
   :class:`protocol.discord.limits.LimitExceeded` before sending a body that breaks a
   documented limit. *Cancellation:* cancelling a call whose request has not been sent takes
   it out of the queue; once sent, the request completes in the background and its result
@@ -16,6 +18,9 @@ over :mod:`protocol.discord.models`:
   logged, counted in ``stats.background_failures``, kept in ``recent_failures`` and passed
   to listeners added with ``add_failure_listener``. They are the first traffic shed when
   Discord starts answering 401/403/429.
+* Every message body (create, edit, followup, interaction response) carries
+  ``allowed_mentions`` allowing no ping unless a ``ping_user`` is given; the scheduler writes
+  it into each request it sends (:mod:`protocol.discord.mentions`), so no caller can forget.
 """
 
 from __future__ import annotations
@@ -37,8 +42,9 @@ from bridge.discord._scheduler import HTTPRequest, Job, Priority, RestStats, Sch
 from bridge.discord.errors import AttachmentTooLarge, HTTPError, RestClientClosed
 from protocol.discord import limits, routes
 from protocol.discord import models as m
+from protocol.discord.edits import EditQueue
 from protocol.discord.models import UNDEFINED, UndefinedOr
-from protocol.discord.ratelimit import RateLimiter
+from protocol.discord.ratelimit import RETRY_BASE, RETRY_CAP, RateLimiter
 
 T = TypeVar("T")
 
@@ -84,11 +90,16 @@ class BackgroundFailure:
     error: BaseException
 
 
-@attrs.define
-class _EditState:
-    """Fields of a queued edit; later submissions overwrite earlier ones."""
+@attrs.define(eq=False)
+class _EditWaiter:
+    """Someone waiting for an edit: ``edit_message`` (``done`` set when a PATCH carrying
+    ``version`` ended) or a ``submit_edit`` (``background``: failures go to the listeners)."""
 
-    fields: dict[str, Any] = attrs.Factory(dict)
+    version: int
+    background: bool = False
+    done: trio.Event = attrs.Factory(trio.Event)
+    result: Any = None
+    error: BaseException | None = None
 
 
 class RestClient:
@@ -110,7 +121,8 @@ class RestClient:
         self.stats: RestStats = scheduler.stats
         self.recent_failures: deque[BackgroundFailure] = deque(maxlen=100)
         self._failure_listeners: list[Callable[[BackgroundFailure], None]] = []
-        self._edits: dict[tuple[int, int], tuple[Job, _EditState]] = {}
+        self._edits = EditQueue()
+        self._edit_waiters: dict[tuple[int, int], list[_EditWaiter]] = {}
         self._reactions: dict[tuple[int, int, str], tuple[Job, bool]] = {}
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -216,6 +228,7 @@ class RestClient:
             Priority.MESSAGE,
             json=unstructure(body),
             parse=_parser(m.Channel),
+            persistent=True,
         )
 
     # -- messages ------------------------------------------------------------------------------
@@ -230,16 +243,22 @@ class RestClient:
         files: Sequence[FileUpload] = (),
         reply_to: int | None = None,
         priority: Priority = Priority.MESSAGE,
+        ping_user: int | None = None,
     ) -> m.Message:
         """Post a message (with files as a multipart upload).
 
         It carries a fresh ``nonce`` with ``enforce_nonce``, so a retry after a lost
-        response returns the first message instead of posting it twice.
+        response returns the first message instead of posting it twice. It pings nobody
+        (not even the author of ``reply_to``) unless ``ping_user`` names a user its content
+        mentions as ``<@id>``: like every message body, its ``allowed_mentions`` is set by
+        the client (:mod:`protocol.discord.mentions`).
 
         Raises:
             LimitExceeded: the body breaks a documented limit (nothing was sent).
+            ValueError: ``ping_user`` is not mentioned in ``content``.
             HTTPError: Discord refused it.
         """
+        pings = _pings(ping_user, content)
         body = m.CreateMessage(
             content=content if content is not None else UNDEFINED,
             embeds=list(embeds) if embeds else UNDEFINED,
@@ -272,7 +291,11 @@ class RestClient:
             json=unstructure(body),
             files=_files(files) if files else None,
         )
-        sent: m.Message = await self._call(self._job(route, priority, request, _parser(m.Message)))
+        sent: m.Message = await self._call(
+            self._job(
+                route, priority, request, _parser(m.Message), ping_users=pings, persistent=True
+            )
+        )
         return sent
 
     async def edit_message(
@@ -284,13 +307,16 @@ class RestClient:
         embeds: UndefinedOr[Sequence[m.Embed] | None] = UNDEFINED,
         components: UndefinedOr[Sequence[m.ActionRow] | None] = UNDEFINED,
     ) -> m.Message:
-        """Edit a message at :attr:`Priority.EDIT`, merged with any edit of the same message
-        still queued; returns the message as the edit that carried these fields left it.
+        """Edit a message at :attr:`Priority.EDIT`, in order with every other edit of it and
+        merged with those not sent yet (see :meth:`submit_edit`); returns the message as the
+        PATCH that carried these fields left it.
 
         Cancellation: the edit stays queued (other edits of the message may ride on it)."""
-        job = self._queue_edit(channel_id, message_id, content, embeds, components)
-        edited: m.Message = await job.wait()
-        return edited
+        waiter = self._queue_edit(channel_id, message_id, content, embeds, components)
+        await waiter.done.wait()
+        if waiter.error is not None:
+            raise waiter.error
+        return waiter.result
 
     def submit_edit(
         self,
@@ -301,16 +327,21 @@ class RestClient:
         embeds: UndefinedOr[Sequence[m.Embed] | None] = UNDEFINED,
         components: UndefinedOr[Sequence[m.ActionRow] | None] = UNDEFINED,
     ) -> None:
-        """Queue an edit and return at once. While it waits, later edits of the same message
-        replace its fields (the latest content wins), so a streaming message costs one
-        request per bucket slot however often it changes. Failures go to the failure
-        listeners; under invalid-request pressure it may be shed.
+        """Queue an edit and return at once.
+
+        The edits of one message are applied in order, last writer wins
+        (:mod:`protocol.discord.edits`): one PATCH at a time, each attempt carrying every
+        field submitted and not yet confirmed, with its latest value. So a streaming message
+        costs one request per bucket slot however often it changes, an older edit never
+        lands after a newer one, and the last content submitted is what the message ends
+        with. It is retried through 429s, 5xx and dropped connections for as long as the
+        client runs, and held (not dropped) under invalid-request pressure. Failures that
+        retrying cannot fix (the message is gone) go to the failure listeners.
 
         Raises:
             LimitExceeded: the fields break a documented limit (a caller bug; checked now).
         """
-        job = self._queue_edit(channel_id, message_id, content, embeds, components)
-        job.background = True
+        self._queue_edit(channel_id, message_id, content, embeds, components, background=True)
 
     def _queue_edit(
         self,
@@ -319,46 +350,74 @@ class RestClient:
         content: Any,
         embeds: Any,
         components: Any,
-    ) -> Job:
+        *,
+        background: bool = False,
+    ) -> _EditWaiter:
         update: dict[str, Any] = {
             k: (list(v) if isinstance(v, Sequence) and not isinstance(v, str) else v)
             for k, v in (("content", content), ("embeds", embeds), ("components", components))
             if v is not UNDEFINED
         }
         limits.check_message(m.EditMessage(**update))
+        if self._scheduler.closed:
+            raise RestClientClosed(route=routes.EDIT_MESSAGE.key)
         key = (channel_id, message_id)
-        queued = self._edits.get(key)
-        if queued is not None and not queued[0].started:
-            queued[1].fields.update(update)
+        submitted = self._edits.submit(key, update)
+        if submitted.coalesced:
             self.stats.coalesced_edits += 1
-            return queued[0]
-        state = _EditState(dict(update))
+        waiter = _EditWaiter(submitted.version, background=background)
+        self._edit_waiters.setdefault(key, []).append(waiter)
+        if submitted.start:
+            self._send_edit(key)
+        return waiter
+
+    def _send_edit(self, key: tuple[int, int]) -> None:
+        """Queue the one PATCH of a message; each attempt takes the latest fields."""
+        channel_id, message_id = key
         route = routes.EDIT_MESSAGE.compile(channel_id=channel_id, message_id=message_id)
+        carried = [0]
 
         def build() -> HTTPRequest:
-            self._forget_edit(key, job)  # sent: newer edits start a new job
-            return HTTPRequest("PATCH", route.path, json=unstructure(m.EditMessage(**state.fields)))
+            patch = self._edits.take(key)
+            carried[0] = patch.version
+            return HTTPRequest("PATCH", route.path, json=unstructure(m.EditMessage(**patch.fields)))
 
-        job = self._job(route, Priority.EDIT, build, _parser(m.Message), sheddable=True)
-        job.on_done.append(lambda j: self._forget_edit(key, j))
-        self._edits[key] = (job, state)
-        return job
+        job = self._job(
+            route, Priority.EDIT, build, _parser(m.Message), persistent=True, holdable=True
+        )
+        job.on_done.append(lambda j: self._edit_done(key, j, carried[0]))
 
-    def _forget_edit(self, key: tuple[int, int], job: Job) -> None:
-        queued = self._edits.get(key)
-        if queued is not None and queued[0] is job:
-            del self._edits[key]
+    def _edit_done(self, key: tuple[int, int], job: Job, version: int) -> None:
+        # A job that ended before it was ever built (nothing sent) stood for everything
+        # submitted so far.
+        version = version or self._edits.latest(key)
+        ok = job.error is None
+        more = self._edits.confirmed(key, version) if ok else self._edits.failed(key, version)
+        waiters = self._edit_waiters.pop(key, [])
+        ended = [w for w in waiters if w.version <= version]
+        if more:
+            self._edit_waiters[key] = [w for w in waiters if w.version > version]
+        for waiter in ended:
+            waiter.result, waiter.error = job.result, job.error
+            waiter.done.set()
+        if not ok and any(w.background for w in ended):
+            assert job.error is not None
+            self._on_background_failure(job, job.error)
+        if more and not self._scheduler.closed:
+            self._send_edit(key)
 
     async def delete_message(self, channel_id: int, message_id: int) -> None:
         await self._request(
             routes.DELETE_MESSAGE.compile(channel_id=channel_id, message_id=message_id),
             Priority.MESSAGE,
+            persistent=True,
         )
 
     async def pin_message(self, channel_id: int, message_id: int) -> None:
         await self._request(
             routes.PIN_MESSAGE.compile(channel_id=channel_id, message_id=message_id),
             Priority.MESSAGE,
+            persistent=True,
         )
 
     async def trigger_typing(self, channel_id: int) -> None:
@@ -440,6 +499,7 @@ class RestClient:
             json=unstructure(body),
             parse=_parser(m.Channel),
             recover=recover,
+            persistent=True,
         )
 
     async def start_thread(
@@ -457,6 +517,7 @@ class RestClient:
             Priority.MESSAGE,
             json=unstructure(body),
             parse=_parser(m.Channel),
+            persistent=True,
         )
 
     # -- application commands ------------------------------------------------------------------
@@ -528,6 +589,7 @@ class RestClient:
             Priority.INTERACTION,
             json=unstructure(body),
             parse=_parser(m.Message),
+            persistent=True,
         )
 
     async def create_followup(
@@ -539,7 +601,15 @@ class RestClient:
         embeds: Sequence[m.Embed] = (),
         components: Sequence[m.ActionRow] = (),
         ephemeral: bool = False,
+        ping_user: int | None = None,
     ) -> m.Message:
+        """A followup message; pings nobody unless ``ping_user`` (mentioned in ``content``
+        as ``<@id>``) is given.
+
+        Raises:
+            ValueError: ``ping_user`` is not mentioned in ``content``.
+        """
+        pings = _pings(ping_user, content)
         body = m.InteractionMessage(
             content=content if content is not None else UNDEFINED,
             embeds=list(embeds) if embeds else UNDEFINED,
@@ -551,7 +621,14 @@ class RestClient:
             webhook_id=application_id, webhook_token=token
         )
         request = HTTPRequest("POST", route.path, json=unstructure(body), query={"wait": "true"})
-        job = self._job(route, Priority.INTERACTION, request, _parser(m.Message))
+        job = self._job(
+            route,
+            Priority.INTERACTION,
+            request,
+            _parser(m.Message),
+            ping_users=pings,
+            persistent=True,
+        )
         followup: m.Message = await self._call(job)
         return followup
 
@@ -610,6 +687,16 @@ class RestClient:
         return self._scheduler.limits.invalid_request_count(trio.current_time())
 
 
+def _pings(user: int | None, content: str | None) -> tuple[int, ...]:
+    """The users a message may ping: ``user`` if given, and only if the content names it
+    (a ping for a user the text does not mention would be a caller's mistake)."""
+    if user is None:
+        return ()
+    if content is None or (f"<@{user}>" not in content and f"<@!{user}>" not in content):
+        raise ValueError(f"ping_user={user} but the content does not mention <@{user}>")
+    return (user,)
+
+
 def _parser(cls: type[T]) -> Callable[[httpx.Response], T]:
     return lambda response: structure(response.json(), cls)
 
@@ -630,6 +717,8 @@ async def open_rest_client(
     max_rate_limit_wait: float = 60.0,
     shed_threshold: int = DEFAULT_SHED_THRESHOLD,
     max_retries: int = 5,
+    retry_base: float = RETRY_BASE,
+    retry_cap: float = RETRY_CAP,
 ) -> AsyncIterator[RestClient]:
     """A REST client for ``base_url`` (e.g. ``https://discord.com/api/v10``).
 
@@ -641,6 +730,13 @@ async def open_rest_client(
         timeout: seconds per HTTP request before it counts as a connection error (retried).
         max_rate_limit_wait: a 429 asking for longer raises ``RateLimitedTooLong``.
         max_retries: retries after a 429 or 5xx (each waited out) before giving up.
+            ``max_rate_limit_wait`` and ``max_retries`` apply only to requests nobody
+            misses if they fail (reads, typing, reactions, interaction callbacks, command
+            registration): message creates and edits, followups, thread and channel
+            changes are retried through 429s, 5xx and connection errors for as long as the
+            client runs (see :mod:`._scheduler`).
+        retry_base / retry_cap: the 5xx / connection-error backoff, ``min(cap, base *
+            2**attempt)`` with jitter (defaults 1 s and 16 s).
         shed_threshold: invalid requests per 10 minutes at which edits/reactions are shed.
 
     Resource handling:
@@ -666,6 +762,8 @@ async def open_rest_client(
         max_retries=max_retries,
         max_wait=max_rate_limit_wait,
         rng=rng,
+        retry_base=retry_base,
+        retry_cap=retry_cap,
     )
     scheduler = Scheduler(
         http,

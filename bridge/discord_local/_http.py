@@ -34,6 +34,8 @@ class Exchange:
     response_headers: dict[str, str]
     response_json: Any
     """The parsed response body, None for empty bodies."""
+    user_agent: str = ""
+    """The request's ``User-Agent`` (tells which client sent it, e.g. the bridge's)."""
 
 
 @attrs.frozen(kw_only=True)

@@ -456,6 +456,7 @@ class RestApi:
             status=status,
             response_headers=dict(headers),
             response_json=payload,
+            user_agent=request.headers.get("user-agent", ""),
         )
         for observer in self.observers:
             observer(exchange)

@@ -12,6 +12,8 @@ actions that come out. Every public name of the modules below is re-exported her
 * :mod:`~protocol.discord.pacing`: ``SendLimiter``, ``IdentifyPacer``, ``Backoff``.
 * :mod:`~protocol.discord.routes`: every REST route by name; bucket major parameters.
 * :mod:`~protocol.discord.ratelimit`: ``RateLimiter`` ("send now" or "wait until T").
+* :mod:`~protocol.discord.mentions`: ``allowed_mentions`` on every message body.
+* :mod:`~protocol.discord.edits`: ``EditQueue`` (edits of a message in order, coalesced).
 * :mod:`~protocol.discord.limits`: documented size limits and ``LimitExceeded``.
 * :mod:`~protocol.discord.chunking`: ``split_message`` / ``chunk_message`` (C23).
 """
@@ -19,9 +21,11 @@ actions that come out. Every public name of the modules below is re-exported her
 from protocol.discord import (
     chunking,
     converter,
+    edits,
     gateway,
     gateway_codes,
     limits,
+    mentions,
     models,
     pacing,
     ratelimit,
@@ -30,9 +34,11 @@ from protocol.discord import (
 )
 from protocol.discord.chunking import *  # noqa: F403
 from protocol.discord.converter import *  # noqa: F403
+from protocol.discord.edits import *  # noqa: F403
 from protocol.discord.gateway import *  # noqa: F403
 from protocol.discord.gateway_codes import *  # noqa: F403
 from protocol.discord.limits import *  # noqa: F403
+from protocol.discord.mentions import *  # noqa: F403
 from protocol.discord.models import *  # noqa: F403
 from protocol.discord.pacing import *  # noqa: F403
 from protocol.discord.ratelimit import *  # noqa: F403
@@ -49,6 +55,8 @@ _MODULES = (
     routes,
     ratelimit,
     limits,
+    mentions,
+    edits,
     chunking,
 )
 

@@ -110,6 +110,7 @@ __all__ = [
     "GatewaySnapshot",
     "GatewayState",
     "GatewayUsageError",
+    "PayloadNotSent",
     "Reconnect",
     "ReconnectMode",
     "SendPayload",
@@ -205,6 +206,15 @@ class SendRequested:
 
 
 @attrs.frozen(kw_only=True)
+class PayloadNotSent:
+    """The driver could not write a :class:`SendPayload` of opcode ``op``: the socket was
+    already closed (h11's ``send_failed()``). Discord never saw it, so an IDENTIFY does not
+    spend a session start. The connection's own end is reported as usual."""
+
+    op: Opcode | int
+
+
+@attrs.frozen(kw_only=True)
 class SessionStartLimitReceived:
     """A fresh ``session_start_limit`` from ``GET /gateway/bot`` (it replaces what the
     machine counted; its window starts now)."""
@@ -225,6 +235,7 @@ GatewayEvent = (
     | ConnectionClosed
     | TimerFired
     | SendRequested
+    | PayloadNotSent
     | SessionStartLimitReceived
     | ShutdownRequested
 )
@@ -515,6 +526,8 @@ class GatewaySession:
         self._starts_reset_at: float | None = None
         """When the counted window resets (set from the first event's ``now``)."""
         self._identifies = 0
+        self._identify_unanswered = False
+        """An IDENTIFY was sent on this connection and nothing answered it yet."""
         self._resumes = 0
         self._reconnects = 0
 
@@ -544,6 +557,8 @@ class GatewaySession:
             self._on_timer(event.kind, now, out)
         elif isinstance(event, SendRequested):
             self._on_send_requested(event, now, out)
+        elif isinstance(event, PayloadNotSent):
+            self._on_payload_not_sent(event.op)
         elif isinstance(event, SessionStartLimitReceived):
             self._set_start_limit(event.limit, now)
         elif isinstance(event, ShutdownRequested):
@@ -656,6 +671,7 @@ class GatewaySession:
         forget_session: bool,
         min_delay: float = 0.0,
     ) -> None:
+        self._identify_answered(now)
         if forget_session:
             self._forget_session()
         elif self._attempt is ReconnectMode.RESUME and self.state is not GatewayState.CONNECTED:
@@ -710,6 +726,20 @@ class GatewaySession:
             while self._starts_reset_at <= now:
                 self._starts_reset_at += _SESSION_START_WINDOW
         return self._starts_remaining <= self._start_reserve
+
+    def _identify_answered(self, now: float) -> None:
+        if self._identify_unanswered:
+            self._identify_unanswered = False
+            self._pacer.answered(now)
+
+    def _on_payload_not_sent(self, op: Opcode | int) -> None:
+        if op == Opcode.IDENTIFY and self._identify_unanswered:
+            # The start was counted when the IDENTIFY was ordered; it never left, so give it
+            # back (counting it made a bot stop at "10 of its 12 left" after one IDENTIFY).
+            self._identify_unanswered = False
+            self._identifies -= 1
+            if self._starts_remaining is not None:
+                self._starts_remaining += 1
 
     def _stop_for_session_starts(self, out: list[GatewayAction], now: float) -> None:
         limit = self._start_limit
@@ -861,6 +891,7 @@ class GatewaySession:
                 self._session_id = session_id
                 # Row 2: the resume URL needs the same v/encoding/compress query.
                 self._resume_url = gateway_url(resume_url, compress=self._compress)
+            self._identify_answered(now)
             self._became_connected(now, out)
         elif name == "RESUMED":
             self._resumes += 1
@@ -902,6 +933,7 @@ class GatewaySession:
             return
         self._pacer.record(now)
         self._identifies += 1
+        self._identify_unanswered = True
         if self._starts_remaining is not None:
             self._starts_remaining -= 1
         d: dict[str, Any] = {

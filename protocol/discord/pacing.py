@@ -103,6 +103,18 @@ class IdentifyPacer:
             )
         self.last = now
 
+    def answered(self, now: float) -> None:
+        """Note that the last IDENTIFY was answered (READY, op 9, or its connection ended)
+        at ``now``: the interval counts from here too.
+
+        Discord counts an IDENTIFY when it *processes* it, at some moment between our send
+        and its answer. Spacing our sends 5 s apart lets the next one be processed less
+        than 5 s after the last (its answer was slow, the next one fast), and Discord then
+        answers op 9. Counting from the answer means Discord's two moments are always at
+        least ``interval`` apart, whatever the delays."""
+        if self.last is not None:
+            self.last = max(self.last, now)
+
 
 class Backoff:
     """Exponential backoff with jitter for reconnects that keep failing.

@@ -36,6 +36,13 @@ A 429 body is ``{message, retry_after (float seconds), global, code?}`` plus the
 (the body's float, not the ``Retry-After`` header, which is rounded) and retry a bounded
 number of times. A 429 that is not Discord JSON comes from Cloudflare: give up and say so.
 
+*Persistent* requests (``acquire(..., persistent=True)``: the driver uses it for message
+creates, edits and everything else whose loss a user would see) never give up on a 429, a
+5xx or a connection error: they wait as long as Discord asks (``retry_after``, however
+long), back off with jitter on 5xx and connection errors, and after a Cloudflare block ask
+again once every :data:`CLOUDFLARE_RETRY` seconds. Only an answer that retrying cannot
+change (a 4xx other than 429, or success) ends them.
+
 Discord rounds ``Reset-After`` and ``retry_after`` to the millisecond, and the response
 reaches us a little after Discord computed them; a request sent exactly at the computed
 reset can land a hair early and get a 429. Every reset we compute is therefore
@@ -81,6 +88,7 @@ import attrs
 from protocol.discord.routes import CompiledRoute
 
 __all__ = [
+    "CLOUDFLARE_RETRY",
     "GLOBAL_LIMIT",
     "GLOBAL_PERIOD",
     "INVALID_REQUEST_LIMIT",
@@ -118,6 +126,10 @@ RETRY_BASE: Final = 1.0
 RETRY_CAP: Final = 16.0
 """5xx / connection-error backoff: ``min(cap, base * 2**attempt)`` scaled by a random factor
 in [0.5, 1.0): about 0.75, 1.5, 3, 6 s."""
+CLOUDFLARE_RETRY: Final = 60.0
+"""Seconds between attempts of a persistent request while Cloudflare blocks the IP: a block
+lasts about an hour (rate-limits.mdx "Invalid Request Limit"), and every attempt during it
+is one more invalid request."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -134,6 +146,8 @@ class Ticket:
     attempt: int
     bucket_key: str
     global_limited: bool
+    persistent: bool = False
+    """Retry 429s, 5xx and connection errors for as long as it takes (never ``GiveUp``)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -269,6 +283,11 @@ class RateLimiter:
         max_wait: a 429 asking for a longer wait gives up at once.
         rng: jitter for retry backoff. None: no jitter (every delay at 0.75 of its ceiling;
             for tests that want round numbers, not for production).
+        retry_base / retry_cap: the 5xx and connection-error backoff (see
+            :data:`RETRY_BASE`).
+
+    ``max_retries``, ``max_connection_retries`` and ``max_wait`` do not apply to persistent
+    requests.
     """
 
     def __init__(
@@ -283,6 +302,8 @@ class RateLimiter:
         max_connection_retries: int = 4,
         max_wait: float = 300.0,
         rng: random.Random | None = None,
+        retry_base: float = RETRY_BASE,
+        retry_cap: float = RETRY_CAP,
     ) -> None:
         self.global_limit = global_limit
         self.global_period = global_period
@@ -293,6 +314,8 @@ class RateLimiter:
         self.max_wait = max_wait
         self.max_connection_retries = max_connection_retries
         self._rng = rng
+        self.retry_base = retry_base
+        self.retry_cap = retry_cap
         self._ids = itertools.count(1)
         self._hashes: dict[str, str] = {}
         self._buckets: dict[str, BucketState] = {}
@@ -310,8 +333,11 @@ class RateLimiter:
 
     # -- asking ----------------------------------------------------------------------------
 
-    def acquire(self, route: CompiledRoute, now: float, *, attempt: int = 0) -> SendNow | WaitUntil:
-        """May this request go now? If yes the grant is recorded (budget spent)."""
+    def acquire(
+        self, route: CompiledRoute, now: float, *, attempt: int = 0, persistent: bool = False
+    ) -> SendNow | WaitUntil:
+        """May this request go now? If yes the grant is recorded (budget spent).
+        ``persistent``: its outcome is never ``GiveUp`` (see the module docstring)."""
         key = self._bucket_key(route)
         bucket = self._buckets.get(key)
         waits: list[tuple[float, str]] = []
@@ -365,6 +391,7 @@ class RateLimiter:
             attempt=attempt,
             bucket_key=key,
             global_limited=global_limited,
+            persistent=persistent,
         )
         self._open.add(ticket.id)
         return SendNow(ticket=ticket)
@@ -386,7 +413,7 @@ class RateLimiter:
         """The request got no response (refused, reset, timed out): free its slot and say
         whether to retry (after a backoff with jitter) or give up."""
         self.abandon(ticket, now)
-        if ticket.attempt >= self.max_connection_retries:
+        if ticket.attempt >= self.max_connection_retries and not ticket.persistent:
             return GiveUp(
                 error=ConnectionRetriesExhausted(
                     route=ticket.route.route.name, attempts=ticket.attempt + 1, detail=detail
@@ -399,7 +426,8 @@ class RateLimiter:
 
     def retry_delay(self, attempt: int) -> float:
         """Backoff before retry number ``attempt + 1`` of a 5xx or a connection error."""
-        ceiling: float = min(RETRY_CAP, RETRY_BASE * 2**attempt)
+        # The exponent is capped: a persistent request may retry thousands of times.
+        ceiling: float = min(self.retry_cap, self.retry_base * 2 ** min(attempt, 64))
         jitter = self._rng.random() if self._rng is not None else 0.5
         return ceiling * (0.5 + jitter / 2)
 
@@ -424,7 +452,9 @@ class RateLimiter:
             return self._on_429(ticket, key, headers, response.body, now)
         if status in (401, 403):
             self._invalid.append(now)
-        if status in _SERVER_ERRORS and ticket.attempt < self.max_retries:
+        if (status in _SERVER_ERRORS and ticket.attempt < self.max_retries) or (
+            ticket.persistent and status >= 500
+        ):
             return RetryAt(
                 deadline=now + self.retry_delay(ticket.attempt),
                 reason=f"HTTP {status} from Discord",
@@ -461,6 +491,11 @@ class RateLimiter:
         retry_after = _float(parsed.get("retry_after")) if parsed is not None else None
         if parsed is None or retry_after is None:
             self._invalid.append(now)
+            if ticket.persistent:
+                return RetryAt(
+                    deadline=now + max(CLOUDFLARE_RETRY, self.retry_delay(ticket.attempt)),
+                    reason=f"429 from Cloudflare (not Discord JSON) on {name}",
+                )
             return GiveUp(
                 error=CloudflareBlockedError(
                     route=name, status=429, invalid_requests=self.invalid_request_count(now)
@@ -478,7 +513,8 @@ class RateLimiter:
             bucket = self._buckets.setdefault(key, BucketState())
             bucket.remaining = 0
             bucket.reset_at = max(bucket.reset_at or now, wait_until)
-        if retry_after > self.max_wait or ticket.attempt >= self.max_retries:
+        gives_up = retry_after > self.max_wait or ticket.attempt >= self.max_retries
+        if gives_up and not ticket.persistent:
             return GiveUp(
                 error=RateLimitedError(
                     route=name,
@@ -519,6 +555,15 @@ class RateLimiter:
     def _expire_invalid(self, now: float) -> None:
         while self._invalid and self._invalid[0] + self.invalid_window <= now:
             self._invalid.popleft()
+
+    def invalid_below_at(self, threshold: int, now: float) -> float:
+        """When fewer than ``threshold`` invalid requests will be in the window (``now`` if
+        already; later ones can only push it back)."""
+        self._expire_invalid(now)
+        over = len(self._invalid) - threshold
+        if threshold <= 0 or over < 0:
+            return now
+        return self._invalid[over] + self.invalid_window
 
     def invalid_request_count(self, now: float) -> int:
         """401/403/429 responses (shared-scope 429s excluded) in the last 10 minutes."""

@@ -166,14 +166,6 @@ async def test_fatal_closes_stop_once_with_advice(
         assert server.stats.gateway_connections == 1
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "open bug, seen once in a full CI run under load: the GatewaySession counted two "
-        "IDENTIFYs for the first connection (it stopped at '10 of its 12 left' on the first "
-        "op 9) while the server had received one; passes in isolation; cause not found yet"
-    ),
-)
 async def test_refuses_to_burn_the_last_session_starts() -> None:
     # 12 starts left and a reserve of 10: two IDENTIFYs are allowed, then op 9 false
     # (which would need a third) makes the client stop instead.

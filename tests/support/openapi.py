@@ -42,6 +42,8 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from tests.support.allowed_mentions import mention_errors
+
 SPEC_PATH = Path(__file__).with_name("openapi_discord.json")
 _SPEC_URI = "urn:discord-openapi"
 _REQUEST_URI = "urn:discord-openapi-requests"
@@ -207,7 +209,8 @@ class SpecRecorder:
     """An exchange observer for the local server that validates everything it sees.
 
     Pass it in ``observers=[...]``; call :meth:`assert_valid` at the end of the test. The
-    exchanges are kept, so tests can also assert what was (or was not) requested.
+    exchanges are kept, so tests can also assert what was (or was not) requested. It also
+    checks the bridge's ``allowed_mentions`` (:mod:`tests.support.allowed_mentions`).
     """
 
     def __init__(self, *, allow_unknown_paths: Iterable[str] = ()) -> None:
@@ -220,6 +223,7 @@ class SpecRecorder:
         if exchange.route == "" and exchange.path.startswith(self._allowed):
             return
         self.problems += discord_spec().exchange_errors(exchange)
+        self.problems += mention_errors(exchange)
 
     def routes(self) -> set[str]:
         return {e.route for e in self.exchanges}

@@ -99,6 +99,7 @@ async def open_live(
     seed: int = 1,
     token: str | None = None,
     wrap: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None = None,
+    rest_config: dict[str, Any] | None = None,
     **config: Any,
 ) -> AsyncIterator[Live]:
     async with open_discord_local(
@@ -109,7 +110,11 @@ async def open_live(
             transport = wrap(transport)
         async with (
             open_rest_client(
-                server.rest_url, server.token, transport=transport, random=random.Random(seed + 1)
+                server.rest_url,
+                server.token,
+                transport=transport,
+                random=random.Random(seed + 1),
+                **(rest_config or {}),
             ) as rest,
             actors.open_system(random=random.Random(seed + 2)) as system,
         ):

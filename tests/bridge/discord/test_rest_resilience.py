@@ -79,11 +79,30 @@ async def test_5xx_bursts_are_retried_with_backoff(autojump_clock: object) -> No
         assert rig.message(sent.id)["content"] == "eventually"
         assert rig.rest.stats.retries == 3
 
+
+async def test_a_create_outlasts_any_run_of_5xx_and_the_wait_is_reported(
+    autojump_clock: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A message create is never given up while the client runs: it backs off (capped at
+    # 16 s) through an outage of any length, with a log line per minute of waiting.
+    async with open_rig() as rig:
         rig.server.control.rest_fault(route=CREATE, kind="5xx", count=None, status=500)
-        with pytest.raises(HTTPError) as caught:
-            await rig.rest.create_message(rig.channel_id, content="never")
-        assert caught.value.status == 500
-        assert len(rig.routes(CREATE)) == 4 + 6  # the first call, then 1 + 5 retries
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(
+                lambda: rig.rest.create_message(rig.channel_id, content="after the outage")
+            )
+            await trio.sleep(300)
+            attempts = len(rig.routes(CREATE))
+            assert attempts > 15  # far past the 5 retries that bound other requests
+            assert rig.server.control.messages(rig.channel_id) == []
+            assert rig.rest.stats.wait_reports >= 4
+            assert rig.rest.stats.retry_wait_seconds > 250
+            reports = [r for r in caplog.records if "waiting for Discord" in r.getMessage()]
+            assert len(reports) == rig.rest.stats.wait_reports
+            assert "POST /channels/{channel_id}/messages" in reports[-1].getMessage()
+            rig.server.control.clear_faults()
+        contents = [x["content"] for x in rig.server.control.messages(rig.channel_id)]
+        assert contents == ["after the outage"]
 
 
 async def test_slow_responses_time_out_and_retry_once(autojump_clock: object) -> None:
@@ -95,13 +114,26 @@ async def test_slow_responses_time_out_and_retry_once(autojump_clock: object) ->
         assert contents == ["patient"]
 
 
-async def test_a_429_longer_than_we_wait_raises(autojump_clock: object) -> None:
+async def test_a_429_longer_than_we_wait_raises_for_a_request_nobody_misses(
+    autojump_clock: object,
+) -> None:
+    commands = "PUT /applications/{application_id}/commands"
     async with open_rig(max_rate_limit_wait=30.0) as rig:
-        rig.server.control.rest_fault(route=CREATE, kind="429", retry_after=3600.0)
+        rig.server.control.rest_fault(route=commands, kind="429", retry_after=3600.0)
         with pytest.raises(RateLimitedTooLong) as caught:
-            await rig.rest.create_message(rig.channel_id, content="x")
+            await rig.rest.bulk_overwrite_global_commands(rig.server.world.application_id, [])
         assert caught.value.retry_after == 3600.0
         assert "3600.0 s" in str(caught.value)
+
+
+async def test_a_create_waits_as_long_as_discord_asks(autojump_clock: object) -> None:
+    async with open_rig(max_rate_limit_wait=30.0) as rig:
+        rig.server.control.rest_fault(route=CREATE, kind="429", retry_after=3600.0, count=7)
+        start = trio.current_time()
+        sent = await rig.rest.create_message(rig.channel_id, content="patient")
+        assert trio.current_time() - start >= 7 * 3600.0
+        assert rig.message(sent.id)["content"] == "patient"
+        assert len(rig.routes(CREATE)) == 8
 
 
 async def test_streaming_edits_coalesce_to_the_latest_content(autojump_clock: object) -> None:
@@ -198,19 +230,18 @@ async def test_non_essential_traffic_is_shed_under_invalid_request_pressure(
         assert rig.rest.invalid_requests() == 3
         failures: list[object] = []
         rig.rest.add_failure_listener(failures.append)
-        rig.rest.submit_edit(rig.channel_id, mine.id, content="shed me")
+        rig.rest.submit_edit(rig.channel_id, mine.id, content="held, not lost")
         rig.rest.submit_reaction(rig.channel_id, mine.id, add=["👀"])
-        await rig.rest.wait_idle()
-        assert rig.rest.stats.shed == 2
-        assert [type(f.error) for f in failures] == [RequestShed, RequestShed]  # type: ignore[attr-defined]
-        assert rig.message(mine.id)["content"] == "mine"
-        # Essential traffic still flows.
+        # Essential traffic still flows; the reaction is shed, the edit held.
         await rig.rest.create_message(rig.channel_id, content="still here")
-        # Ten minutes later the window has emptied and edits flow again.
-        await trio.sleep(601)
-        rig.rest.submit_edit(rig.channel_id, mine.id, content="back")
+        assert rig.rest.stats.shed == 1
+        assert [type(f.error) for f in failures] == [RequestShed]  # type: ignore[attr-defined]
+        assert rig.message(mine.id)["content"] == "mine"
+        # Once the window has room again (ten minutes after the first 403), the edit lands.
         await rig.rest.wait_idle()
-        assert rig.message(mine.id)["content"] == "back"
+        assert trio.current_time() >= 600
+        assert rig.message(mine.id)["content"] == "held, not lost"
+        assert len(failures) == 1
 
 
 async def test_background_failures_are_reported_not_raised(autojump_clock: object) -> None:

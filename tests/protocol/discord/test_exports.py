@@ -8,9 +8,11 @@ import protocol.discord as pkg
 from protocol.discord import (
     chunking,
     converter,
+    edits,
     gateway,
     gateway_codes,
     limits,
+    mentions,
     models,
     pacing,
     ratelimit,
@@ -28,6 +30,8 @@ MODULES = [
     routes,
     ratelimit,
     limits,
+    mentions,
+    edits,
     chunking,
 ]
 

@@ -10,8 +10,10 @@ from protocol.discord.gateway import (
     Deliver,
     Dispatch,
     GatewayState,
+    PayloadNotSent,
     ReconnectMode,
     SessionStartLimitReceived,
+    TimerKind,
 )
 from protocol.discord.gateway_codes import Opcode
 from protocol.discord.models import SessionStartLimit
@@ -60,6 +62,64 @@ def test_a_bot_already_at_its_reserve_does_not_connect() -> None:
     assert h.reconnects == []
     assert h.session.state is GatewayState.FATAL
     assert "10 of its 1000" in str(h.fatal[0].error)
+
+
+# -- the double-counted session start (tests/e2e test_refuses_to_burn_the_last_session_starts)
+
+
+def test_an_identify_that_never_left_does_not_spend_a_start() -> None:
+    # The socket died between HELLO and our IDENTIFY: the driver could not write it. Had
+    # the machine kept the start it counted, the bot would stop on the first op 9 at "10 of
+    # its 12 left" after one IDENTIFY reached the server.
+    h = Harness.build(session_start_limit=_limit(12, total=12), session_start_reserve=10)
+    h.start()
+    h.connect()
+    h.hello()
+    assert h.sent[-1].op == Opcode.IDENTIFY
+    assert h.session.snapshot().session_starts_remaining == 11
+    h.sent.pop()  # it never left: the server did not see it
+    h.feed(PayloadNotSent(op=Opcode.IDENTIFY))
+    assert h.session.snapshot().session_starts_remaining == 12
+    assert h.session.snapshot().identifies == 0
+    h.server_close(None)  # the connection task reports the dead socket
+    h.connect()
+    h.hello()
+    h.ready()
+    assert h.session.snapshot().session_starts_remaining == 11
+    _identify_again(h)  # the first op 9 is survived
+    assert h.fatal == []
+    h.server_send({"op": Opcode.INVALID_SESSION, "d": False})
+    assert "10 of its 12 daily gateway session starts" in str(h.fatal[0].error)
+    assert h.sent_ops().count(Opcode.IDENTIFY) == 2
+
+
+def test_only_an_unanswered_identify_is_given_back() -> None:
+    h = Harness.build(session_start_limit=_limit(12, total=12), session_start_reserve=10)
+    h.connect_and_ready()
+    h.feed(PayloadNotSent(op=Opcode.IDENTIFY))  # READY answered it: it did leave
+    h.feed(PayloadNotSent(op=Opcode.HEARTBEAT))
+    assert h.session.snapshot().session_starts_remaining == 11
+
+
+def test_identify_spacing_counts_from_the_answer() -> None:
+    # Discord counts an IDENTIFY when it processes it. The first was answered 2 s after we
+    # sent it; spacing by send times alone would send the next at t=5, which a quick server
+    # processes 3 s after the first: op 9 (not a start) while we counted one.
+    h = Harness.build(session_start_limit=_limit(12, total=12), session_start_reserve=10)
+    h.start()
+    h.connect()
+    h.hello()
+    first = h.sent[-1]
+    assert first.op == Opcode.IDENTIFY
+    h.advance(2.0)
+    h.ready()
+    h.server_send({"op": Opcode.INVALID_SESSION, "d": False})
+    h.connect()
+    h.hello()
+    h.advance(max(0.0, h.timers.get(TimerKind.IDENTIFY, h.now) - h.now))
+    second = h.sent[-1]
+    assert second.op == Opcode.IDENTIFY
+    assert second.at - first.at >= 7.0  # 5 s after the READY at t=2
 
 
 def test_resumes_do_not_spend_session_starts() -> None:

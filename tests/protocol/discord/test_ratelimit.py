@@ -38,9 +38,14 @@ def headers(
 
 
 def grant(
-    limiter: RateLimiter, route: routes.CompiledRoute, now: float, attempt: int = 0
+    limiter: RateLimiter,
+    route: routes.CompiledRoute,
+    now: float,
+    attempt: int = 0,
+    *,
+    persistent: bool = False,
 ) -> SendNow:
-    decision = limiter.acquire(route, now, attempt=attempt)
+    decision = limiter.acquire(route, now, attempt=attempt, persistent=persistent)
     assert isinstance(decision, SendNow), decision
     return decision
 
@@ -337,3 +342,43 @@ def test_bucket_hash_change_moves_to_the_new_bucket() -> None:
     assert isinstance(limiter.acquire(delete, 0.5), WaitUntil)
     ok(limiter, delete, 1.0 + RESET_MARGIN, bucket="old", remaining=29, reset_after=120.0)
     assert isinstance(limiter.acquire(delete, 1.1), SendNow)
+
+
+def test_persistent_requests_never_give_up() -> None:
+    # Message creates and edits wait as long as Discord asks, through any number of
+    # 429s, 5xx and dropped connections (a Cloudflare block is asked about once a minute).
+    limiter = RateLimiter(max_retries=2, max_connection_retries=2, max_wait=60.0)
+    long_429 = json.dumps({"message": "slow", "retry_after": 86400.0, "global": False})
+    for attempt in (0, 5, 500, 5000):
+        ticket = grant(limiter, MSG_A, 0.0, attempt=attempt, persistent=True).ticket
+        outcome = limiter.release(ticket, ResponseInfo(status=429, body=long_429), 0.0)
+        assert outcome == RetryAt(
+            deadline=86400.0 + RESET_MARGIN, reason="429 (user) on CREATE_MESSAGE"
+        )
+        at = 86400.0 + RESET_MARGIN
+        ticket = grant(limiter, MSG_A, at, attempt=attempt, persistent=True).ticket
+        outcome = limiter.release(ticket, ResponseInfo(status=503), at)
+        assert isinstance(outcome, RetryAt)
+        assert outcome.deadline - at <= 16.0
+        ticket = grant(limiter, MSG_B, at, attempt=attempt, persistent=True).ticket
+        outcome = limiter.connection_failed(ticket, at, "ReadError")
+        assert isinstance(outcome, RetryAt)
+        ticket = grant(limiter, MSG_B, at + 20, attempt=attempt, persistent=True).ticket
+        outcome = limiter.release(ticket, ResponseInfo(status=429, body=b"<html>"), at + 20)
+        assert isinstance(outcome, RetryAt)
+        assert outcome.deadline - (at + 20) >= 60.0
+        limiter = RateLimiter(max_retries=2, max_connection_retries=2, max_wait=60.0)
+    # An answer retrying cannot change still ends it.
+    ticket = grant(limiter, MSG_A, 0.0, persistent=True).ticket
+    assert limiter.release(ticket, ResponseInfo(status=404), 0.0) == Done(status=404)
+
+
+def test_the_invalid_request_window_says_when_it_has_room() -> None:
+    limiter = RateLimiter()
+    assert limiter.invalid_below_at(2, 0.0) == 0.0
+    for t in (1.0, 2.0, 3.0):
+        ticket = grant(limiter, MSG_A, t).ticket
+        limiter.release(ticket, ResponseInfo(status=403), t)
+    # Three in the window, room for fewer than 2 once two have left: at 2.0 + 600.
+    assert limiter.invalid_below_at(2, 3.0) == 602.0
+    assert limiter.invalid_below_at(4, 3.0) == 3.0
