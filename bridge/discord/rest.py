@@ -98,7 +98,7 @@ class _EditWaiter:
     version: int
     background: bool = False
     done: trio.Event = attrs.Factory(trio.Event)
-    result: Any = None
+    result: m.Message | None = None
     error: BaseException | None = None
 
 
@@ -316,6 +316,7 @@ class RestClient:
         await waiter.done.wait()
         if waiter.error is not None:
             raise waiter.error
+        assert waiter.result is not None  # done without an error means a PATCH answered
         return waiter.result
 
     def submit_edit(
