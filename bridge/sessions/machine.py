@@ -463,6 +463,8 @@ class SessionMachine:
     queue_notice_shown: bool = False
     stall_shown: bool = False
     shutting_down: bool = False
+    shutdown_waiters: int = 0
+    """Shutdown asks to answer when the running turn ends."""
     result: ClaudeResult | None = None
     fresh_conversation: bool = False
 
@@ -578,7 +580,7 @@ class SessionMachine:
             # X5: never let it reach Claude; the router already answered.
             orders.append(SetInbox((event.message_id,), InboxState.REJECTED))
             return
-        if self.state is State.SHUT_DOWN:
+        if self.shutting_down:
             orders.append(Notice(NoticeKind.SHUTTING_DOWN))  # it stays pending in the store
             return
         self.pending.append(event.message_id)
@@ -603,16 +605,19 @@ class SessionMachine:
             self.state = State.STOPPED
             orders.append(SetStatus(SessionStatus.STOPPED))
             orders.append(Notice(NoticeKind.STOPPED, count=dropped))
-        elif self.state is State.STARTING or self.state is State.CLOSING:
-            # The turn is already ending or not begun; what was typed before still drops.
+        else:
+            # Messages typed before /stop are dropped (and answered) when the turn ends;
+            # later ones still run.
             self.drop_on_stop = tuple(self.pending)
             self.please_continue = False
-            self.interrupt = InterruptReason.STOP
-        elif self.interrupt in (None, InterruptReason.MESSAGE):
-            # Messages typed before /stop are dropped (and answered); later ones still run.
-            self.drop_on_stop = tuple(self.pending)
-            self.please_continue = False
-            self._interrupt(InterruptReason.STOP, orders)
+            if self.interrupt not in (None, InterruptReason.MESSAGE):
+                return  # already ending for a stronger reason (timeout, shutdown)
+            if self.state is State.CLOSING:
+                return  # its result is in: nothing left to interrupt
+            if self.state is State.STARTING:
+                self.interrupt = InterruptReason.STOP  # sent once the process is up
+            else:
+                self._interrupt(InterruptReason.STOP, orders)
 
     def _on_resume(self, event: Resume, orders: list[Order]) -> None:
         if self.state not in _AT_REST:
@@ -678,8 +683,11 @@ class SessionMachine:
         self._release(orders)
         self._reject(list(self.batch), orders)
         self.batch = ()
+        stopped = self.interrupt is InterruptReason.STOP
         self.interrupt = None
         orders.append(Notice(NoticeKind.START_FAILED, detail=event.error))
+        if stopped or self.drop_on_stop:
+            self._drop_stopped(orders)
         orders.append(SetStatus(SessionStatus.IDLE))
         self._settle(orders)
 
@@ -743,6 +751,7 @@ class SessionMachine:
         self.shutting_down = True
         if self.state in _PROCESS_STATES or self.state is State.STARTING:
             orders.append(MarkForResume("shutdown"))
+            self.shutdown_waiters += 1
             if self.state is State.STARTING:
                 self.interrupt = InterruptReason.SHUTDOWN
             elif self.state is not State.CLOSING and self.interrupt is not InterruptReason.SHUTDOWN:
@@ -782,7 +791,10 @@ class SessionMachine:
         if result is not None and result.resume_failed:
             # The stored conversation cannot be resumed: start a new one with the same
             # messages, or the thread would fail the same way on every message.
-            self.pending = [m for m in batch if m not in self.pending] + self.pending
+            restored = [m for m in batch if m not in self.pending]
+            self.pending = restored + self.pending
+            if restored:
+                orders.append(SetInbox(tuple(restored), InboxState.PENDING))
             self.fresh_conversation = True
             orders.append(Notice(NoticeKind.RESTARTED_CONVERSATION))
         elif batch:
@@ -799,21 +811,18 @@ class SessionMachine:
         else:
             outcome = "done"
         orders.append(TurnFinished(outcome))
+        if reason is InterruptReason.STOP or self.drop_on_stop:
+            self._drop_stopped(orders)
         if self.shutting_down:
             self.state = State.SHUT_DOWN
             orders.append(SetStatus(SessionStatus.IDLE, resume_reason="shutdown"))
-            orders.append(ReplyShutdown())
+            self._reply_shutdown(orders)
             return
         self.state = State.IDLE
-        if reason is InterruptReason.STOP:
-            drop = [m for m in self.pending if m in self.drop_on_stop]
-            self.pending = [m for m in self.pending if m not in self.drop_on_stop]
-            self.drop_on_stop = ()
-            orders.append(Notice(NoticeKind.STOPPED, count=self._reject(drop, orders)))
-            if not self.pending:
-                self.state = State.STOPPED
-                orders.append(SetStatus(SessionStatus.STOPPED))
-                return
+        if reason is InterruptReason.STOP and not self.pending:
+            self.state = State.STOPPED
+            orders.append(SetStatus(SessionStatus.STOPPED))
+            return
         if self.pending or (self.fresh_conversation and batch):
             self._enqueue(orders)  # C21: the next turn starts at once
         elif reason is InterruptReason.TIMEOUT:
@@ -822,10 +831,26 @@ class SessionMachine:
         else:
             orders.append(SetStatus(SessionStatus.IDLE))
 
+    def _drop_stopped(self, orders: list[Order]) -> None:
+        """Reject what was typed before /stop, and say how many."""
+        drop = [m for m in self.pending if m in self.drop_on_stop]
+        self.pending = [m for m in self.pending if m not in self.drop_on_stop]
+        self.drop_on_stop = ()
+        orders.append(Notice(NoticeKind.STOPPED, count=self._reject(drop, orders)))
+
+    def _reply_shutdown(self, orders: list[Order]) -> None:
+        orders.extend(ReplyShutdown() for _ in range(self.shutdown_waiters))
+        self.shutdown_waiters = 0
+
     def _settle(self, orders: list[Order]) -> None:
-        self.state = State.SHUT_DOWN if self.shutting_down else State.IDLE
+        """After a turn that never began: rest, or go on with what was typed meanwhile."""
         if self.shutting_down:
-            orders.append(ReplyShutdown())
+            self.state = State.SHUT_DOWN
+            self._reply_shutdown(orders)
+        elif self.pending:
+            self._enqueue(orders)
+        else:
+            self.state = State.IDLE
 
 
 _Handler = Callable[[SessionMachine, object, list[Order]], None]
