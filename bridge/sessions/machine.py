@@ -547,9 +547,15 @@ class SessionMachine:
             orders.append(Notice(NoticeKind.PROMPT_CANCELLED, detail=prompt.prompt_id))
 
     def _interrupt(self, reason: InterruptReason, orders: list[Order]) -> None:
+        self._ending(reason, orders)
+        orders.append(Interrupt(reason))
+
+    def _ending(self, reason: InterruptReason, orders: list[Order]) -> None:
         self.interrupt = reason
         self.state = State.INTERRUPTING
-        orders.append(Interrupt(reason))
+        if self.slot_requested and not self.holding_slot:
+            # Queued for a prompt answer's slot: leave the queue, the turn is ending.
+            self._release(orders)
 
     # -- handlers ----------------------------------------------------------------------
 
@@ -743,8 +749,8 @@ class SessionMachine:
 
     def _on_timeout(self, event: TotalTimeout, orders: list[Order]) -> None:
         if self.interrupt is None:
-            self.state = State.INTERRUPTING
-            self.interrupt = InterruptReason.TIMEOUT
+            # The process helper interrupts by itself; we only follow.
+            self._ending(InterruptReason.TIMEOUT, orders)
             orders.append(Notice(NoticeKind.TIMED_OUT))
 
     def _on_shutdown(self, event: Shutdown, orders: list[Order]) -> None:
@@ -772,6 +778,8 @@ class SessionMachine:
     def _on_result(self, event: ClaudeResult, orders: list[Order]) -> None:
         self.result = event
         self._cancel_prompt(orders)
+        if self.slot_requested and not self.holding_slot:
+            self._release(orders)  # the turn is over: no answer left to write
         self.state = State.CLOSING
         orders.append(CloseProcess())
 

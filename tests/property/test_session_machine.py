@@ -220,7 +220,7 @@ class SessionMachineTest(RuleBasedStateMachine):
         self.feed(m.ClaudeResult(error=error, resume_failed=resume_failed))
 
     @precondition(lambda self: self.world.processes > 0)
-    @rule(code=st.sampled_from([0, 0, 1, 2, -9]))
+    @rule(code=st.sampled_from([0, 1, 2, -9]))
     def exited(self, code: int) -> None:
         self.world.processes -= 1
         if code != 0:
@@ -300,6 +300,10 @@ class SessionMachineTest(RuleBasedStateMachine):
             assert sm.has_process or sm.state is m.State.STARTING, sm.state
         if sm.state in (m.State.QUEUED, m.State.ANSWER_QUEUED):
             assert w.slot_requested or w.slot_held, "waiting for a slot nobody will grant"
+        if w.slot_requested and not w.slot_held:
+            # In the limiter's queue only while we want a slot: a stale place would take
+            # a slot from a session that needs it.
+            assert sm.state in (m.State.QUEUED, m.State.ANSWER_QUEUED), sm.state
 
     @invariant()
     def status_consistent(self) -> None:
@@ -362,7 +366,7 @@ class SessionMachineTest(RuleBasedStateMachine):
             assert state in (InboxState.DONE, InboxState.REJECTED), (mid, state)
 
 
-SessionMachineTest.TestCase.settings = settings(max_examples=300, stateful_step_count=60)
+SessionMachineTest.TestCase.settings = settings(max_examples=500, stateful_step_count=60)
 TestSessionMachine = SessionMachineTest.TestCase
 
 
