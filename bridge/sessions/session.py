@@ -157,20 +157,45 @@ class SessionDeps:
     new_prompt_id: Callable[[], str] = prompts.new_prompt_id
 
 
-def session_child_spec(deps: SessionDeps, *, shutdown: float = 30.0) -> actors.ChildSpec:
-    """The dynamic-child template for the sessions supervisor.
+def session_child_spec(
+    deps: SessionDeps,
+    *,
+    shutdown: float = 30.0,
+    behavior: actors.Behavior | None = None,
+    api_url_for: Callable[[int], str] | None = None,
+    backoff: actors.Backoff | None = None,
+) -> actors.ChildSpec:
+    """The dynamic-child template for the sessions supervisor (production and tests).
 
     Start a session with ``await sessions.start_child(thread_id, id=thread_id)``. TRANSIENT:
     a crash restarts it (its mailbox and the store survive; the new incarnation picks up
     the thread's pending messages), a normal end does not.
+
+    ``behavior`` replaces :func:`session_actor` (tests pass a stand-in). ``api_url_for``
+    gives each thread its own API URL (``deps.api_url``): it carries the session's token
+    (``/s/<token>``), so the lounge ``curl`` the appended system prompt shows works for
+    that session alone, and no ``claude`` child ever holds the admin secret (X4).
     """
+    run: actors.Behavior = behavior or session_actor
+    if api_url_for is not None:
+        run = _with_own_api(run, api_url_for)
     return actors.ChildSpec(
-        session_actor,
+        run,
         args=(deps,),
         restart=actors.Restart.TRANSIENT,
         shutdown=shutdown,
+        backoff=backoff,
         mailbox=SESSION_MAILBOX,
     )
+
+
+def _with_own_api(behavior: actors.Behavior, url_for: Callable[[int], str]) -> actors.Behavior:
+    async def session_with_own_api(
+        ctx: actors.Context[Any], deps: SessionDeps, thread_id: int
+    ) -> None:
+        await behavior(ctx, attrs.evolve(deps, api_url=url_for(thread_id)), thread_id)
+
+    return session_with_own_api
 
 
 # ---------------------------------------------------------------------------------------
@@ -876,8 +901,7 @@ class _Session:
         await self._resolved(resolved, live)
 
     async def _resolved(self, resolved: PromptRecord, live: _LivePrompt | None) -> None:
-        if resolved.message_id is not None:
-            edit(self.rest, self.thread_id, resolved.message_id, prompts.render_resolved(resolved))
+        self._show_resolved(resolved)
         timer = self.orphan_timers.pop(resolved.prompt_id, None)
         if timer is not None:
             timer.cancel()
@@ -902,26 +926,32 @@ class _Session:
         if not self.stall_armed:
             self._arm_stall(self.config.stall_notice_seconds)
 
+    def _show_resolved(self, resolved: PromptRecord) -> None:
+        """Replace the prompt's buttons with its outcome (a non-blocking edit)."""
+        if resolved.message_id is not None:
+            edit(self.rest, self.thread_id, resolved.message_id, prompts.render_resolved(resolved))
+
+    async def _withdraw_prompt(self, live: _LivePrompt) -> None:
+        """The live prompt's request is gone (withdrawn, or its turn ended): stop its
+        expiry timer and, if nobody answered it, resolve it as cancelled and say so.
+
+        At shutdown an unanswered prompt stays pending instead: it can still be answered
+        after the restart, and the resumed turn will ask again."""
+        if live.timer is not None:
+            live.timer.cancel()
+        if live.answer is None and not self.shutting_down:
+            pid = live.record.prompt_id
+            resolved = await self._db(lambda db: db.prompt_resolve(pid, PromptState.CANCELLED))
+            if resolved is not None:
+                self._show_resolved(resolved)
+
     async def _on_control_cancel(self, request_id: str) -> None:
         live = self.prompt
         if live is None or live.request_id != request_id:
             return
         self.prompt = None
-        if live.timer is not None:
-            live.timer.cancel()
-        if live.answer is None and not self.shutting_down:
-            # At shutdown the prompt stays pending: it can still be answered after the
-            # restart, and the resumed turn will ask again.
-            pid = live.record.prompt_id
-            resolved = await self._db(lambda db: db.prompt_resolve(pid, PromptState.CANCELLED))
-            if resolved is not None and resolved.message_id is not None:
-                edit(
-                    self.rest,
-                    self.thread_id,
-                    resolved.message_id,
-                    prompts.render_resolved(resolved),
-                )
-        elif self.shutting_down and live.answer is None:
+        await self._withdraw_prompt(live)
+        if self.shutting_down and live.answer is None:
             self.orphan_timers[live.record.prompt_id] = self.ctx.send_after(
                 max(0.0, live.record.expires_at - self.deps.wall_clock()),
                 _PromptExpired(live.record.prompt_id),
@@ -974,18 +1004,7 @@ class _Session:
             self._release_slot()
         live, self.prompt = self.prompt, None
         if live is not None:
-            if live.timer is not None:
-                live.timer.cancel()
-            if live.answer is None and not self.shutting_down:
-                pid = live.record.prompt_id
-                resolved = await self._db(lambda db: db.prompt_resolve(pid, PromptState.CANCELLED))
-                if resolved is not None and resolved.message_id is not None:
-                    edit(
-                        self.rest,
-                        self.thread_id,
-                        resolved.message_id,
-                        prompts.render_resolved(resolved),
-                    )
+            await self._withdraw_prompt(live)
         await self.end_process()
         self.phase = _Phase.IDLE
         self.interrupt = None
