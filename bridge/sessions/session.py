@@ -69,7 +69,6 @@ from bridge.claude.process import (
 )
 from bridge.config import Config
 from bridge.discord.errors import DiscordError
-from bridge.sessions import prompts, render
 from bridge.sessions.attachments import AttachmentInfo
 from bridge.sessions.messages import (
     AcquireSlot,
@@ -91,10 +90,11 @@ from bridge.sessions.messages import (
     TurnContext,
     UserMessage,
 )
-from bridge.sessions.system_prompt import build_appended_prompt
+from bridge.sessions.presentation import prompts, render
+from bridge.sessions.presentation.system_prompt import build_appended_prompt
+from bridge.sessions.presentation.usage import thread_name
+from bridge.sessions.presentation.view import Reaction, SessionRest, TurnView, edit, post
 from bridge.sessions.turn import PendingMessage, TurnProcess, prepare_input, resume_failed
-from bridge.sessions.usage import thread_name
-from bridge.sessions.view import Reaction, SessionRest, TurnView, edit, post
 from bridge.store import (
     Database,
     InboxState,
