@@ -6,9 +6,9 @@ A session runs a turn against the in-process local Discord server with a stand-i
 ``claude`` (written here): it answers the user message with the recorded start of a real
 turn (init, thinking, the start of a text block), then ``--events`` text deltas at once,
 then signals that it has written them all (a marker file) and waits; an interrupt is
-answered with the recorded ``result``, and stdin's end makes it exit, as with the real CLI. Once the marker is there (the events are in
-the session's mailbox or already handled), the bench tells the session ``StopTurn`` and
-measures two times:
+answered with the recorded ``result``, and stdin's end makes it exit, as with the real
+CLI. Once the marker is there (the events are in the session's mailbox or already
+handled), the bench tells the session ``StopTurn`` and measures two times:
 
 * *handled*: until the session has taken the stop (a ``GetSessionStatus`` asked right
   after it is answered; mailboxes are FIFO);
