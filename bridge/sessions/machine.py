@@ -161,13 +161,10 @@ class NoticeKind(enum.Enum):
     PROMPT_CANCELLED = "prompt_cancelled"
 
 
-_frozen = attrs.frozen
-
-
 # -- inputs -------------------------------------------------------------------------------
 
 
-@_frozen
+@attrs.frozen
 class Loaded:
     """The actor read the store at start."""
 
@@ -180,95 +177,95 @@ class Loaded:
     sending them again would show them twice in the conversation."""
 
 
-@_frozen
+@attrs.frozen
 class MessageStored:
     message_id: int
     allowed: bool
 
 
-@_frozen
+@attrs.frozen
 class SlotGranted:
     pass
 
 
-@_frozen
+@attrs.frozen
 class GrantConfirmed:
     current: bool
     """Whether the limiter really counts this thread as running."""
 
 
-@_frozen
+@attrs.frozen
 class QueuePositionIs:
     position: int
     running: int
 
 
-@_frozen
+@attrs.frozen
 class TurnStarted:
     pass
 
 
-@_frozen
+@attrs.frozen
 class StartFailed:
     error: str
 
 
-@_frozen
+@attrs.frozen
 class ClaudeActivity:
     """Any event from the running process (it is not silent)."""
 
 
-@_frozen
+@attrs.frozen
 class PermissionAsked:
     prompt_id: str
     request_id: str
     timeout: float
 
 
-@_frozen
+@attrs.frozen
 class PromptResolved:
     """Answered or expired (resolved once, in the store)."""
 
     prompt_id: str
 
 
-@_frozen
+@attrs.frozen
 class ControlCancelled:
     request_id: str
 
 
-@_frozen
+@attrs.frozen
 class TotalTimeout:
     pass
 
 
-@_frozen
+@attrs.frozen
 class StallCheck:
     silent_for: float
 
 
-@_frozen
+@attrs.frozen
 class ClaudeResult:
     error: bool
     resume_failed: bool = False
 
 
-@_frozen
+@attrs.frozen
 class ClaudeExited:
     returncode: int
 
 
-@_frozen
+@attrs.frozen
 class Stop:
     allowed: bool
 
 
-@_frozen
+@attrs.frozen
 class Shutdown:
     pass
 
 
-@_frozen
+@attrs.frozen
 class Resume:
     reason: str
 
@@ -298,22 +295,22 @@ Input = (
 # -- orders -------------------------------------------------------------------------------
 
 
-@_frozen
+@attrs.frozen
 class AcquireSlot:
     pass
 
 
-@_frozen
+@attrs.frozen
 class ReleaseSlot:
     pass
 
 
-@_frozen
+@attrs.frozen
 class ConfirmGrant:
     """Ask the limiter whether the grant is current; feed :class:`GrantConfirmed`."""
 
 
-@_frozen
+@attrs.frozen
 class StartTurn:
     batch: tuple[int, ...]
     please_continue: bool
@@ -322,68 +319,68 @@ class StartTurn:
     """The stored conversation could not be resumed: do not pass ``--resume``."""
 
 
-@_frozen
+@attrs.frozen
 class WriteControlResponse:
     prompt_id: str
     request_id: str
 
 
-@_frozen
+@attrs.frozen
 class Interrupt:
     reason: InterruptReason
 
 
-@_frozen
+@attrs.frozen
 class CloseProcess:
     """Close stdin and let a helper wait for the exit (never in the actor's loop)."""
 
 
-@_frozen
+@attrs.frozen
 class Notice:
     kind: NoticeKind
     count: int = 0
     detail: str = ""
 
 
-@_frozen
+@attrs.frozen
 class SetInbox:
     message_ids: tuple[int, ...]
     state: InboxState
 
 
-@_frozen
+@attrs.frozen
 class SetStatus:
     status: SessionStatus
     resume_reason: str | None = None
 
 
-@_frozen
+@attrs.frozen
 class MarkForResume:
     """Record in the store that the next start resumes this session."""
 
     reason: str
 
 
-@_frozen
+@attrs.frozen
 class ArmTimer:
     timer: Timer
     delay: float
     key: str = ""
 
 
-@_frozen
+@attrs.frozen
 class CancelTimer:
     timer: Timer
     key: str = ""
 
 
-@_frozen
+@attrs.frozen
 class TurnFinished:
     outcome: str
     """``done``, ``error``, ``interrupted``, ``stopped``, ``timed out``, ``shutdown``."""
 
 
-@_frozen
+@attrs.frozen
 class ReplyShutdown:
     pass
 

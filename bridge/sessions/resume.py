@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -63,6 +64,13 @@ def sessions_to_resume(facts: ResumeFacts) -> list[tuple[int, str]]:
     return sorted(reasons.items())
 
 
+def _clear_mark(thread_id: int) -> Callable[[Database], object]:
+    def clear(db: Database) -> object:
+        return db.update_session(thread_id, time.time(), resume_reason=None)
+
+    return clear
+
+
 async def resume_sessions(
     store: actors.Ref[Any],
     sessions: actors.SupervisorRef,
@@ -84,10 +92,6 @@ async def resume_sessions(
             # The mark stays: the next start tries again.
             log.error("bridge: could not resume the session of thread %s: %s", thread_id, exc)
             continue
-        await store_call(
-            store,
-            lambda db, tid=thread_id: db.update_session(tid, time.time(), resume_reason=None),
-            timeout=store_timeout,
-        )
+        await store_call(store, _clear_mark(thread_id), timeout=store_timeout)
         resumed.append((thread_id, reason))
     return tuple(resumed)
