@@ -22,6 +22,7 @@ This is a benchmark, not a test: nothing here asserts, and it is not collected b
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import statistics
 import sys
@@ -126,6 +127,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--events", type=int, default=500)
     args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     handled, stopped = trio.run(_measure, args.runs, args.events)
     print(f"/stop behind {args.events} Claude events, {args.runs} runs (pid {os.getpid()}):")
     print(_line("handled", handled))
