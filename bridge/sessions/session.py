@@ -20,18 +20,19 @@ A session is a small state machine driven only by its mailbox (docs/architecture
   ends with it.
 * **Events** arrive as messages from the process helper, tagged with the turn's
   generation so a late event from an earlier process is ignored. The process keeps the
-  :class:`~protocol.claude.turn.TurnState`; the session renders it (``view.py``) and saves
-  the session id from every ``init`` and ``result`` (``/clear`` changes it).
+  :class:`~protocol.claude.turn.TurnState`; the session renders it
+  (``presentation/view.py``) and saves the session id from every ``init`` and ``result``
+  (``/clear`` changes it).
 * **A new message during a turn** (C21) is kept and the turn is interrupted through the
   control protocol (the process helper escalates to signals if the CLI ignores it); the
   interrupted turn's ``result`` ends it and the next turn starts at once with every
   pending message. **/stop** (C9) interrupts too but starts nothing; the session stays
   resumable. Nothing typed is lost: each message leaves the store's inbox as ``DONE`` (its
   turn ended) or ``REJECTED`` (answered with an explanation).
-* **Prompts to humans** (C14, ``prompts.py``): a ``can_use_tool`` request becomes a stored
-  prompt with buttons and an expiry timer; while it waits the slot is given back (C8),
-  and an answer (or the expiry) re-acquires a slot before the control response is
-  written. A prompt answered after a restart answers the resumed turn's identical
+* **Prompts to humans** (C14, ``presentation/prompts.py``): a ``can_use_tool`` request
+  becomes a stored prompt with buttons and an expiry timer; while it waits the slot is
+  given back (C8), and an answer (or the expiry) re-acquires a slot before the control
+  response is written. A prompt answered after a restart answers the resumed turn's identical
   request.
 * **Timers** run on trio's clock: the total turn timeout (the process helper interrupts
   and we post the notice, C11), the stall notice (C22, one pending check at a time), the
