@@ -58,14 +58,13 @@ from bridge.sessions.messages import (
     CoordinatorMessage,
     LimiterMessage,
     PrepareShutdown,
-    ResumeSession,
     SessionMessage,
 )
+from bridge.sessions.presentation.view import SessionRest
+from bridge.sessions.resume import resume_facts, resume_sessions, sessions_to_resume
 from bridge.sessions.router import ROUTER_MAILBOX, RouterConfig, RouterRest, router_actor
-from bridge.sessions.session import SESSION_MAILBOX, SessionDeps, session_actor
-from bridge.sessions.view import SessionRest
+from bridge.sessions.session import SessionDeps, session_actor, session_child_spec
 from bridge.sessions.worktrees import cleanup_worktrees
-from bridge.store import Database
 from bridge.store.actor import STORE_MAILBOX, StoreMessage, store_actor, store_call
 from protocol.claude.argv import ClaudeCommand
 
@@ -222,23 +221,6 @@ def local_config(config: Config, server: Any) -> Config:
     )
 
 
-def _per_session_api(behavior: actors.Behavior, url_for: Any) -> actors.Behavior:
-    """``behavior`` with ``deps.api_url`` set to the thread's own API URL.
-
-    The URL carries the session's token (``/s/<token>``), so the lounge ``curl`` the
-    appended system prompt shows works for that session alone, and no ``claude`` child
-    ever holds the admin secret (X4). One shared ``SessionDeps`` is built; each thread's
-    copy differs only in this field.
-    """
-
-    async def session_with_own_api(
-        ctx: actors.Context[Any], deps: SessionDeps, thread_id: int
-    ) -> None:
-        await behavior(ctx, attrs.evolve(deps, api_url=url_for(thread_id)), thread_id)
-
-    return session_with_own_api
-
-
 @asynccontextmanager
 async def open_bridge(
     config: Config,
@@ -373,7 +355,8 @@ async def _start(
             shutdown=10.0,
         )
     )
-    to_resume = await store_call(store, _prepare_resume, timeout=STORE_TIMEOUT)
+    facts = await store_call(store, lambda db: resume_facts(db, time.time()), timeout=STORE_TIMEOUT)
+    to_resume = sessions_to_resume(facts)
 
     async def post(channel_id: int, text: str) -> None:
         await rest.create_message(channel_id, content=text)
@@ -431,14 +414,11 @@ async def _start(
             # quickly; the intensity is for the whole set.
             max_restarts=20,
             within=60.0,
-            # As session_child_spec, with the per-thread API URL: TRANSIENT (a crash
-            # restarts it; the store and its mailbox survive), BLOCK_SENDER mailbox.
-            dynamic=actors.ChildSpec(
-                _per_session_api(behavior, session_api_url),
-                args=(deps,),
-                restart=actors.Restart.TRANSIENT,
+            dynamic=session_child_spec(
+                deps,
+                behavior=behavior,
+                api_url_for=session_api_url,
                 shutdown=SESSION_SHUTDOWN,
-                mailbox=SESSION_MAILBOX,
                 backoff=actors.Backoff(initial=0.5, maximum=10.0),
             ),
         ).as_child(id="sessions")
@@ -478,7 +458,7 @@ async def _start(
     if config.worktree_base_dir is not None:
         active = frozenset(thread_id for thread_id, _ in to_resume)
         nursery.start_soon(_cleanup_worktrees, config, active)
-    resumed = await _resume(store, sessions, to_resume)
+    resumed = await resume_sessions(store, sessions, to_resume, store_timeout=STORE_TIMEOUT)
     return Bridge(
         config=config,
         system=system,
@@ -494,46 +474,6 @@ async def _start(
         tokens=tokens,
         resumed=resumed,
     )
-
-
-def _prepare_resume(db: Database) -> list[tuple[int, str]]:
-    """A4 at start-up: sessions still recorded as running or queued were cut off by a
-    crash (a clean shutdown marks them idle), so mark them ``crash``; then list every
-    session to continue, with sessions holding unfinished messages (nothing typed is
-    lost, even if no mark was written) as ``crash`` too. Runs in the store's thread."""
-    now = time.time()
-    db.mark_active_for_resume("crash", now)
-    marked = {r.thread_id: r.resume_reason or "crash" for r in db.sessions_to_resume()}
-    for thread_id in db.threads_with_unfinished_inbox():
-        record = db.get_session(thread_id)
-        if record is not None and record.status != "ended":
-            marked.setdefault(thread_id, "crash")
-    return sorted(marked.items())
-
-
-async def _resume(
-    store: actors.Ref[StoreMessage],
-    sessions: actors.SupervisorRef,
-    to_resume: list[tuple[int, str]],
-) -> tuple[tuple[int, str], ...]:
-    resumed = []
-    for thread_id, reason in to_resume:
-        try:
-            session = await sessions.start_child(thread_id, id=thread_id)
-            session.tell(ResumeSession(reason=reason))
-        except actors.ActorsError as exc:
-            # The mark stays: the next start tries again.
-            log.error("bridge: could not resume the session of thread %s: %s", thread_id, exc)
-            continue
-
-        # Cleared only once the session has it, so a crash in between resumes it again,
-        # and a resume that works is not repeated at every start.
-        def clear_mark(db: Database, tid: int = thread_id) -> None:
-            db.update_session(tid, time.time(), resume_reason=None)
-
-        await store_call(store, clear_mark, timeout=STORE_TIMEOUT)
-        resumed.append((thread_id, reason))
-    return tuple(resumed)
 
 
 async def _cleanup_worktrees(config: Config, active: frozenset[int]) -> None:

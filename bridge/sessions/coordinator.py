@@ -43,7 +43,7 @@ from bridge.sessions.messages import (
     SessionStarted,
     TurnContext,
 )
-from bridge.sessions.system_prompt import (
+from bridge.sessions.presentation.system_prompt import (
     LOUNGE_LINES_SHOWN,
     ActiveSession,
     LoungeEntry,

@@ -14,7 +14,7 @@ import attrs
 
 import actors
 from bridge.sessions.attachments import AttachmentInfo
-from bridge.sessions.system_prompt import ActiveSession, LoungeEntry
+from bridge.sessions.presentation.system_prompt import ActiveSession, LoungeEntry
 
 # --- to a session actor (one per Discord thread) --------------------------------------
 

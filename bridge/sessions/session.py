@@ -20,18 +20,19 @@ A session is a small state machine driven only by its mailbox (docs/architecture
   ends with it.
 * **Events** arrive as messages from the process helper, tagged with the turn's
   generation so a late event from an earlier process is ignored. The process keeps the
-  :class:`~protocol.claude.turn.TurnState`; the session renders it (``view.py``) and saves
-  the session id from every ``init`` and ``result`` (``/clear`` changes it).
+  :class:`~protocol.claude.turn.TurnState`; the session renders it
+  (``presentation/view.py``) and saves the session id from every ``init`` and ``result``
+  (``/clear`` changes it).
 * **A new message during a turn** (C21) is kept and the turn is interrupted through the
   control protocol (the process helper escalates to signals if the CLI ignores it); the
   interrupted turn's ``result`` ends it and the next turn starts at once with every
   pending message. **/stop** (C9) interrupts too but starts nothing; the session stays
   resumable. Nothing typed is lost: each message leaves the store's inbox as ``DONE`` (its
   turn ended) or ``REJECTED`` (answered with an explanation).
-* **Prompts to humans** (C14, ``prompts.py``): a ``can_use_tool`` request becomes a stored
-  prompt with buttons and an expiry timer; while it waits the slot is given back (C8),
-  and an answer (or the expiry) re-acquires a slot before the control response is
-  written. A prompt answered after a restart answers the resumed turn's identical
+* **Prompts to humans** (C14, ``presentation/prompts.py``): a ``can_use_tool`` request
+  becomes a stored prompt with buttons and an expiry timer; while it waits the slot is
+  given back (C8), and an answer (or the expiry) re-acquires a slot before the control
+  response is written. A prompt answered after a restart answers the resumed turn's identical
   request.
 * **Timers** run on trio's clock: the total turn timeout (the process helper interrupts
   and we post the notice, C11), the stall notice (C22, one pending check at a time), the
@@ -69,20 +70,22 @@ from bridge.claude.process import (
 )
 from bridge.config import Config
 from bridge.discord.errors import DiscordError
-from bridge.sessions import prompts, render
 from bridge.sessions.attachments import AttachmentInfo
 from bridge.sessions.messages import (
     AcquireSlot,
     AnswerPrompt,
+    CoordinatorMessage,
     GetSessionStatus,
     GetSlots,
     GetTurnContext,
+    LimiterMessage,
     PrepareShutdown,
     QueuePosition,
     ReleaseSlot,
     ResumeSession,
     SessionActivity,
     SessionFinished,
+    SessionMessage,
     SessionStarted,
     SessionStatusReport,
     SlotGranted,
@@ -91,10 +94,11 @@ from bridge.sessions.messages import (
     TurnContext,
     UserMessage,
 )
-from bridge.sessions.system_prompt import build_appended_prompt
+from bridge.sessions.presentation import prompts, render
+from bridge.sessions.presentation.system_prompt import build_appended_prompt
+from bridge.sessions.presentation.usage import thread_name
+from bridge.sessions.presentation.view import Reaction, SessionRest, TurnView, edit, post
 from bridge.sessions.turn import PendingMessage, TurnProcess, prepare_input, resume_failed
-from bridge.sessions.usage import thread_name
-from bridge.sessions.view import Reaction, SessionRest, TurnView, edit, post
 from bridge.store import (
     Database,
     InboxState,
@@ -103,7 +107,7 @@ from bridge.store import (
     SessionRecord,
     SessionStatus,
 )
-from bridge.store.actor import store_call
+from bridge.store.actor import StoreMessage, store_call
 from protocol.claude import control
 from protocol.claude import events as ev
 from protocol.claude.argv import ClaudeCommand, child_env
@@ -135,9 +139,9 @@ class SessionDeps:
 
     config: Config
     rest: SessionRest
-    store: actors.Ref[Any]
-    limiter: actors.Ref[Any]
-    coordinator: actors.Ref[Any] | None = None
+    store: actors.Ref[StoreMessage]
+    limiter: actors.Ref[LimiterMessage]
+    coordinator: actors.Ref[CoordinatorMessage] | None = None
     claude_command: ClaudeCommand
     """The template for every turn (executable, model, permission mode); the session adds
     ``resume`` and ``append_system_prompt``."""
@@ -157,20 +161,45 @@ class SessionDeps:
     new_prompt_id: Callable[[], str] = prompts.new_prompt_id
 
 
-def session_child_spec(deps: SessionDeps, *, shutdown: float = 30.0) -> actors.ChildSpec:
-    """The dynamic-child template for the sessions supervisor.
+def session_child_spec(
+    deps: SessionDeps,
+    *,
+    shutdown: float = 30.0,
+    behavior: actors.Behavior | None = None,
+    api_url_for: Callable[[int], str] | None = None,
+    backoff: actors.Backoff | None = None,
+) -> actors.ChildSpec[SessionMessage]:
+    """The dynamic-child template for the sessions supervisor (production and tests).
 
     Start a session with ``await sessions.start_child(thread_id, id=thread_id)``. TRANSIENT:
     a crash restarts it (its mailbox and the store survive; the new incarnation picks up
     the thread's pending messages), a normal end does not.
+
+    ``behavior`` replaces :func:`session_actor` (tests pass a stand-in). ``api_url_for``
+    gives each thread its own API URL (``deps.api_url``): it carries the session's token
+    (``/s/<token>``), so the lounge ``curl`` the appended system prompt shows works for
+    that session alone, and no ``claude`` child ever holds the admin secret (X4).
     """
+    run: actors.Behavior = behavior or session_actor
+    if api_url_for is not None:
+        run = _with_own_api(run, api_url_for)
     return actors.ChildSpec(
-        session_actor,
+        run,
         args=(deps,),
         restart=actors.Restart.TRANSIENT,
         shutdown=shutdown,
+        backoff=backoff,
         mailbox=SESSION_MAILBOX,
     )
+
+
+def _with_own_api(behavior: actors.Behavior, url_for: Callable[[int], str]) -> actors.Behavior:
+    async def session_with_own_api(
+        ctx: actors.Context[Any], deps: SessionDeps, thread_id: int
+    ) -> None:
+        await behavior(ctx, attrs.evolve(deps, api_url=url_for(thread_id)), thread_id)
+
+    return session_with_own_api
 
 
 # ---------------------------------------------------------------------------------------
@@ -876,8 +905,7 @@ class _Session:
         await self._resolved(resolved, live)
 
     async def _resolved(self, resolved: PromptRecord, live: _LivePrompt | None) -> None:
-        if resolved.message_id is not None:
-            edit(self.rest, self.thread_id, resolved.message_id, prompts.render_resolved(resolved))
+        self._show_resolved(resolved)
         timer = self.orphan_timers.pop(resolved.prompt_id, None)
         if timer is not None:
             timer.cancel()
@@ -902,26 +930,32 @@ class _Session:
         if not self.stall_armed:
             self._arm_stall(self.config.stall_notice_seconds)
 
+    def _show_resolved(self, resolved: PromptRecord) -> None:
+        """Replace the prompt's buttons with its outcome (a non-blocking edit)."""
+        if resolved.message_id is not None:
+            edit(self.rest, self.thread_id, resolved.message_id, prompts.render_resolved(resolved))
+
+    async def _withdraw_prompt(self, live: _LivePrompt) -> None:
+        """The live prompt's request is gone (withdrawn, or its turn ended): stop its
+        expiry timer and, if nobody answered it, resolve it as cancelled and say so.
+
+        At shutdown an unanswered prompt stays pending instead: it can still be answered
+        after the restart, and the resumed turn will ask again."""
+        if live.timer is not None:
+            live.timer.cancel()
+        if live.answer is None and not self.shutting_down:
+            pid = live.record.prompt_id
+            resolved = await self._db(lambda db: db.prompt_resolve(pid, PromptState.CANCELLED))
+            if resolved is not None:
+                self._show_resolved(resolved)
+
     async def _on_control_cancel(self, request_id: str) -> None:
         live = self.prompt
         if live is None or live.request_id != request_id:
             return
         self.prompt = None
-        if live.timer is not None:
-            live.timer.cancel()
-        if live.answer is None and not self.shutting_down:
-            # At shutdown the prompt stays pending: it can still be answered after the
-            # restart, and the resumed turn will ask again.
-            pid = live.record.prompt_id
-            resolved = await self._db(lambda db: db.prompt_resolve(pid, PromptState.CANCELLED))
-            if resolved is not None and resolved.message_id is not None:
-                edit(
-                    self.rest,
-                    self.thread_id,
-                    resolved.message_id,
-                    prompts.render_resolved(resolved),
-                )
-        elif self.shutting_down and live.answer is None:
+        await self._withdraw_prompt(live)
+        if self.shutting_down and live.answer is None:
             self.orphan_timers[live.record.prompt_id] = self.ctx.send_after(
                 max(0.0, live.record.expires_at - self.deps.wall_clock()),
                 _PromptExpired(live.record.prompt_id),
@@ -974,18 +1008,7 @@ class _Session:
             self._release_slot()
         live, self.prompt = self.prompt, None
         if live is not None:
-            if live.timer is not None:
-                live.timer.cancel()
-            if live.answer is None and not self.shutting_down:
-                pid = live.record.prompt_id
-                resolved = await self._db(lambda db: db.prompt_resolve(pid, PromptState.CANCELLED))
-                if resolved is not None and resolved.message_id is not None:
-                    edit(
-                        self.rest,
-                        self.thread_id,
-                        resolved.message_id,
-                        prompts.render_resolved(resolved),
-                    )
+            await self._withdraw_prompt(live)
         await self.end_process()
         self.phase = _Phase.IDLE
         self.interrupt = None

@@ -64,7 +64,7 @@ GLOBAL_PER_SECOND = 50
 TOOL_EVERY = 5.0
 """Seconds of streaming between two tool calls in the synthetic turn."""
 DONE = "✅ Done"
-"""The completion embed's title (bridge/sessions/render.py): the turn has ended."""
+"""The completion embed's title (bridge/sessions/presentation/render.py): the turn has ended."""
 RESULT_PREFIX = "RESULT "
 EDIT_PATH = re.compile(r"/channels/(\d+)/messages/(\d+)$")
 

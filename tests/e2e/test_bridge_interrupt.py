@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bridge.sessions import render
+from bridge.sessions.presentation import render
 from tests.e2e.bridge_harness import Scene, claude_descendants, open_scene, process_alive
 from tests.support.model_server import ModelServer, RecordedRequest, Reply, ScriptStep
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import trio
 
-from bridge.sessions import render
+from bridge.sessions.presentation import render
 from bridge.sessions.router import NOT_ALLOWED
 from tests.e2e.bridge_harness import Scene, claude_descendants, open_scene, process_alive
 from tests.support.model_server import ModelServer, RecordedRequest, Reply, ScriptStep

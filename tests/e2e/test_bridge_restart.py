@@ -12,7 +12,7 @@ from pathlib import Path
 
 import trio
 
-from bridge.sessions import render
+from bridge.sessions.presentation import render
 from bridge.sessions.session import RESUME_PROMPT
 from bridge.store import Database
 from tests.e2e.bridge_harness import (

@@ -24,7 +24,7 @@ from bridge.sessions.messages import (
     SessionFinished,
     SessionStarted,
 )
-from bridge.sessions.system_prompt import ActiveSession
+from bridge.sessions.presentation.system_prompt import ActiveSession
 from bridge.store.actor import STORE_MAILBOX, store_actor, store_call
 
 TIMEOUT = 30.0  # real worker threads run the store: real clock, generous bound

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.sessions import prompts as p
-from bridge.sessions.render import check_payload
+from bridge.sessions.presentation import prompts as p
+from bridge.sessions.presentation.render import check_payload
 from bridge.store import Database, PromptState
 from protocol.claude import events as ev
 from protocol.discord import models as m

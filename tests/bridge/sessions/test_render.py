@@ -5,7 +5,7 @@ from __future__ import annotations
 import hypothesis.strategies as st
 from hypothesis import given
 
-from bridge.sessions import render as r
+from bridge.sessions.presentation import render as r
 from protocol.claude import events as ev
 from protocol.claude.turn import Activity, ToolRun
 from protocol.discord import limits

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psutil
 
-from bridge.sessions import render
+from bridge.sessions.presentation import render
 from bridge.store import InboxState, SessionStatus
 from tests.bridge.sessions.harness import (
     open_bridge,

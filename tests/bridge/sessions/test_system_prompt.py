@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bridge.sessions.system_prompt import (
+from bridge.sessions.presentation.system_prompt import (
     LOUNGE_LINES_SHOWN,
     ActiveSession,
     LoungeEntry,

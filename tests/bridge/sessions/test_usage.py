@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bridge.sessions.usage import (
+from bridge.sessions.presentation.usage import (
     TurnUsage,
     cache_hit_percent,
     context_fill,

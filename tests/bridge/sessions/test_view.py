@@ -13,8 +13,8 @@ import httpx
 
 from bridge.discord.rest import RestClient, open_rest_client
 from bridge.discord_local import LocalDiscord, Realism
-from bridge.sessions import render
-from bridge.sessions.view import Reaction, TurnView
+from bridge.sessions.presentation import render
+from bridge.sessions.presentation.view import Reaction, TurnView
 from protocol.claude import events as ev
 from protocol.claude.converter import parse_line
 from protocol.claude.turn import TurnState

@@ -5,15 +5,15 @@ Theory of operation
 A :class:`TurnView` belongs to the session actor (one per turn, never shared) and is
 driven by it: every CLI event goes to :meth:`TurnView.on_event` together with the
 :class:`~protocol.claude.turn.TurnState` that already includes it. The view decides what
-to send with the pure builders of :mod:`bridge.sessions.render` and sends it with the REST
-client:
+to send with the pure builders of :mod:`bridge.sessions.presentation.render` and sends it
+with the REST client:
 
 * the status reaction on the user's message (C2) changes with :meth:`set_status`, through
   the client's coalescing ``submit_reaction``: a burst of activity changes costs one
   reaction update, not one per event;
 * text streams into a *segment*: the text since the last tool or thinking embed, split by
-  :func:`~bridge.sessions.render.split_text` into messages. Existing messages are updated
-  with ``submit_edit`` (coalesced, latest wins, so token-by-token deltas cost nothing
+  :func:`~bridge.sessions.presentation.render.split_text` into messages. Existing messages
+  are updated with ``submit_edit`` (coalesced, latest wins, so token-by-token deltas cost nothing
   extra); a message is created only when the segment outgrows the ones it has (C3, C23);
 * a tool call closes the segment and posts its embed, which :meth:`tick` refreshes with the
   elapsed time (C4) and the tool result finishes (green or red);
@@ -33,8 +33,8 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from bridge.discord.errors import DiscordError
-from bridge.sessions import render
-from bridge.sessions.render import MessagePayload
+from bridge.sessions.presentation import render
+from bridge.sessions.presentation.render import MessagePayload
 from protocol.claude import events as ev
 from protocol.claude.turn import TurnState
 from protocol.discord import models as m

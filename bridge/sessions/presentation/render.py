@@ -20,7 +20,7 @@ from typing import Any, Final
 
 import attrs
 
-from bridge.sessions import usage as u
+from bridge.sessions.presentation import usage as u
 from protocol.claude import events as ev
 from protocol.claude.turn import Activity, ToolRun
 from protocol.discord import limits

@@ -30,7 +30,7 @@ from typing import Any, Final
 
 import attrs
 
-from bridge.sessions.render import GREEN, GREY, RED, YELLOW, MessagePayload, truncate
+from bridge.sessions.presentation.render import GREEN, GREY, RED, YELLOW, MessagePayload, truncate
 from bridge.store import PromptRecord, PromptState
 from protocol.claude import control
 from protocol.claude import events as ev

@@ -1,0 +1,55 @@
+"""The resume-at-start policy (A4): which sessions continue, and why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bridge.sessions.resume import ResumeFacts, resume_facts, sessions_to_resume
+from bridge.store import Database, InboxItem, SessionRecord, SessionStatus
+
+
+def test_a_mark_keeps_its_reason_and_unfinished_messages_resume_as_a_crash() -> None:
+    facts = ResumeFacts(marked=((5, "shutdown"), (3, None)), unfinished=(9, 5))
+    assert sessions_to_resume(facts) == [(3, "crash"), (5, "shutdown"), (9, "crash")]
+
+
+@given(
+    marked=st.dictionaries(st.integers(1, 50), st.sampled_from([None, "shutdown", "crash"])),
+    unfinished=st.sets(st.integers(1, 50)),
+)
+def test_every_marked_or_unfinished_session_resumes_once(
+    marked: dict[int, str | None], unfinished: set[int]
+) -> None:
+    facts = ResumeFacts(marked=tuple(marked.items()), unfinished=tuple(sorted(unfinished)))
+    decided = sessions_to_resume(facts)
+    threads = [tid for tid, _ in decided]
+    assert threads == sorted(set(marked) | unfinished)
+    for tid, reason in decided:
+        assert reason == (marked.get(tid) or "crash")
+
+
+def _session(db: Database, tid: int, status: SessionStatus) -> None:
+    db.put_session(
+        SessionRecord(
+            thread_id=tid, channel_id=tid, working_dir="/w", created_at=1.0, updated_at=1.0
+        )
+    )
+    db.update_session(tid, 1.0, status=status)
+
+
+def test_the_store_answers_with_cut_off_sessions_marked_as_crashes(tmp_path: Path) -> None:
+    db = Database.open(tmp_path / "db.sqlite")
+    _session(db, 1, SessionStatus.RUNNING)  # cut off by a crash
+    _session(db, 2, SessionStatus.IDLE)
+    db.update_session(2, 1.0, resume_reason="shutdown")
+    _session(db, 3, SessionStatus.IDLE)  # a message stored just before a crash
+    db.inbox_add(InboxItem(message_id=30, thread_id=3, author_id=1, content="hi", received_at=1.0))
+    _session(db, 4, SessionStatus.IDLE)  # nothing to do
+    facts = resume_facts(db, 2.0)
+    assert sessions_to_resume(facts) == [(1, "crash"), (2, "shutdown"), (3, "crash")]
+    record = db.get_session(1)
+    assert record is not None
+    assert record.status is SessionStatus.IDLE

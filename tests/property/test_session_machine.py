@@ -1,0 +1,399 @@
+"""SessionMachine under random inputs (hypothesis ``RuleBasedStateMachine``), no IO at all.
+
+The test plays the actor and the world around it: it performs every order on a small
+model (the limiter's slot, the ``claude`` process, the store's inbox and session status)
+and feeds back only facts that world could produce (a grant only while we are queued, a
+Claude event only while a process lives). The invariants are those of the process-level
+lifecycle test (tests/property/test_session_lifecycle.py, kept as the integration check)
+plus ones only the machine makes expressible:
+
+* never two processes for the thread, and the machine agrees whether one lives;
+* a slot is held exactly while a process works (STARTING / RUNNING) or a control
+  response is about to be written, never while a human is awaited;
+* the limiter and the machine agree on the slot; a grant we no longer want goes back;
+* the store's session status matches the machine's state;
+* every message ends ``DONE`` or ``REJECTED``, and ``REJECTED`` only with a reason (a
+  stranger, typed before a /stop, or a turn that could not start), never silently;
+* a turn is finished as ``done`` only with a result and exit status 0;
+* a stopped notice counts exactly the messages rejected with it;
+* a message typed before a /stop never reaches Claude (C9);
+* a grant we no longer want is given straight back, and a prompt of an earlier run
+  changes nothing.
+"""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from bridge.sessions import machine as m
+from bridge.store import InboxState, SessionStatus
+
+#: Machine state -> the store statuses it may show.
+STORE_STATUS: dict[m.State, set[SessionStatus]] = {
+    m.State.IDLE: {SessionStatus.IDLE},
+    m.State.STOPPED: {SessionStatus.STOPPED},
+    m.State.QUEUED: {SessionStatus.QUEUED},
+    m.State.STARTING: {SessionStatus.QUEUED},
+    m.State.RUNNING: {SessionStatus.RUNNING},
+    m.State.WAITING_FOR_HUMAN: {SessionStatus.RUNNING},
+    m.State.ANSWER_QUEUED: {SessionStatus.RUNNING},
+    m.State.INTERRUPTING: {SessionStatus.RUNNING},
+    m.State.CLOSING: {SessionStatus.RUNNING},
+    m.State.SHUT_DOWN: {SessionStatus.IDLE, SessionStatus.STOPPED},
+}
+
+
+@attrs.define
+class World:
+    slot_requested: bool = False
+    slot_held: bool = False
+    processes: int = 0
+    starting: bool = False
+    closing: bool = False
+    status: SessionStatus = SessionStatus.IDLE
+    inbox: dict[int, InboxState] = attrs.field(factory=dict)
+    may_reject: set[int] = attrs.field(factory=set)
+    strangers: set[int] = attrs.field(factory=set)
+    typed_before_stop: set[int] = attrs.field(factory=set)
+    outcomes: list[str] = attrs.field(factory=list)
+    shutdown_asks: int = 0
+    shutdown_replies: int = 0
+
+
+class SessionMachineTest(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sm = m.SessionMachine(stall_seconds=30.0, tick_seconds=1.0)
+        self.world = World()
+        self.next_id = 1
+        self.next_prompt = 1
+        self.result_error: bool | None = None
+        self.feed(m.Loaded(status=SessionStatus.IDLE, pending=(), restarted=False))
+
+    # -- playing the actor -----------------------------------------------------------
+
+    def feed(self, event: m.Input) -> list[m.Order]:
+        orders = self.sm.feed(event)
+        for order in orders:
+            self.perform(order, orders)
+        return orders
+
+    def perform(self, order: m.Order, orders: list[m.Order]) -> None:
+        w = self.world
+        match order:
+            case m.AcquireSlot():
+                w.slot_requested = True
+            case m.ReleaseSlot():
+                w.slot_requested = w.slot_held = False
+            case m.StartTurn():
+                assert w.processes == 0, "a second process for one thread"
+                assert w.slot_held, "a turn started without a slot"
+                w.starting = True
+            case m.CloseProcess():
+                w.closing = True
+            case m.SetInbox(message_ids=ids, state=state):
+                for mid in ids:
+                    before = w.inbox[mid]
+                    assert before not in (InboxState.DONE, InboxState.REJECTED), (mid, before)
+                    if state is InboxState.REJECTED:
+                        assert mid in w.may_reject, f"message {mid} rejected without a reason"
+                    if state is InboxState.DONE:
+                        assert before is InboxState.DELIVERED, (mid, before)
+                    w.inbox[mid] = state
+            case m.SetStatus(status=status):
+                w.status = status
+            case m.TurnFinished(outcome=outcome):
+                if outcome == "done":
+                    assert self.result_error is False, "a failed turn shown as done"
+                w.outcomes.append(outcome)
+            case m.Notice(kind=m.NoticeKind.STOPPED, count=count):
+                rejected = [
+                    mid
+                    for o in orders
+                    if isinstance(o, m.SetInbox) and o.state is InboxState.REJECTED
+                    for mid in o.message_ids
+                    if mid in self.world.typed_before_stop
+                ]
+                assert count == len(rejected)
+            case m.ReplyShutdown():
+                w.shutdown_replies += 1
+            case _:
+                pass
+
+    # -- facts the world can produce -------------------------------------------------
+
+    @rule(allowed=st.booleans())
+    def message(self, allowed: bool) -> None:
+        mid = self.next_id
+        self.next_id += 1
+        self.world.inbox[mid] = InboxState.PENDING
+        if not allowed:
+            self.world.may_reject.add(mid)
+            self.world.strangers.add(mid)
+        self.feed(m.MessageStored(mid, allowed))
+
+    @precondition(lambda self: self.world.slot_requested and not self.world.slot_held)
+    @rule()
+    def grant(self) -> None:
+        self.world.slot_held = True
+        if any(isinstance(o, m.ConfirmGrant) for o in self.feed(m.SlotGranted())):
+            self.feed(m.GrantConfirmed(current=self.world.slot_held))
+
+    def _stale_grant(self) -> None:
+        held = self.world.slot_held
+        orders = self.feed(m.SlotGranted())
+        if not self.sm.wants_slot and not held:
+            assert orders == [m.ReleaseSlot()]
+        for order in orders:
+            if isinstance(order, m.ConfirmGrant):
+                self.feed(m.GrantConfirmed(current=self.world.slot_held))
+
+    def _queue_position(self) -> None:
+        self.feed(m.QueuePositionIs(2, 1))
+
+    @precondition(lambda self: self.world.starting)
+    @rule(ok=st.booleans())
+    def process_started(self, ok: bool) -> None:
+        self.world.starting = False
+        stopped = set(self.sm.batch) & self.world.typed_before_stop
+        assert not stopped, f"messages typed before a /stop reach Claude: {stopped}"
+        if ok:
+            self.world.processes += 1
+            for mid in self.sm.batch:
+                self.world.inbox[mid] = InboxState.DELIVERED
+            self.result_error = None
+            self.feed(m.TurnStarted())
+        else:
+            self.world.may_reject.update(self.sm.batch)
+            self.feed(m.StartFailed("no such file"))
+
+    def _live(self) -> bool:
+        return self.world.processes > 0 and not self.world.closing
+
+    def _claude_activity(self) -> None:
+        if self.world.processes:
+            self.feed(m.ClaudeActivity())
+
+    def _stall_check(self) -> None:
+        for silent in (5.0, 45.0):
+            self.feed(m.StallCheck(silent))
+
+    @precondition(lambda self: self._live())
+    @rule()
+    def permission(self) -> None:
+        if self.sm.state not in (m.State.RUNNING, m.State.INTERRUPTING) or self.sm.prompt:
+            return  # the CLI asks one thing at a time, and only while it works
+        pid = f"p{self.next_prompt}"
+        self.next_prompt += 1
+        self.feed(m.PermissionAsked(pid, f"r-{pid}", 300.0))
+
+    @precondition(lambda self: self.sm.prompt is not None)
+    @rule()
+    def prompt_resolved(self) -> None:
+        assert self.sm.prompt is not None
+        self.feed(m.PromptResolved(self.sm.prompt.prompt_id))
+
+    def _orphan_prompt_resolved(self) -> None:
+        """A prompt of an earlier run answered or expired: nothing to write."""
+        orders = self.feed(m.PromptResolved("p-of-an-earlier-run"))
+        assert orders == []
+
+    @precondition(lambda self: self._live() and self.sm.prompt is not None)
+    @rule()
+    def control_cancel(self) -> None:
+        assert self.sm.prompt is not None
+        self.feed(m.ControlCancelled(self.sm.prompt.request_id))
+
+    @precondition(lambda self: self._live())
+    @rule()
+    def total_timeout(self) -> None:
+        self.feed(m.TotalTimeout())
+
+    @precondition(lambda self: self._live())
+    @rule(error=st.booleans(), resume_failed=st.booleans())
+    def result(self, error: bool, resume_failed: bool) -> None:
+        self.result_error = error
+        self.feed(m.ClaudeResult(error=error, resume_failed=resume_failed))
+
+    @precondition(lambda self: self.world.processes > 0)
+    @rule(code=st.sampled_from([0, 1, 2, -9]))
+    def exited(self, code: int) -> None:
+        self.world.processes -= 1
+        if code != 0:
+            self.result_error = True
+        elif self.result_error is None:
+            self.result_error = True  # no result at all: never "done"
+        self.feed(m.ClaudeExited(code))
+        self.world.closing = False
+        self.result_error = None
+
+    @precondition(lambda self: self.sm.state is not m.State.SHUT_DOWN)
+    @rule(allowed=st.booleans())
+    def stop(self, allowed: bool) -> None:
+        if allowed and self.sm.state not in (m.State.IDLE, m.State.STOPPED, m.State.SHUT_DOWN):
+            self.world.may_reject.update(self.sm.pending)
+            self.world.typed_before_stop.update(self.sm.pending)
+        self.feed(m.Stop(allowed))
+
+    def _resume(self) -> None:
+        self.feed(m.Resume("restart"))
+
+    @precondition(lambda self: self.sm.state is not m.State.SHUT_DOWN)
+    @rule()
+    def shutdown(self) -> None:
+        self.world.shutdown_asks += 1
+        self.feed(m.Shutdown())
+
+    @precondition(lambda self: self.sm.state is m.State.SHUT_DOWN and not self.world.processes)
+    @rule(crashed=st.booleans())
+    def restart(self, crashed: bool) -> None:
+        """A new incarnation loads what the store kept (A4); the app resumes it."""
+        w = self.world
+        w.slot_requested = w.slot_held = w.starting = w.closing = False
+        w.shutdown_asks = w.shutdown_replies = 0
+        left = tuple(
+            mid
+            for mid, state in w.inbox.items()
+            if state in (InboxState.PENDING, InboxState.DELIVERED) and mid not in w.strangers
+        )
+        self.sm = m.SessionMachine(stall_seconds=30.0, tick_seconds=1.0)
+        self.feed(m.Loaded(status=w.status, pending=left, restarted=crashed))
+        self.feed(m.Resume("restart"))
+
+    @precondition(lambda self: self.sm.state is not m.State.SHUT_DOWN)
+    @rule(kind=st.sampled_from(["grant", "position", "activity", "stall", "orphan", "resume"]))
+    def noise(self, kind: str) -> None:
+        """Facts that change little: one rule, so they do not crowd out the turns."""
+        {
+            "grant": self._stale_grant,
+            "position": self._queue_position,
+            "activity": self._claude_activity,
+            "stall": self._stall_check,
+            "orphan": self._orphan_prompt_resolved,
+            "resume": self._resume,
+        }[kind]()
+
+    # -- invariants ------------------------------------------------------------------
+
+    @invariant()
+    def one_process_and_agreement(self) -> None:
+        w = self.world
+        assert w.processes <= 1
+        if w.starting:
+            assert self.sm.state is m.State.STARTING
+        else:
+            assert self.sm.has_process == (w.processes == 1), (self.sm.state, w.processes)
+
+    @invariant()
+    def slot_held_exactly_while_working(self) -> None:
+        sm, w = self.sm, self.world
+        assert sm.holding_slot == w.slot_held, (sm.state, sm.holding_slot, w.slot_held)
+        if sm.state in (m.State.STARTING, m.State.RUNNING):
+            assert sm.holding_slot, sm.state
+        if sm.state in (m.State.WAITING_FOR_HUMAN, m.State.ANSWER_QUEUED, m.State.QUEUED):
+            assert not sm.holding_slot, sm.state
+        if sm.holding_slot:
+            assert sm.has_process or sm.state is m.State.STARTING, sm.state
+        if sm.state in (m.State.QUEUED, m.State.ANSWER_QUEUED):
+            assert w.slot_requested or w.slot_held, "waiting for a slot nobody will grant"
+        if w.slot_requested and not w.slot_held:
+            # In the limiter's queue only while we want a slot: a stale place would take
+            # a slot from a session that needs it.
+            assert sm.state in (m.State.QUEUED, m.State.ANSWER_QUEUED), sm.state
+
+    @invariant()
+    def status_consistent(self) -> None:
+        assert self.world.status in STORE_STATUS[self.sm.state], (
+            self.sm.state,
+            self.world.status,
+        )
+        expected = {
+            "running": self.sm.holding_slot or self.sm.state is m.State.CLOSING,
+            "queued": self.sm.state is m.State.QUEUED,
+            "stopped": self.sm.state is m.State.STOPPED,
+        }
+        for status, holds in expected.items():
+            if holds:
+                assert self.sm.status == status, (self.sm.state, self.sm.status)
+
+    @invariant()
+    def shutdown_answered_once_idle(self) -> None:
+        w = self.world
+        if self.sm.state is m.State.SHUT_DOWN:
+            assert w.shutdown_replies == w.shutdown_asks
+        else:
+            assert w.shutdown_replies <= w.shutdown_asks
+
+    @invariant()
+    def messages_accounted_for(self) -> None:
+        sm, w = self.sm, self.world
+        for mid, state in w.inbox.items():
+            if state is InboxState.PENDING and mid not in w.may_reject:
+                assert mid in sm.pending or mid in sm.batch or sm.shutting_down, (
+                    mid,
+                    sm.state,
+                )
+
+    def teardown(self) -> None:
+        """Let the world run to rest; then every message is DONE or REJECTED."""
+        sm, w = self.sm, self.world
+        for _ in range(200):
+            if w.starting:
+                self.process_started(ok=True)
+            elif w.closing:
+                self.exited(0)
+            elif w.processes:
+                if sm.prompt is not None and not sm.prompt.resolved:
+                    self.feed(m.PromptResolved(sm.prompt.prompt_id))
+                elif sm.state is m.State.ANSWER_QUEUED and w.slot_requested:
+                    self.grant()
+                else:
+                    self.result(error=False, resume_failed=False)
+            elif w.slot_requested and not w.slot_held:
+                self.grant()
+            else:
+                break
+        assert not w.processes
+        assert not w.starting
+        assert sm.state in (m.State.IDLE, m.State.STOPPED, m.State.SHUT_DOWN), sm.state
+        for mid, state in w.inbox.items():
+            if sm.state is m.State.SHUT_DOWN and state is InboxState.PENDING:
+                continue  # kept for the next start (A4)
+            assert state in (InboxState.DONE, InboxState.REJECTED), (mid, state)
+
+
+SessionMachineTest.TestCase.settings = settings(max_examples=500, stateful_step_count=60)
+TestSessionMachine = SessionMachineTest.TestCase
+
+
+def test_an_illegal_input_names_the_state_and_the_input() -> None:
+    sm = m.SessionMachine(stall_seconds=30.0, tick_seconds=1.0)
+    with pytest.raises(m.IllegalInput, match=r"IDLE cannot take ClaudeResult"):
+        sm.feed(m.ClaudeResult(error=False))
+
+
+def test_a_result_then_a_non_zero_exit_is_an_error() -> None:
+    sm = m.SessionMachine(stall_seconds=30.0, tick_seconds=1.0)
+    sm.feed(m.MessageStored(1, allowed=True))
+    sm.feed(m.SlotGranted())
+    sm.feed(m.GrantConfirmed(current=True))
+    sm.feed(m.TurnStarted())
+    sm.feed(m.ClaudeResult(error=False))
+    orders = sm.feed(m.ClaudeExited(2))
+    assert m.TurnFinished("error") in orders
+    assert m.SetInbox((1,), InboxState.DONE) in orders
+
+
+def test_a_recorded_message_is_not_sent_again_after_a_crash() -> None:
+    sm = m.SessionMachine(stall_seconds=30.0, tick_seconds=1.0)
+    orders = sm.feed(
+        m.Loaded(status=SessionStatus.RUNNING, pending=(7,), restarted=True, recorded=(7,))
+    )
+    assert m.SetInbox((7,), InboxState.DONE) in orders
+    sm.feed(m.SlotGranted())
+    start = sm.feed(m.GrantConfirmed(current=True))
+    assert m.StartTurn((), please_continue=True) in start
