@@ -30,12 +30,19 @@ def test_bad_configuration_exits_with_one_line_naming_the_variable(
     monkeypatch.setenv("CLAUDE_WORKING_DIR", str(tmp_path))
     monkeypatch.setenv("MAX_CONCURRENT_SESSIONS", "zero")
     monkeypatch.delenv("DISCORD_BOT_TOKEN", raising=False)
-    status = main(["run", "--env-file", str(tmp_path / "missing.env")])
+    monkeypatch.chdir(tmp_path)  # no ./.env there
+    status = main(["run"])
     err = capsys.readouterr().err
     assert status == EXIT_BAD_CONFIG
     assert err == (
         "ccbridge: bad configuration: MAX_CONCURRENT_SESSIONS: must be a whole number, got 'zero'\n"
     )
+
+
+def _empty_env_file(tmp_path: Path) -> Path:
+    path = tmp_path / "empty.env"
+    path.touch()
+    return path
 
 
 class Lines:
@@ -70,7 +77,7 @@ async def test_run_in_local_mode_answers_in_a_thread_and_stops_on_sigterm(tmp_pa
         CCBRIDGE_DB_PATH=str(tmp_path / "ccbridge.db"),
     )
     proc = await trio.lowlevel.open_process(
-        [sys.executable, "-m", "bridge", "run", "--env-file", str(tmp_path / "none.env")],
+        [sys.executable, "-m", "bridge", "run", "--env-file", str(_empty_env_file(tmp_path))],
         stdout=subprocess.PIPE,
         env=env,
         cwd=tmp_path,
@@ -128,7 +135,14 @@ async def test_a_refused_token_exits_78_with_advice(tmp_path: Path) -> None:
         )
         with trio.fail_after(TIMEOUT):
             result = await trio.run_process(
-                [sys.executable, "-m", "bridge", "run", "--env-file", str(tmp_path / "none.env")],
+                [
+                    sys.executable,
+                    "-m",
+                    "bridge",
+                    "run",
+                    "--env-file",
+                    str(_empty_env_file(tmp_path)),
+                ],
                 env=env,
                 cwd=tmp_path,
                 capture_stdout=True,
