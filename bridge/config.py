@@ -206,6 +206,10 @@ def _api_secret(reader: _Reader) -> str | None:
 # Printable ASCII without spaces: what an HTTP header value can carry as one token.
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 
+# Bot tokens are dot-separated base64url parts; anything else was pasted with something
+# around it (quotes, a space, a line of the Developer Portal page).
+_BOT_TOKEN = re.compile(r"[A-Za-z0-9_.-]+")
+
 # Discord ids are unsigned 64-bit integers ("snowflakes"):
 # https://discord.com/developers/docs/reference#snowflakes
 SNOWFLAKE_MAX = 2**64 - 1
@@ -224,10 +228,11 @@ def _bot_token(reader: _Reader) -> str | None:
             "DISCORD_BOT_TOKEN",
             "starts with 'Bot '; set the token alone, without the 'Bot ' prefix",
         )
-    if not _HEADER_SAFE.fullmatch(token):
+    if not _BOT_TOKEN.fullmatch(token):
         raise ConfigError(
             "DISCORD_BOT_TOKEN",
-            "is not a bot token (it holds spaces, quotes or non-ASCII characters); copy it "
+            "is not a bot token (it holds spaces, quotes or other characters a token never "
+            "has); copy it "
             "again from the Developer Portal (Bot -> Reset Token)",
         )
     return token

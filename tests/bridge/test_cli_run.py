@@ -150,7 +150,10 @@ async def test_a_refused_token_exits_78_with_advice(tmp_path: Path) -> None:
                 check=False,
             )
     assert result.returncode == EXIT_GATEWAY_FATAL
-    last = result.stderr.decode().strip().splitlines()[-1]
+    stderr = result.stderr.decode()
+    assert "Traceback" not in stderr
+    assert len(stderr.splitlines()) == 1, stderr  # the clear line alone, nothing before it
+    last = stderr.strip().splitlines()[-1]
     assert last.startswith(
         "ccbridge: Discord rejected the bot token (HTTP 401 on GET /gateway/bot)"
     )
