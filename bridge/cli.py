@@ -15,6 +15,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import attrs
+
 import bridge
 
 Command = Callable[[argparse.Namespace], int]
@@ -60,35 +62,141 @@ usage, argparse's) and 78 (Discord refused the token or intents: EXIT_GATEWAY_FA
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    import logging
     from pathlib import Path
+
+    from bridge.config import ConfigError
+
+    try:
+        config, options = _checked_configuration(args)
+    except ConfigError as exc:
+        _print_line(f"ccbridge: bad configuration: {exc}")
+        return EXIT_BAD_CONFIG
+    from bridge.preflight import dotenv_secret_warning
+
+    env_file = Path(args.env_file) if args.env_file else Path(".env")
+    warning = dotenv_secret_warning(env_file, config.claude_working_dir)
+    if warning is not None:
+        _print_line(f"ccbridge: {warning}")
+    return _run_configured(config, options)
+
+
+@attrs.frozen
+class _RunOptions:
+    """``ccbridge run``'s options, validated like the variables (a bad one exits 3)."""
+
+    log_level: str
+    local_port: int
+    local_gateway_port: int
+
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _checked_configuration(args: argparse.Namespace) -> tuple[Any, _RunOptions]:
+    """The configuration and options, after every check made at start.
+
+    Raises:
+        ConfigError: the first bad variable or option, with what to do.
+    """
+    from pathlib import Path
+
+    from bridge.config import ConfigError, check_claude_command, load_config
+    from bridge.preflight import check_database, check_ports
+
+    env_file = Path(args.env_file) if args.env_file else None
+    if env_file is not None and not _is_file(env_file):
+        raise ConfigError(
+            "--env-file",
+            f"{args.env_file!r} is not a file; give the path of your .env file, or leave "
+            "--env-file out to read ./.env",
+        )
+    log_level = args.log_level.upper()
+    if log_level not in _LOG_LEVELS:
+        raise ConfigError("--log-level", f"got {args.log_level!r}; use one of {_LOG_LEVELS}")
+    options = _RunOptions(
+        log_level=log_level,
+        local_port=_port_option("--local-port", args.local_port),
+        local_gateway_port=_port_option("--local-gateway-port", args.local_gateway_port),
+    )
+    config = load_config(dotenv_path=env_file)
+    check_claude_command(config)
+    check_database(config.database_path)
+    ports = [("CCBRIDGE_API_PORT", config.api_port)]
+    if config.local_mode:
+        ports += [
+            ("--local-port", options.local_port),
+            ("--local-gateway-port", options.local_gateway_port),
+        ]
+    check_ports(ports)
+    return config, options
+
+
+def _is_file(path: Any) -> bool:
+    try:
+        return bool(path.is_file())
+    except OSError:  # a name too long for the filesystem, say
+        return False
+
+
+def _port_option(name: str, raw: str) -> int:
+    from bridge.config import ConfigError
+
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > 65535:
+        raise ConfigError(name, f"must be a TCP port (0-65535; 0: any free port), got {raw!r}")
+    return int(raw)
+
+
+def _print_line(text: str) -> None:
+    """One line on stderr, whatever the value it quotes holds (a stray surrogate from a
+    badly encoded environment must not turn a clear message into an encoding traceback)."""
+    encoding = sys.stderr.encoding or "utf-8"
+    safe = text.encode(encoding, "backslashreplace").decode(encoding)
+    print(safe, file=sys.stderr, flush=True)
+
+
+def _run_configured(config: Any, options: _RunOptions) -> int:
+    import logging
 
     import trio
 
     from bridge.app import BridgeStopped
-    from bridge.config import ConfigError, check_claude_command, load_config
     from bridge.discord.errors import EXIT_GATEWAY_FATAL, GatewayFatalError
 
-    try:
-        config = load_config(dotenv_path=Path(args.env_file) if args.env_file else None)
-        check_claude_command(config)
-    except ConfigError as exc:
-        print(f"ccbridge: bad configuration: {exc}", file=sys.stderr)
-        return EXIT_BAD_CONFIG
     logging.basicConfig(
-        level=getattr(logging, args.log_level),
+        level=getattr(logging, options.log_level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_ReportedBelow(GatewayFatalError))
+    if options.log_level != "DEBUG":
+        # One line per Discord request drowns the bridge's own lines; DEBUG shows them.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     status = 0
     try:
-        trio.run(_run_bridge_until_signalled, config, args)
+        trio.run(_run_bridge_until_signalled, config, options)
     except* GatewayFatalError as group:
-        print(f"ccbridge: {_first(group)}", file=sys.stderr)
+        _print_line(f"ccbridge: {_first(group)}")
         status = EXIT_GATEWAY_FATAL
     except* BridgeStopped as group:
-        print(f"ccbridge: {_first(group)}", file=sys.stderr)
+        _print_line(f"ccbridge: {_first(group)}")
         status = status or 1
     return status
+
+
+class _ReportedBelow:
+    """Drops log records carrying an error the CLI itself reports as its last line (a
+    refused token): the line says what to do, and a traceback before it only hides it."""
+
+    def __init__(self, kind: type[BaseException]) -> None:
+        self._kind = kind
+
+    def filter(self, record: Any) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        while error is not None:
+            if isinstance(error, self._kind):
+                return False
+            error = error.__cause__ or error.__context__
+        return True
 
 
 def _first(group: BaseExceptionGroup[Any]) -> BaseException:
@@ -98,7 +206,7 @@ def _first(group: BaseExceptionGroup[Any]) -> BaseException:
     return error
 
 
-async def _run_bridge_until_signalled(config: Any, args: argparse.Namespace) -> None:
+async def _run_bridge_until_signalled(config: Any, options: _RunOptions) -> None:
     """Run the bridge (and, with no bot token, the local Discord server first) until
     SIGTERM or SIGINT, then shut down gracefully. The only signal handling in ccbridge."""
     import contextlib
@@ -114,8 +222,8 @@ async def _run_bridge_until_signalled(config: Any, args: argparse.Namespace) -> 
             if config.local_mode:
                 server = await stack.enter_async_context(
                     open_discord_local(
-                        port=args.local_port,
-                        gateway_port=args.local_gateway_port,
+                        port=options.local_port,
+                        gateway_port=options.local_gateway_port,
                         realism=Realism.faithful(),
                     )
                 )
@@ -190,18 +298,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the bridge (configured by the environment and .env; see README); "
         "with no DISCORD_BOT_TOKEN it runs against an in-process local Discord server",
     )
+    # Values are checked by _cmd_run, not argparse, so a bad one is one line and exit 3
+    # like a bad variable (argparse would print its usage and exit 2).
     run_parser.add_argument("--env-file", default=None, help="the .env file (default: ./.env)")
     run_parser.add_argument(
         "--log-level",
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         default="INFO",
+        metavar="{DEBUG,INFO,WARNING,ERROR}",
         help="logging level (default: INFO)",
     )
     run_parser.add_argument(
-        "--local-port", type=int, default=0, help="local mode: HTTP port of the local server"
+        "--local-port", default="0", help="local mode: HTTP port of the local server"
     )
     run_parser.add_argument(
-        "--local-gateway-port", type=int, default=0, help="local mode: its gateway port"
+        "--local-gateway-port", default="0", help="local mode: its gateway port"
     )
     run_parser.set_defaults(func=_cmd_run)
     return parser

@@ -9,14 +9,20 @@ an existing ``.env`` works unchanged.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import attrs
 from dotenv import dotenv_values
+from dotenv.parser import parse_stream
+
+from protocol.claude.control import ControlError, validate_model
 
 # The permission modes the CLI accepts for --permission-mode (claude --help, 2.1.x).
 PERMISSION_MODES = frozenset({"default", "acceptEdits", "plan", "bypassPermissions", "dontAsk"})
@@ -108,7 +114,7 @@ def load_config(
     env = _merged_environment(os.environ if environ is None else environ, dotenv_path)
     reader = _Reader(env)
 
-    token = reader.text("DISCORD_BOT_TOKEN")
+    token = _bot_token(reader)
     channel_id = reader.snowflake("DISCORD_CHANNEL_ID")
     if token is not None and channel_id is None:
         raise ConfigError(
@@ -135,21 +141,21 @@ def load_config(
         )
 
     working_dir = reader.path("CLAUDE_WORKING_DIR") or Path.cwd()
-    if not working_dir.is_dir():
+    if not _is_dir(working_dir):
         raise ConfigError(
-            "CLAUDE_WORKING_DIR", f"{str(working_dir)!r} is not an existing directory"
+            "CLAUDE_WORKING_DIR",
+            f"{str(working_dir)!r} is not an existing directory; create it or point "
+            "CLAUDE_WORKING_DIR at the repository sessions should work in",
         )
 
-    api_base = (reader.text("DISCORD_API_BASE_URL") or DEFAULT_DISCORD_API).rstrip("/")
-    if not api_base.startswith(("http://", "https://")):
-        raise ConfigError("DISCORD_API_BASE_URL", f"got {api_base!r}; it must be an http(s) URL")
+    api_base = _api_base_url(reader)
 
     return Config(
         discord_bot_token=token,
         discord_channel_id=channel_id,
         discord_api_base_url=api_base,
         claude_command=reader.text("CLAUDE_COMMAND") or "claude",
-        claude_model=reader.text("CLAUDE_MODEL"),
+        claude_model=_model(reader),
         claude_permission_mode=permission_mode,
         claude_working_dir=working_dir,
         max_concurrent_sessions=reader.integer("MAX_CONCURRENT_SESSIONS", default=3, low=1),
@@ -161,7 +167,7 @@ def load_config(
         allowed_user_ids=frozenset(allowed),
         coordination_channel_id=reader.snowflake("COORDINATION_CHANNEL_ID"),
         lounge_channel_id=reader.snowflake("LOUNGE_CHANNEL_ID"),
-        worktree_base_dir=reader.path("WORKTREE_BASE_DIR"),
+        worktree_base_dir=_worktree_base_dir(reader),
         database_path=reader.path("CCBRIDGE_DB_PATH") or Path("ccbridge.db"),
         api_port=_port(reader),
         api_secret=_api_secret(reader),
@@ -181,19 +187,120 @@ def _port(reader: _Reader) -> int:
 
 def _api_secret(reader: _Reader) -> str | None:
     secret = reader.text("CCBRIDGE_API_SECRET")
+    advice = "e.g. the output of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
     if secret is not None and len(secret) < API_SECRET_MIN_LENGTH:
         raise ConfigError(
             "CCBRIDGE_API_SECRET",
-            f"is {len(secret)} characters; use at least {API_SECRET_MIN_LENGTH}, e.g. the "
-            "output of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`",
+            f"is {len(secret)} characters; use at least {API_SECRET_MIN_LENGTH}, {advice}",
+        )
+    if secret is not None and not _HEADER_SAFE.fullmatch(secret):
+        # It travels in an Authorization header, which carries printable ASCII only.
+        raise ConfigError(
+            "CCBRIDGE_API_SECRET",
+            f"may hold only printable ASCII without spaces (it is sent in an HTTP header); "
+            f"{advice}",
         )
     return secret
+
+
+# Printable ASCII without spaces: what an HTTP header value can carry as one token.
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
+
+# Bot tokens are dot-separated base64url parts; anything else was pasted with something
+# around it (quotes, a space, a line of the Developer Portal page).
+_BOT_TOKEN = re.compile(r"[A-Za-z0-9_.-]+")
+
+# Discord ids are unsigned 64-bit integers ("snowflakes"):
+# https://discord.com/developers/docs/reference#snowflakes
+SNOWFLAKE_MAX = 2**64 - 1
+
+# A turn, a stall notice or a permission prompt longer than a week is a typo, and a huge or
+# infinite number of seconds overflows the clocks and timers it is added to.
+MAX_SECONDS = 7 * 24 * 3600.0
+
+
+def _bot_token(reader: _Reader) -> str | None:
+    token = reader.text("DISCORD_BOT_TOKEN")
+    if token is None:
+        return None
+    if token.lower().startswith("bot "):
+        raise ConfigError(
+            "DISCORD_BOT_TOKEN",
+            "starts with 'Bot '; set the token alone, without the 'Bot ' prefix",
+        )
+    if not _BOT_TOKEN.fullmatch(token):
+        raise ConfigError(
+            "DISCORD_BOT_TOKEN",
+            "is not a bot token (it holds spaces, quotes or other characters a token never "
+            "has); copy it "
+            "again from the Developer Portal (Bot -> Reset Token)",
+        )
+    return token
+
+
+def _model(reader: _Reader) -> str | None:
+    model = reader.text("CLAUDE_MODEL")
+    if model is None:
+        return None
+    try:
+        return validate_model(model)
+    except ControlError:
+        raise ConfigError(
+            "CLAUDE_MODEL",
+            f"got {model!r}; use an alias (e.g. sonnet, opus, haiku) or a full model id such "
+            "as claude-sonnet-4-5, or unset it for the CLI's default",
+        ) from None
+
+
+def _api_base_url(reader: _Reader) -> str:
+    api_base = (reader.text("DISCORD_API_BASE_URL") or DEFAULT_DISCORD_API).rstrip("/")
+    advice = f"it must be an http(s) URL such as {DEFAULT_DISCORD_API}"
+    if not _HEADER_SAFE.fullmatch(api_base):
+        raise ConfigError("DISCORD_API_BASE_URL", f"got {api_base!r}; {advice}")
+    try:
+        parts = urlsplit(api_base)
+        parts.port  # noqa: B018 - parsing the port raises ValueError for a bad one
+    except ValueError:
+        raise ConfigError("DISCORD_API_BASE_URL", f"got {api_base!r}; {advice}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError("DISCORD_API_BASE_URL", f"got {api_base!r}; {advice}")
+    if parts.query or parts.fragment:
+        raise ConfigError(
+            "DISCORD_API_BASE_URL", f"got {api_base!r}; {advice}, without ?query or #fragment"
+        )
+    return api_base
+
+
+def _worktree_base_dir(reader: _Reader) -> Path | None:
+    base = reader.path("WORKTREE_BASE_DIR")
+    if base is not None and not _is_dir(base):
+        raise ConfigError(
+            "WORKTREE_BASE_DIR",
+            f"{str(base)!r} is not an existing directory; create it (mkdir -p) or unset "
+            "WORKTREE_BASE_DIR to turn worktree cleanup off",
+        )
+    return base
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):  # a name too long for the filesystem, say
+        return False
 
 
 def _merged_environment(environ: Mapping[str, str], dotenv_path: Path | None) -> dict[str, str]:
     path = dotenv_path if dotenv_path is not None else Path(".env")
     merged: dict[str, str] = {}
-    if path.exists():
+    if _exists(path):
+        _check_dotenv_syntax(path)
         try:
             file_values = dotenv_values(path)
         except OSError as exc:
@@ -201,6 +308,28 @@ def _merged_environment(environ: Mapping[str, str], dotenv_path: Path | None) ->
         merged.update({k: v for k, v in file_values.items() if v is not None})
     merged.update(environ)
     return merged
+
+
+def _check_dotenv_syntax(path: Path) -> None:
+    """A line python-dotenv cannot parse is only logged and skipped by it; here it stops
+    the start, since the setting it held would be silently lost."""
+    try:
+        with path.open(encoding="utf-8") as stream:
+            bindings = list(parse_stream(stream))
+    except OSError as exc:
+        raise ConfigError(".env", f"cannot read {str(path)!r}: {exc.strerror}") from exc
+    except UnicodeDecodeError:
+        raise ConfigError(
+            ".env", f"{str(path)!r} is not UTF-8 text; save it as UTF-8 (NAME=value lines)"
+        ) from None
+    for binding in bindings:
+        if binding.error:
+            line = binding.original.string.strip()
+            raise ConfigError(
+                ".env",
+                f"{str(path)!r} line {binding.original.line} cannot be parsed ({line[:40]!r}); "
+                "write NAME=value, quoting values that hold spaces or #",
+            )
 
 
 @attrs.define
@@ -211,6 +340,8 @@ class _Reader:
 
     def text(self, name: str) -> str | None:
         value = self.env.get(name, "").strip()
+        if "\x00" in value:  # only a .env can hold one; no file name or id can
+            raise ConfigError(name, "holds a NUL character; remove it")
         return value or None
 
     def _parsed(self, name: str, parse: Callable[[str], T], expected: str) -> T | None:
@@ -223,7 +354,12 @@ class _Reader:
             raise ConfigError(name, f"must be {expected}, got {raw!r}") from None
 
     def snowflake(self, name: str) -> int | None:
-        return self._parsed(name, _parse_snowflake, "a numeric Discord id")
+        return self._parsed(
+            name,
+            _parse_snowflake,
+            "a numeric Discord id (up to 20 digits; turn on Developer Mode in Discord and use "
+            "Copy ID)",
+        )
 
     def snowflake_set(self, name: str) -> set[int]:
         raw = self.text(name)
@@ -238,35 +374,54 @@ class _Reader:
             except ValueError:
                 raise ConfigError(
                     name,
-                    f"must be comma-separated numeric Discord user ids, got {part.strip()!r}; "
-                    "turn on Developer Mode in Discord and use Copy User ID",
+                    "must be comma-separated numeric Discord user ids (up to 20 digits each), "
+                    f"got {part.strip()!r}; turn on Developer Mode in Discord and use Copy "
+                    "User ID",
                 ) from None
         return ids
 
     def integer(self, name: str, *, default: int, low: int) -> int:
-        value = self._parsed(name, int, "a whole number")
+        value = self._parsed(name, _parse_integer, "a whole number")
         if value is None:
             return default
         if value < low:
             raise ConfigError(name, f"must be at least {low}, got {value}")
         return value
 
-    def seconds(self, name: str, *, default: float) -> float:
+    def seconds(self, name: str, *, default: float, high: float = MAX_SECONDS) -> float:
         value = self._parsed(name, float, "a number of seconds")
         if value is None:
             return default
-        if not value > 0:
+        if not value > 0 or not math.isfinite(value):
             raise ConfigError(name, f"must be a positive number of seconds, got {value}")
+        if value > high:
+            raise ConfigError(name, f"must be at most {high:g} seconds, got {value:g}")
         return value
 
     def path(self, name: str) -> Path | None:
         raw = self.text(name)
-        return Path(raw).expanduser() if raw is not None else None
+        if raw is None:
+            return None
+        try:
+            return Path(raw).expanduser()
+        except RuntimeError:  # ~user/... for a user this machine does not know
+            raise ConfigError(
+                name, f"{raw!r} names an unknown home directory; write the full path"
+            ) from None
+
+
+def _parse_integer(raw: str) -> int:
+    # ASCII digits only: int() would also take "1_000" or "٣".
+    if not re.fullmatch(r"[+-]?[0-9]+", raw):
+        raise ValueError(raw)
+    return int(raw)
 
 
 def _parse_snowflake(raw: str) -> int:
+    if not re.fullmatch(r"[0-9]{1,20}", raw):
+        raise ValueError(raw)
     value = int(raw)
-    if value <= 0 or not raw.isdigit():
+    if not 0 < value <= SNOWFLAKE_MAX:
         raise ValueError(raw)
     return value
 
@@ -281,7 +436,10 @@ def check_claude_command(config: Config, *, path: str | None = None) -> str:
         config: the loaded configuration.
         path: the search path (default: the ``PATH`` environment variable).
     """
-    found = shutil.which(config.claude_command, path=path)
+    try:
+        found = shutil.which(config.claude_command, path=path)
+    except (OSError, ValueError):  # a name too long for the filesystem, say
+        found = None
     if found is None:
         raise ConfigError(
             "CLAUDE_COMMAND",

@@ -24,7 +24,11 @@ from bridge.sessions.attachments import (
     MAX_IMAGE_BYTES,
     MAX_TEXT_BYTES,
     AttachmentInfo,
+    decode_text,
+    download_failure,
+    not_text_reason,
     plan_attachments,
+    refusal_notice,
 )
 from protocol.claude import control
 from protocol.claude import events as ev
@@ -70,13 +74,15 @@ async def prepare_input(rest: _Downloader, batch: Sequence[PendingMessage]) -> T
     """
     texts = [p.content for p in batch if p.content.strip()]
     plan = plan_attachments([a for p in batch for a in p.attachments])
-    refusals = [plan.refusal_notice() or ""] if plan.refused else []
+    refusals = [r.reason for r in plan.refused]
     text_files: list[control.TextAttachment] = []
     images: list[control.ImageAttachment] = []
     for info in plan.texts:
         data = await _download(rest, info, MAX_TEXT_BYTES, refusals)
-        if data is not None:
-            text = data.decode("utf-8", "replace")
+        text = decode_text(data) if data is not None else None
+        if data is not None and text is None:
+            refusals.append(not_text_reason(info.filename))
+        if text is not None:
             text_files.append(control.TextAttachment(filename=info.filename, text=text))
     for image in plan.images:
         data = await _download(rest, image.attachment, MAX_IMAGE_BYTES, refusals)
@@ -89,7 +95,7 @@ async def prepare_input(rest: _Downloader, batch: Sequence[PendingMessage]) -> T
         text=text,
         images=tuple(images),
         text_files=tuple(text_files),
-        refusals="\n".join(r for r in refusals if r) or None,
+        refusals=refusal_notice(refusals),
     )
 
 
@@ -99,7 +105,7 @@ async def _download(
     try:
         return await rest.download_attachment(info.url, max_bytes=max_bytes)
     except (DiscordError, httpx.HTTPError) as exc:
-        refusals.append(f"- `{info.filename}` could not be downloaded: {exc}")
+        refusals.append(download_failure(info.filename, exc))
         return None
 
 

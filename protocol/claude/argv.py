@@ -5,8 +5,9 @@
 * X3: user text never goes in argv: it is sent over stdin as a stream-json user message.
   :func:`build_argv` still accepts a one-shot ``prompt`` for tools that need it, and then
   puts ``--`` before it so a prompt starting with ``-`` can never become a flag.
-* X4: :func:`child_env` removes the bot token and the API secret (by name and by value)
-  and adds ``DISCORD_THREAD_ID`` and the bridge API URL.
+* X4: :func:`child_env` removes the bot token and the API secret: by name, and every
+  variable whose name or value contains either (as is or percent-encoded, so a URL or a
+  header carrying one goes too); it adds ``DISCORD_THREAD_ID`` and the bridge API URL.
 
 The flags always passed (``-p --output-format stream-json --verbose --input-format
 stream-json --permission-prompt-tool stdio``) are what make the control protocol work:
@@ -19,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from typing import Final
+from urllib.parse import quote, quote_plus
 
 import attrs
 
@@ -191,19 +193,15 @@ def child_env(
         base: The bridge's environment (``os.environ``).
         thread_id: The Discord thread this session serves, as ``DISCORD_THREAD_ID``.
         api_url: The bridge's local API, as ``CCDB_API_URL`` (the name scripts use).
-        secrets: Secret values (bot token, API secret); any variable holding one of them is
-            removed too, whatever its name.
-        extra: Variables to add last.
+        secrets: Secret values (bot token, API secret); any variable whose name or value
+            contains one of them, or its percent-encoding, is removed too, whatever its
+            name (``AUTH_HEADER=Bot <token>``, ``HOOK_URL=https://...?key=<secret>``).
+        extra: Variables to add last (filtered like the rest).
 
     Returns:
         A new dict; ``base`` is not modified.
     """
-    secret_values = {value for value in secrets if value}
-    env = {
-        key: value
-        for key, value in base.items()
-        if key not in SECRET_VARIABLES and value not in secret_values
-    }
+    env = {key: value for key, value in base.items() if key not in SECRET_VARIABLES}
     # TaskCreate/TaskUpdate/TaskList are off by default in CLI 2.1.330; the bridge renders
     # a task list from them.
     env.setdefault("CLAUDE_CODE_ENABLE_TODO_TOOLS", "1")
@@ -213,4 +211,21 @@ def child_env(
         env["CCDB_API_URL"] = api_url
     if extra:
         env.update(extra)
-    return env
+    forms = secret_forms(secrets)
+    return {
+        key: value
+        for key, value in env.items()
+        if not any(form in value or form in key for form in forms)
+    }
+
+
+def secret_forms(secrets: Sequence[str]) -> frozenset[str]:
+    """Each non-empty secret as written and percent-encoded (as in a URL or a form body)."""
+    forms: set[str] = set()
+    for secret in secrets:
+        if secret:
+            # surrogatepass: os.environ holds undecodable bytes as lone surrogates.
+            encoded = quote(secret, safe="", errors="surrogatepass")
+            plus = quote_plus(secret, safe="", errors="surrogatepass")
+            forms |= {secret, encoded, plus}
+    return frozenset(forms)

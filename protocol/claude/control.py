@@ -18,8 +18,10 @@ builders do, and raise :class:`ControlError` (the caller's fault) before anythin
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
@@ -115,6 +117,22 @@ class TextAttachment:
     text: str
 
 
+def attachment_name(filename: str) -> str:
+    """``filename`` escaped for the quoted ``name`` attribute of the ``<attached_file>``
+    frame: XML's five special characters become entities, and control characters, line
+    breaks and lone surrogates become character references, so a name can neither close
+    the attribute or the tag nor start a new line; ``html.unescape`` gives the name back."""
+    return "".join(
+        f"&#{ord(c)};" if unicodedata.category(c) in _ESCAPED_CATEGORIES else c
+        for c in html.escape(filename, quote=True)
+    )
+
+
+# Control and format characters, lone surrogates, private use and unassigned code points,
+# and the line and paragraph separators.
+_ESCAPED_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
 def user_message(
     text: str,
     *,
@@ -138,8 +156,8 @@ def user_message(
         content.append(
             {
                 "type": "text",
-                "text": f'<attached_file name="{attached.filename}">\n{attached.text}\n'
-                "</attached_file>",
+                "text": f'<attached_file name="{attachment_name(attached.filename)}">\n'
+                f"{attached.text}\n</attached_file>",
             }
         )
     for image in images:

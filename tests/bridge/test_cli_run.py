@@ -30,12 +30,19 @@ def test_bad_configuration_exits_with_one_line_naming_the_variable(
     monkeypatch.setenv("CLAUDE_WORKING_DIR", str(tmp_path))
     monkeypatch.setenv("MAX_CONCURRENT_SESSIONS", "zero")
     monkeypatch.delenv("DISCORD_BOT_TOKEN", raising=False)
-    status = main(["run", "--env-file", str(tmp_path / "missing.env")])
+    monkeypatch.chdir(tmp_path)  # no ./.env there
+    status = main(["run"])
     err = capsys.readouterr().err
     assert status == EXIT_BAD_CONFIG
     assert err == (
         "ccbridge: bad configuration: MAX_CONCURRENT_SESSIONS: must be a whole number, got 'zero'\n"
     )
+
+
+def _empty_env_file(tmp_path: Path) -> Path:
+    path = tmp_path / "empty.env"
+    path.touch()
+    return path
 
 
 class Lines:
@@ -70,7 +77,7 @@ async def test_run_in_local_mode_answers_in_a_thread_and_stops_on_sigterm(tmp_pa
         CCBRIDGE_DB_PATH=str(tmp_path / "ccbridge.db"),
     )
     proc = await trio.lowlevel.open_process(
-        [sys.executable, "-m", "bridge", "run", "--env-file", str(tmp_path / "none.env")],
+        [sys.executable, "-m", "bridge", "run", "--env-file", str(_empty_env_file(tmp_path))],
         stdout=subprocess.PIPE,
         env=env,
         cwd=tmp_path,
@@ -109,7 +116,11 @@ async def test_run_in_local_mode_answers_in_a_thread_and_stops_on_sigterm(tmp_pa
             await proc.wait()
 
 
-async def test_a_refused_token_exits_78_with_advice(tmp_path: Path) -> None:
+async def _run_with_a_refused_token(
+    tmp_path: Path, *, token_in_dotenv: bool
+) -> subprocess.CompletedProcess[bytes]:
+    """``ccbridge run`` in ``tmp_path`` (also CLAUDE_WORKING_DIR) with a token Discord
+    refuses, given in the environment or in ``./.env``."""
     async with open_discord_local(realism=Realism.off(), rng=random.Random(5)) as server:
         env = {
             k: v
@@ -117,7 +128,6 @@ async def test_a_refused_token_exits_78_with_advice(tmp_path: Path) -> None:
             if not k.startswith(("DISCORD_", "CLAUDE", "CCBRIDGE"))
         }
         env.update(
-            DISCORD_BOT_TOKEN="not-the-token",
             # A runnable CLI, so that start-up gets past the CLAUDE_COMMAND check to the token.
             CLAUDE_COMMAND=str(write_fake_claude(tmp_path, "text_thinking")),
             DISCORD_API_BASE_URL=server.rest_url,
@@ -126,18 +136,47 @@ async def test_a_refused_token_exits_78_with_advice(tmp_path: Path) -> None:
             CLAUDE_WORKING_DIR=str(tmp_path),
             CCBRIDGE_DB_PATH=str(tmp_path / "ccbridge.db"),
         )
+        argv = [sys.executable, "-m", "bridge", "run"]
+        if token_in_dotenv:
+            (tmp_path / ".env").write_text("DISCORD_BOT_TOKEN=not-the-token\n")
+        else:
+            env["DISCORD_BOT_TOKEN"] = "not-the-token"
+            argv += ["--env-file", str(_empty_env_file(tmp_path))]
         with trio.fail_after(TIMEOUT):
-            result = await trio.run_process(
-                [sys.executable, "-m", "bridge", "run", "--env-file", str(tmp_path / "none.env")],
+            return await trio.run_process(
+                argv,
                 env=env,
                 cwd=tmp_path,
                 capture_stdout=True,
                 capture_stderr=True,
                 check=False,
             )
+
+
+REFUSED = "ccbridge: Discord rejected the bot token (HTTP 401 on GET /gateway/bot)"
+
+
+async def test_a_refused_token_exits_78_with_advice(tmp_path: Path) -> None:
+    result = await _run_with_a_refused_token(tmp_path, token_in_dotenv=False)
     assert result.returncode == EXIT_GATEWAY_FATAL
-    last = result.stderr.decode().strip().splitlines()[-1]
-    assert last.startswith(
-        "ccbridge: Discord rejected the bot token (HTTP 401 on GET /gateway/bot)"
-    )
+    stderr = result.stderr.decode()
+    assert "Traceback" not in stderr
+    assert len(stderr.splitlines()) == 1, stderr  # the clear line alone, nothing before it
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith(REFUSED)
     assert "DISCORD_BOT_TOKEN" in last
+
+
+async def test_a_dotenv_with_the_token_inside_the_working_dir_is_warned_about(
+    tmp_path: Path,
+) -> None:
+    result = await _run_with_a_refused_token(tmp_path, token_in_dotenv=True)
+    assert result.returncode == EXIT_GATEWAY_FATAL
+    warning, refused = result.stderr.decode().splitlines()
+    assert warning == (
+        f"ccbridge: warning: {str(tmp_path / '.env')!r} holds DISCORD_BOT_TOKEN and is inside "
+        f"CLAUDE_WORKING_DIR ({str(tmp_path)!r}), where Claude can read it; move it out "
+        "(e.g. to ~/.config/ccbridge/env) and start with --env-file PATH, or set these "
+        "variables in the environment instead"
+    )
+    assert refused.startswith(REFUSED)

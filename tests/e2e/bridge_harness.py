@@ -364,8 +364,10 @@ async def open_bridge_process(scene: Scene, **env: str) -> AsyncIterator[BridgeP
     until its gateway is READY. The block must end it (signal and wait); a process still
     running at the end is killed."""
     seen = len(scene.exchanges)
+    empty_env_file = scene.tmp_path / "empty.env"  # --env-file must name an existing file
+    empty_env_file.touch()
     process = await trio.lowlevel.open_process(
-        [sys.executable, "-m", "bridge", "run", "--env-file", str(scene.tmp_path / "none.env")],
+        [sys.executable, "-m", "bridge", "run", "--env-file", str(empty_env_file)],
         stdout=subprocess.PIPE,
         env=scene.bridge_env(**env),
         cwd=scene.tmp_path,
