@@ -12,7 +12,9 @@ This is the one place where parts meet. :func:`open_bridge` starts, in order::
     └── gateway      started last, so nothing arrives before the router exists
     local API        Starlette on 127.0.0.1 (lounge, sessions, health)
 
-then starts K2 worktree cleanup in the background and resumes the marked sessions.
+then starts K2 worktree cleanup in the background. The marked sessions are resumed by the
+router once the gateway is READY, after the catch-up of their threads
+(:meth:`Bridge.wait_ready`).
 
 Shutdown (A4), when the block ends for any reason, bounded by ``shutdown_timeout``: the
 gateway and the router stop (no new work), every session is asked ``PrepareShutdown``
@@ -53,7 +55,7 @@ from bridge.discord import (
 from bridge.sessions.coordinator import CoordinatorConfig, coordinator_actor
 from bridge.sessions.limiter import LIMITER_MAILBOX, limiter_actor
 from bridge.sessions.messages import PrepareShutdown, ResumeSession
-from bridge.sessions.router import ROUTER_MAILBOX, RouterConfig, router_actor
+from bridge.sessions.router import ROUTER_MAILBOX, RouterConfig, Startup, router_actor
 from bridge.sessions.session import SESSION_MAILBOX, SessionDeps, session_actor
 from bridge.sessions.worktrees import cleanup_worktrees
 from bridge.store import Database
@@ -104,7 +106,8 @@ class Bridge:
         gateway: actors.Ref[Any],
         api_url: str,
         tokens: SessionTokens,
-        resumed: tuple[tuple[int, str], ...],
+        resumed: list[tuple[int, str]],
+        startup: Startup,
     ) -> None:
         self.config = config
         self.system = system
@@ -119,10 +122,21 @@ class Bridge:
         self.api_url = api_url
         """Base URL of the local API, e.g. ``http://127.0.0.1:43121``."""
         self.tokens = tokens
-        self.resumed = resumed
-        """``(thread_id, reason)`` of every session resumed at start (A4)."""
+        self._resumed = resumed
+        self._startup = startup
         self._shutdown_started = False
         self._shutdown_done = trio.Event()
+
+    @property
+    def resumed(self) -> tuple[tuple[int, str], ...]:
+        """``(thread_id, reason)`` of every session resumed at start (A4), by thread id;
+        complete once :meth:`wait_ready` returns."""
+        return tuple(sorted(self._resumed))
+
+    async def wait_ready(self) -> None:
+        """Wait until the gateway's first READY was handled: status reactions corrected,
+        the main channel and every session thread caught up, marked sessions resumed."""
+        await self._startup.done.wait()
 
     def session_api_url(self, thread_id: int) -> str:
         """The API URL a thread's session uses (it carries the session's own token)."""
@@ -345,6 +359,7 @@ async def _start(
 ) -> Bridge:
     assert config.discord_bot_token is not None
     assert config.discord_channel_id is not None
+    started_at = time.time()
     root = await system.start_supervisor(
         actors.SupervisorSpec(max_restarts=5, within=60.0), name="root", critical=True
     )
@@ -427,6 +442,13 @@ async def _start(
             ),
         ).as_child(id="sessions")
     )
+    resumed: list[tuple[int, str]] = []
+
+    async def resume(thread_id: int, reason: str) -> None:
+        resumed.extend(await _resume(store, sessions, [(thread_id, reason)]))
+
+    # A4: resumed by the router after READY and the thread's catch-up, not before.
+    startup = Startup(to_resume=tuple(to_resume), resume=resume)
     router = await root.start_child_spec(
         actors.ChildSpec(
             router_actor,
@@ -436,10 +458,14 @@ async def _start(
                     allowed_user_ids=config.allowed_user_ids,
                     working_dir=str(config.claude_working_dir),
                     model=config.claude_model,
+                    catch_up_max_age=config.catch_up_max_age_seconds,
+                    catch_up_max_messages=config.catch_up_max_messages,
+                    started_at=started_at,
                 ),
                 rest,
                 store,
                 sessions,
+                startup,
             ),
             id="router",
             mailbox=ROUTER_MAILBOX,
@@ -462,7 +488,6 @@ async def _start(
     if config.worktree_base_dir is not None:
         active = frozenset(thread_id for thread_id, _ in to_resume)
         nursery.start_soon(_cleanup_worktrees, config, active)
-    resumed = await _resume(store, sessions, to_resume)
     return Bridge(
         config=config,
         system=system,
@@ -477,6 +502,7 @@ async def _start(
         api_url=api_url,
         tokens=tokens,
         resumed=resumed,
+        startup=startup,
     )
 
 
