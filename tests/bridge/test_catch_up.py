@@ -171,3 +171,25 @@ async def test_a_slow_thread_creation_holds_no_other_thread(server: Any, tmp_pat
         started = [t for t, _ in sessions.of_type(UserMessage) if t in (second, third)]
         assert started == [second, third]
         assert server.control.channel(second)["name"] == "second"
+
+
+async def test_a_new_gateway_session_catches_up_what_it_missed(server: Any, tmp_path: Path) -> None:
+    world = server.world
+    channel = world.default_channel.id
+    sessions = Sessions()
+    async with await _bridge(server, _config(tmp_path), sessions) as bridge:
+        with trio.fail_after(TIMEOUT):
+            await bridge.wait_ready()
+        thread = int(server.control.post_message(channel, world.owner_id, "work")["id"])
+        await sessions.wait_for(lambda item: item[0] == thread)
+        # Discord ends the gateway session: the bridge must identify anew (after 1-5 s),
+        # and nothing posted meanwhile is replayed to the new session.
+        assert server.control.gateway_fault("invalid_session", resumable=False)["affected"]
+        missed = int(server.control.post_message(thread, world.owner_id, "while away")["id"])
+        await sessions.wait_for(lambda item: getattr(item[1], "message_id", None) == missed)
+        stats = await bridge.router.ask(GetRouterStats(), timeout=TIMEOUT)
+        assert (stats.catch_ups, stats.caught_up) == (2, 1)
+        assert [m.content for t, m in sessions.of_type(UserMessage) if t == thread] == [
+            "work",
+            "while away",
+        ]
