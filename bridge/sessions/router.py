@@ -95,7 +95,9 @@ CUSTOM_ID_MAX: Final = 100
 STORE_TIMEOUT: Final = 30.0
 """Seconds to wait for the store (a queue of writes under load, never a hang)."""
 ROUTER_MAILBOX = actors.Mailbox(capacity=1024, overflow=actors.Overflow.BLOCK_SENDER)
-"""The gateway sends with backpressure: a slow router slows socket reads, loses nothing."""
+"""The gateway sends with backpressure. The loop hands each dispatch to a lane at once, and
+lanes queue without bound: a thread stuck behind Discord loses nothing and slows no other
+thread; its backlog costs memory (one small job per message) until Discord answers."""
 _SNOWFLAKE_MAX: Final = 2**63 - 1
 """Discord ids are 64-bit; SQLite stores signed 64-bit integers. A larger or non-positive
 id is no Discord id: such a dispatch is malformed."""
