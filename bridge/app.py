@@ -12,7 +12,9 @@ This is the one place where parts meet. :func:`open_bridge` starts, in order::
     └── gateway      started last, so nothing arrives before the router exists
     local API        Starlette on 127.0.0.1 (lounge, sessions, health)
 
-then starts K2 worktree cleanup in the background and resumes the marked sessions.
+then starts K2 worktree cleanup in the background. The marked sessions are resumed by the
+router once the gateway is READY, after the catch-up of their threads
+(:meth:`Bridge.wait_ready`).
 
 Shutdown (A4), when the block ends for any reason, bounded by ``shutdown_timeout``: the
 gateway and the router stop (no new work), every session is asked ``PrepareShutdown``
@@ -62,7 +64,13 @@ from bridge.sessions.messages import (
 )
 from bridge.sessions.presentation.view import SessionRest
 from bridge.sessions.resume import resume_facts, resume_sessions, sessions_to_resume
-from bridge.sessions.router import ROUTER_MAILBOX, RouterConfig, RouterRest, router_actor
+from bridge.sessions.router import (
+    ROUTER_MAILBOX,
+    RouterConfig,
+    RouterRest,
+    Startup,
+    router_actor,
+)
 from bridge.sessions.session import SessionDeps, session_actor, session_child_spec
 from bridge.sessions.worktrees import cleanup_worktrees
 from bridge.store.actor import STORE_MAILBOX, StoreMessage, store_actor, store_call
@@ -112,7 +120,8 @@ class Bridge:
         gateway: actors.Ref[GatewayMessage],
         api_url: str,
         tokens: SessionTokens,
-        resumed: tuple[tuple[int, str], ...],
+        resumed: list[tuple[int, str]],
+        startup: Startup,
     ) -> None:
         self.config = config
         self.system = system
@@ -127,10 +136,21 @@ class Bridge:
         self.api_url = api_url
         """Base URL of the local API, e.g. ``http://127.0.0.1:43121``."""
         self.tokens = tokens
-        self.resumed = resumed
-        """``(thread_id, reason)`` of every session resumed at start (A4)."""
+        self._resumed = resumed
+        self._startup = startup
         self._shutdown_started = False
         self._shutdown_done = trio.Event()
+
+    @property
+    def resumed(self) -> tuple[tuple[int, str], ...]:
+        """``(thread_id, reason)`` of every session resumed at start (A4), by thread id;
+        complete once :meth:`wait_ready` returns."""
+        return tuple(sorted(self._resumed))
+
+    async def wait_ready(self) -> None:
+        """Wait until the gateway's first READY was handled: status reactions corrected,
+        the main channel and every session thread caught up, marked sessions resumed."""
+        await self._startup.done.wait()
 
     def session_api_url(self, thread_id: int) -> str:
         """The API URL a thread's session uses (it carries the session's own token)."""
@@ -343,6 +363,7 @@ async def _start(
     router_rest: RouterRest = rest
     session_rest: SessionRest = rest
     gateway_rest: GatewayBotSource = rest
+    started_at = time.time()
     root = await system.start_supervisor(
         actors.SupervisorSpec(max_restarts=5, within=60.0), name="root", critical=True
     )
@@ -423,6 +444,17 @@ async def _start(
             ),
         ).as_child(id="sessions")
     )
+    resumed: list[tuple[int, str]] = []
+
+    async def resume(thread_id: int, reason: str) -> None:
+        resumed.extend(
+            await resume_sessions(
+                store, sessions, [(thread_id, reason)], store_timeout=STORE_TIMEOUT
+            )
+        )
+
+    # A4: resumed by the router after READY and the thread's catch-up, not before.
+    startup = Startup(to_resume=tuple(to_resume), resume=resume)
     router = await root.start_child_spec(
         actors.ChildSpec(
             router_actor,
@@ -432,10 +464,14 @@ async def _start(
                     allowed_user_ids=config.allowed_user_ids,
                     working_dir=str(config.claude_working_dir),
                     model=config.claude_model,
+                    catch_up_max_age=config.catch_up_max_age_seconds,
+                    catch_up_max_messages=config.catch_up_max_messages,
+                    started_at=started_at,
                 ),
                 router_rest,
                 store,
                 sessions,
+                startup,
             ),
             id="router",
             mailbox=ROUTER_MAILBOX,
@@ -458,7 +494,6 @@ async def _start(
     if config.worktree_base_dir is not None:
         active = frozenset(thread_id for thread_id, _ in to_resume)
         nursery.start_soon(_cleanup_worktrees, config, active)
-    resumed = await resume_sessions(store, sessions, to_resume, store_timeout=STORE_TIMEOUT)
     return Bridge(
         config=config,
         system=system,
@@ -473,6 +508,7 @@ async def _start(
         api_url=api_url,
         tokens=tokens,
         resumed=resumed,
+        startup=startup,
     )
 
 

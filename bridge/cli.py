@@ -219,7 +219,8 @@ async def _run_bridge_until_signalled(config: Any, options: _RunOptions) -> None
     # Opened first, so a signal during start-up is kept and still ends the run cleanly.
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with contextlib.AsyncExitStack() as stack:
-            if config.local_mode:
+            local = config.local_mode
+            if local:
                 server = await stack.enter_async_context(
                     open_discord_local(
                         port=options.local_port,
@@ -228,21 +229,47 @@ async def _run_bridge_until_signalled(config: Any, options: _RunOptions) -> None
                     )
                 )
                 config = local_config(config, server)
-                _print_local_help(server, config)
             bridge = await stack.enter_async_context(open_bridge(config))
-            print(
-                f"ccbridge is running: sessions start from messages in channel "
-                f"{config.discord_channel_id}; local API {bridge.api_url}. "
-                "Ctrl-C or SIGTERM stops it gracefully.",
-                flush=True,
-            )
-            async for signum in signals:
+            # Until READY the bot sees nothing: only then is it worth talking to.
+            signum = await _ready_or_signal(bridge, signals)
+            if signum is None:
+                if local:
+                    _print_local_help(server, config)
                 print(
-                    f"ccbridge: {signal.Signals(signum).name} received; shutting down "
-                    "(running turns are interrupted and resume at the next start)",
+                    f"ccbridge is running: sessions start from messages in channel "
+                    f"{config.discord_channel_id}; local API {bridge.api_url}. "
+                    "Ctrl-C or SIGTERM stops it gracefully.",
                     flush=True,
                 )
+                async for received in signals:
+                    signum = received
+                    break
+            assert signum is not None  # the loop above ends only on a signal
+            print(
+                f"ccbridge: {signal.Signals(signum).name} received; shutting down "
+                "(running turns are interrupted and resume at the next start)",
+                flush=True,
+            )
+
+
+async def _ready_or_signal(bridge: Any, signals: Any) -> int | None:
+    """Wait for the bridge's first READY; the signal number if a signal came first."""
+    import trio
+
+    received: int | None = None
+    async with trio.open_nursery() as nursery:
+
+        async def on_signal() -> None:
+            nonlocal received
+            async for signum in signals:
+                received = signum
                 break
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(on_signal)
+        await bridge.wait_ready()
+        nursery.cancel_scope.cancel()
+    return received
 
 
 def _print_local_help(server: Any, config: Any) -> None:

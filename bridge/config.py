@@ -82,6 +82,12 @@ class Config:
     """Where session worktrees live (K1/K2); ``None`` disables worktree cleanup."""
     database_path: Path
     """The SQLite file holding sessions, prompts and resume marks."""
+    catch_up_max_age_seconds: float = 86400.0
+    """Messages sent while the bridge was away are run at start only if at most this old;
+    older ones are listed in the catch-up notice."""
+    catch_up_max_messages: int = 20
+    """At most this many messages per channel or thread are run at catch-up (the newest);
+    the rest are listed in the notice."""
     api_port: int = 0
     """Port of the bridge's local HTTP API on 127.0.0.1 (0: any free port)."""
     api_secret: str | None = attrs.field(default=None, repr=False)
@@ -169,6 +175,8 @@ def load_config(
         lounge_channel_id=reader.snowflake("LOUNGE_CHANNEL_ID"),
         worktree_base_dir=_worktree_base_dir(reader),
         database_path=reader.path("CCBRIDGE_DB_PATH") or Path("ccbridge.db"),
+        catch_up_max_age_seconds=reader.seconds("CATCHUP_MAX_AGE_SECONDS", default=86400.0),
+        catch_up_max_messages=reader.integer("CATCHUP_MAX_MESSAGES", default=20, low=0),
         api_port=_port(reader),
         api_secret=_api_secret(reader),
     )

@@ -211,6 +211,31 @@ class RestClient:
             parse=_parser(m.Channel),
         )
 
+    async def get_messages(
+        self,
+        channel_id: int,
+        *,
+        after: int | None = None,
+        before: int | None = None,
+        limit: int = 100,
+    ) -> list[m.Message]:
+        """Up to ``limit`` (1-100) messages of a channel, newest first as Discord returns
+        them: the ones just after ``after`` or just before ``before`` (message ids), else
+        the newest (docs message.mdx "Get Channel Messages")."""
+        if not 1 <= limit <= 100:
+            raise ValueError(f"limit must be 1-100, got {limit}")
+        query = {"limit": str(limit)}
+        if after is not None:
+            query["after"] = str(after)
+        if before is not None:
+            query["before"] = str(before)
+        route = routes.GET_MESSAGES.compile(channel_id=channel_id)
+        request = HTTPRequest("GET", route.path, query=query)
+        history: list[m.Message] = await self._call(
+            self._job(route, Priority.MESSAGE, request, _parser(list[m.Message]))
+        )
+        return history
+
     async def modify_channel(
         self,
         channel_id: int,

@@ -405,6 +405,13 @@ class Control:
             )
         return {"affected": n}
 
+    def dispatch(self, event: str, data: Any = None, session_id: str | None = None) -> JSON:
+        if not isinstance(event, str) or not event:
+            raise invalid_form_body(
+                [FieldError(("event",), "BASE_TYPE_REQUIRED", "event must be a dispatch name")]
+            )
+        return {"sessions": self.hub.inject_dispatch(event, data, session_id)}
+
     def rest_fault(self, **fields: Any) -> JSON:
         if "global" in fields:
             fields["is_global"] = fields.pop("global")
@@ -484,6 +491,7 @@ class Control:
             ),
             R("/faults/gateway", j(lambda b, p: self.gateway_fault(**b)), methods=["POST"]),
             R("/faults/rest", j(lambda b, p: self.rest_fault(**b)), methods=["POST"]),
+            R("/faults/dispatch", j(lambda b, p: self.dispatch(**b)), methods=["POST"]),
             R("/faults", j(lambda b, p: self.clear_faults()), methods=["DELETE"]),
         ]
 

@@ -220,6 +220,15 @@ class GatewayHub:
             c.push("drop", None)
         return len(targets)
 
+    def inject_dispatch(self, event: str, data: Any, session_id: str | None = None) -> int:
+        """Send a dispatch with exactly this ``t`` and ``d`` (no checks, no world change) to
+        every live session, or one: for testing how a client takes junk. Kept for RESUME
+        like any dispatch. Returns how many sessions got it."""
+        targets = [s for s in self.sessions.values() if session_id is None or s.id == session_id]
+        for session in targets:
+            self._send_dispatch(session, event, data)
+        return len(targets)
+
     def inject_heartbeat_request(self, session_id: str | None = None) -> int:
         targets = self._targets(session_id)
         for c in targets:

@@ -10,14 +10,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
 import attrs
 
 import actors
 from bridge.sessions.messages import ResumeSession
 from bridge.store import Database
-from bridge.store.actor import store_call
+from bridge.store.actor import StoreMessage, store_call
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +71,7 @@ def _clear_mark(thread_id: int) -> Callable[[Database], object]:
 
 
 async def resume_sessions(
-    store: actors.Ref[Any],
+    store: actors.Ref[StoreMessage],
     sessions: actors.SupervisorRef,
     to_resume: list[tuple[int, str]],
     *,

@@ -2,64 +2,86 @@
 
 Theory of operation
 -------------------
-The gateway tells every dispatch to the router as a ``GatewayDispatch``. The router keeps
-no session state of its own beyond what it needs to route: the store says which threads
-are sessions (they outlive the process) and the sessions supervisor says which session
-actors run. Three entry points, each checked against the allowed users first (X5):
+The gateway tells every dispatch to the router as a ``GatewayDispatch``. The router's loop
+never waits on Discord (nor on the store): it parses the dispatch, checks it, and hands the
+work to a *lane* (:mod:`bridge.sessions.lanes`), one per channel or thread, or to a helper
+task. A lane runs its thread's work in order, so one thread waiting on a rate-limited call
+delays only that thread, and messages of one thread keep their order. Four entry points,
+each checked against the allowed users first (X5):
 
-* ``MESSAGE_CREATE`` in the configured channel starts a session: a thread is started from
-  the message (named by :func:`~bridge.sessions.usage.thread_name`, C1; Discord gives it the
-  message's id), a :class:`~bridge.store.SessionRecord` is stored, the message enters the
-  thread's inbox, and the thread's session actor is started and told ``UserMessage``. In
-  a session thread the message enters the inbox (deduplicated by message id: the gateway
-  may deliver twice) and then goes to the session, started if needed. The inbox write
-  comes first, so a message is never lost between the two.
+* ``MESSAGE_CREATE`` in the configured channel starts a session, in the main channel's lane
+  (so starts keep their order): the session record and the message's inbox entry are
+  stored first (a thread started from a message takes the message's id, so nothing typed
+  in the new thread can arrive before its session exists), then the thread is started
+  (named by :func:`~bridge.sessions.presentation.usage.thread_name`, C1), then the session actor is
+  started and told ``UserMessage``. In a session thread the message enters the inbox
+  (deduplicated by message id) in that thread's lane and then goes to the session.
 * ``INTERACTION_CREATE``: ``/stop`` becomes ``StopTurn``; a prompt button or select
   (``custom_id`` ``ccb:prompt:<prompt_id>:<choice>``) is acknowledged with a deferred
-  update at once (Discord allows 3 s) and becomes ``AnswerPrompt``. Interactions are
-  handled in helper tasks, so a slow thread creation never makes an acknowledgement late.
-* ``READY`` registers the slash commands in each guild (guild commands apply at once;
-  global ones can take an hour to reach clients).
+  update and becomes ``AnswerPrompt``. Each interaction is answered by its own helper task
+  (Discord allows 3 s, whatever a lane is doing); what it tells the session goes through the
+  thread's lane, behind the messages typed before it.
+* ``READY`` registers the slash commands in each guild, and starts the catch-up
+  (:mod:`bridge.sessions.catchup`): the main channel and every session thread that is not
+  ended get a lane job that reads the history after the channel's cursor (the newest
+  message id handled there, kept in the store) and feeds what it finds through the normal
+  path, before any live message of that lane. The first READY of the process also corrects
+  stale status reactions and resumes the sessions marked for resume (A4), in that order.
 * ``THREAD_DELETE`` of a session's thread marks the session ``ended`` and stops its actor.
-  (An archived thread is not ended: Discord archives idle threads, and a new message
-  unarchives them.)
 
 Someone not allowed is told so once per channel for messages, and with an ephemeral reply
 for interactions; nothing else happens (no thread, no inbox entry, no session).
 
-*Error handling*: a Discord error while handling one dispatch (the peer's fault) is logged
-with the dispatch and routing goes on; anything else is a bug and crashes the router, which
-its supervisor restarts.
+*Error handling*: a dispatch that does not structure (a cattrs validation error, an id
+out of range) is logged with its event name, counted (:class:`GetRouterStats`) and dropped.
+A Discord error while handling one (the peer's fault) is logged and routing goes on;
+anything else is a bug and crashes the router, which its supervisor restarts.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any, Final, Protocol
 
 import attrs
+import cattrs
 import trio
 
 import actors
 from bridge.discord.errors import DiscordError
 from bridge.discord.gateway import GatewayDispatch
 from bridge.sessions.attachments import AttachmentInfo
+from bridge.sessions.lanes import Job, Lanes
 from bridge.sessions.messages import AnswerPrompt, SessionMessage, StopTurn, UserMessage
-from bridge.sessions.usage import thread_name
-from bridge.store import Database, InboxItem, PromptState, SessionRecord, SessionStatus
+from bridge.sessions.presentation.usage import thread_name
+from bridge.sessions.router_catchup import CATCH_UP_PAGES_MAX, USER_MESSAGE_TYPES, CatchUpMixin
+from bridge.store import (
+    Database,
+    InboxItem,
+    InboxState,
+    PromptState,
+    SessionRecord,
+    SessionStatus,
+)
 from bridge.store.actor import StoreMessage, store_call
 from protocol.discord import models as m
 from protocol.discord.converter import make_converter
 
 __all__ = [
+    "CATCH_UP_PAGES_MAX",
     "PROMPT_PREFIX",
     "ROUTER_MAILBOX",
     "SLASH_COMMANDS",
+    "GetRouterStats",
     "RouterConfig",
     "RouterRest",
+    "RouterStats",
+    "Startup",
     "parse_prompt_custom_id",
     "prompt_custom_id",
     "router_actor",
@@ -74,11 +96,14 @@ CUSTOM_ID_MAX: Final = 100
 STORE_TIMEOUT: Final = 30.0
 """Seconds to wait for the store (a queue of writes under load, never a hang)."""
 ROUTER_MAILBOX = actors.Mailbox(capacity=1024, overflow=actors.Overflow.BLOCK_SENDER)
-"""The gateway sends with backpressure: a slow router slows socket reads, loses nothing."""
+"""The gateway sends with backpressure. The loop hands each dispatch to a lane at once, and
+lanes queue without bound: a thread stuck behind Discord loses nothing and slows no other
+thread; its backlog costs memory (one small job per message) until Discord answers."""
+_SNOWFLAKE_MAX: Final = 2**63 - 1
+"""Discord ids are 64-bit; SQLite stores signed 64-bit integers. A larger or non-positive
+id is no Discord id: such a dispatch is malformed."""
 
-# Message types a person types (resources/message.mdx "Message Types"); joins, pins and
-# thread-created notices are not instructions for Claude.
-_USER_MESSAGE_TYPES: Final = frozenset({m.MessageType.DEFAULT, m.MessageType.REPLY})
+_USER_MESSAGE_TYPES: Final = USER_MESSAGE_TYPES
 
 SLASH_COMMANDS: Final = (
     m.ApplicationCommand(
@@ -113,6 +138,24 @@ class RouterRest(Protocol):
         self, application_id: int, guild_id: int, commands: Sequence[m.ApplicationCommand]
     ) -> Any: ...
 
+    async def get_messages(
+        self,
+        channel_id: int,
+        *,
+        after: int | None = ...,
+        before: int | None = ...,
+        limit: int = ...,
+    ) -> list[m.Message]: ...
+
+    def submit_reaction(
+        self,
+        channel_id: int,
+        message_id: int,
+        *,
+        add: Sequence[str] = ...,
+        remove: Sequence[str] = ...,
+    ) -> None: ...
+
 
 @attrs.frozen(kw_only=True)
 class RouterConfig:
@@ -124,7 +167,74 @@ class RouterConfig:
     """Stored in each new session's record (CLAUDE_WORKING_DIR)."""
     model: str | None = None
     clock: Callable[[], float] = time.time
-    """Wall-clock seconds for stored timestamps."""
+    """Wall-clock seconds for stored timestamps and message ages."""
+    catch_up_max_age: float = 86400.0
+    """CATCHUP_MAX_AGE_SECONDS: older messages found at catch-up are listed, not run."""
+    catch_up_max_messages: int = 20
+    """CATCHUP_MAX_MESSAGES: at most this many (the newest) run per channel at catch-up."""
+    started_at: float | None = None
+    """When the bridge started (wall clock): a channel with no cursor yet is caught up from
+    here, so a message sent between the start and READY is not missed. Default: when the
+    router starts."""
+
+
+@attrs.frozen(kw_only=True)
+class Startup:
+    """What the first READY does besides the catch-up (A4: only once Discord is seen)."""
+
+    to_resume: tuple[tuple[int, str], ...] = ()
+    """``(thread_id, reason)`` of the sessions to resume."""
+    resume: Callable[[int, str], Awaitable[None]] | None = None
+    """Start a thread's session and tell it ``ResumeSession``; called in the thread's lane
+    after its catch-up, so the resumed turn carries the messages found."""
+    done: trio.Event = attrs.Factory(trio.Event)
+    """Set once reactions are corrected, every lane has caught up and the marked sessions
+    are resumed."""
+
+
+@attrs.define
+class RouterStats:
+    """Counters of one router incarnation."""
+
+    malformed: collections.Counter[str] = attrs.Factory(collections.Counter)
+    """Dispatches dropped because they did not structure, per event name."""
+    caught_up: int = 0
+    """Messages found at catch-up and fed through the normal path."""
+    not_run: int = 0
+    """Messages found at catch-up but only listed (too old, over the count)."""
+    reactions_fixed: int = 0
+    catch_ups: int = 0
+    """READYs that started a catch-up."""
+
+
+@attrs.frozen(kw_only=True)
+class GetRouterStats(actors.Ask[RouterStats]):
+    """A copy of the router's :class:`RouterStats` (tests, the dashboard)."""
+
+
+@attrs.frozen
+class _InLane:
+    """Run ``job`` in ``key``'s lane: how a helper task hands ordered work to the loop,
+    the lanes' only owner."""
+
+    key: int
+    job: Job
+
+
+@attrs.frozen
+class _LiveThread:
+    """A lane started a session (at catch-up): catch it up at later READYs too."""
+
+    thread_id: int
+
+
+class _Malformed(ValueError):
+    """A dispatch that structures but cannot be Discord's (an id out of range)."""
+
+
+_MALFORMED: Final = (cattrs.BaseValidationError, _Malformed, ValueError, TypeError, KeyError)
+"""What structuring junk raises: cattrs' errors, and the plain errors of its hooks."""
+_PEER_ERRORS: Final = (DiscordError,)
 
 
 def prompt_custom_id(prompt_id: str, choice: str) -> str:
@@ -155,20 +265,13 @@ def parse_prompt_custom_id(custom_id: str) -> tuple[str, str] | None:
     return prompt_id, choice
 
 
-@attrs.frozen
-class _Deps:
-    config: RouterConfig
-    rest: RouterRest
-    store: actors.Ref[StoreMessage]
-    sessions: actors.SupervisorRef
-
-
 async def router_actor(
     ctx: actors.Context[GatewayDispatch],
     config: RouterConfig,
     rest: RouterRest,
     store: actors.Ref[StoreMessage],
     sessions: actors.SupervisorRef,
+    startup: Startup | None = None,
 ) -> None:
     """Route ``GatewayDispatch`` messages (anything with ``name`` and ``data``).
 
@@ -177,135 +280,462 @@ async def router_actor(
         store: the store actor.
         sessions: the dynamic supervisor of session actors; ``start_child(thread_id,
             id=thread_id)`` starts a thread's session.
+        startup: what the first READY does (resume marked sessions); ``None``: nothing.
     """
-    deps = _Deps(config, rest, store, sessions)
-    converter = make_converter()
-    told_not_allowed: set[tuple[int, int]] = set()
+    if config.started_at is None:
+        config = attrs.evolve(config, started_at=config.clock())
+    live = await store_call(store, _live_threads, timeout=STORE_TIMEOUT)
+    router = _Router(ctx, config, rest, store, sessions, startup or Startup(), set(live))
     ctx.started()
     async for msg in ctx.mailbox:
+        router.handle(msg)
+
+
+def _live_threads(db: Database) -> list[int]:
+    return [r.thread_id for r in db.sessions() if r.status is not SessionStatus.ENDED]
+
+
+def _check_snowflakes(*ids: Any) -> None:
+    for value in ids:
+        if isinstance(value, int) and not 0 < value <= _SNOWFLAKE_MAX:
+            raise _Malformed(f"id {value} is out of Discord's range")
+
+
+class _Router(CatchUpMixin):
+    """The router's state; :meth:`handle` is the loop's one step and never awaits."""
+
+    def __init__(
+        self,
+        ctx: actors.Context[Any],
+        config: RouterConfig,
+        rest: RouterRest,
+        store: actors.Ref[StoreMessage],
+        sessions: actors.SupervisorRef,
+        startup: Startup,
+        live: set[int],
+    ) -> None:
+        self.ctx = ctx
+        self.config = config
+        self.rest = rest
+        self.store = store
+        self.sessions = sessions
+        self.startup = startup
+        self.live = live
+        """Session threads to catch up at a READY (loaded at start, kept by the loop)."""
+        self.converter = make_converter()
+        self.lanes = Lanes(ctx.nursery)
+        self.told_not_allowed: set[tuple[int, int]] = set()
+        self.stats = RouterStats()
+        self.readies = 0
+        self.guild_id: int | None = None
+
+    # -- the loop's step ---------------------------------------------------------------
+
+    def handle(self, msg: Any) -> None:
+        if isinstance(msg, _InLane):
+            self.lanes.submit(msg.key, msg.job)
+            return
+        if isinstance(msg, _LiveThread):
+            self.live.add(msg.thread_id)
+            return
+        if isinstance(msg, GetRouterStats):
+            msg.reply(attrs.evolve(self.stats, malformed=collections.Counter(self.stats.malformed)))
+            return
         name = getattr(msg, "name", None)
         data = getattr(msg, "data", None)
         if not isinstance(name, str) or not isinstance(data, dict):
             log.warning("router: ignoring unexpected message %r", msg)
-            continue
+            return
         try:
             if name == "MESSAGE_CREATE":
-                message = converter.structure(data, m.Message)
-                await _on_message(deps, message, told_not_allowed)
+                message = self.converter.structure(data, m.Message)
+                _check_snowflakes(
+                    message.id, message.channel_id, message.author.id, message.guild_id
+                )
+                self._on_message(message)
             elif name == "INTERACTION_CREATE":
-                interaction = converter.structure(data, m.Interaction)
-                ctx.nursery.start_soon(_on_interaction, deps, interaction)
+                interaction = self.converter.structure(data, m.Interaction)
+                _check_snowflakes(getattr(interaction, "id", None))
+                self.ctx.nursery.start_soon(self._on_interaction, interaction)
             elif name == "READY":
-                ready = converter.structure(data, m.Ready)
-                ctx.nursery.start_soon(_register_commands, deps, ready)
+                ready = self.converter.structure(data, m.Ready)
+                self._on_ready(ready)
             elif name == "THREAD_DELETE":
-                await _on_thread_deleted(deps, ctx.nursery, int(data["id"]))
-        except _PEER_ERRORS:
-            log.exception("router: Discord failed us while handling %s; routing goes on", name)
-
-
-_PEER_ERRORS: Final = (DiscordError,)
-
-
-# --- messages --------------------------------------------------------------------------
-
-
-async def _on_message(
-    deps: _Deps, message: m.Message, told_not_allowed: set[tuple[int, int]]
-) -> None:
-    if message.author.bot is True or message.webhook_id is not m.UNDEFINED:
-        return  # bots (ourselves included) and webhooks never drive Claude (A2 may)
-    if message.type not in _USER_MESSAGE_TYPES or message.guild_id is m.UNDEFINED:
-        return
-    in_main_channel = message.channel_id == deps.config.channel_id
-    record = None
-    if not in_main_channel:
-        record = await _session_record(deps, message.channel_id)
-        if record is None:
-            return  # a channel or thread that is none of ours
-    if message.author.id not in deps.config.allowed_user_ids:
-        key = (message.author.id, message.channel_id)
-        if key not in told_not_allowed:
-            told_not_allowed.add(key)
-            await deps.rest.create_message(
-                message.channel_id, content=NOT_ALLOWED, reply_to=message.id
+                thread_id = self.converter.structure(data.get("id"), m.Snowflake)
+                _check_snowflakes(thread_id)
+                self._on_thread_deleted(thread_id)
+        except _MALFORMED as exc:
+            self.stats.malformed[name] += 1
+            log.warning(
+                "router: dropped a malformed %s dispatch (%d so far): %s",
+                name,
+                self.stats.malformed[name],
+                _summary(exc),
             )
-        return
-    if in_main_channel:
-        await _start_session(deps, message)
+
+    # -- messages ----------------------------------------------------------------------
+
+    def _on_message(self, message: m.Message) -> None:
+        if message.author.bot is True or message.webhook_id is not m.UNDEFINED:
+            return  # bots (ourselves included) and webhooks never drive Claude (A2 may)
+        if message.type not in _USER_MESSAGE_TYPES or message.guild_id is m.UNDEFINED:
+            return
+        if self.guild_id is None and message.channel_id == self.config.channel_id:
+            self.guild_id = int(message.guild_id)
+        channel = message.channel_id
+        if message.author.id not in self.config.allowed_user_ids:
+            key = (message.author.id, channel)
+            first = key not in self.told_not_allowed
+            self.told_not_allowed.add(key)
+            self.lanes.submit(channel, partial(self._stranger, message, tell=first))
+        elif channel == self.config.channel_id:
+            self.live.add(message.id)
+            self.lanes.submit(channel, partial(self._start_session, message))
+        else:
+            self.lanes.submit(channel, partial(self._continue_session, message))
+
+    async def _stranger(self, message: m.Message, *, tell: bool) -> None:
+        channel, now = message.channel_id, self.config.clock()
+        main = channel == self.config.channel_id
+
+        def record(db: Database) -> bool:
+            if not main and db.get_session(channel) is None:
+                return False  # a channel or thread that is none of ours
+            db.cursor_advance(channel, message.id, now)
+            return True
+
+        if await self._db(record) and tell:
+            # Not in the lane: a rate-limited reply must not hold the thread's messages.
+            self.ctx.nursery.start_soon(self._reply_not_allowed, channel, message.id)
+
+    async def _reply_not_allowed(self, channel_id: int, message_id: int) -> None:
+        try:
+            await self.rest.create_message(channel_id, content=NOT_ALLOWED, reply_to=message_id)
+        except _PEER_ERRORS:
+            log.exception("router: could not tell a user in %s they are not allowed", channel_id)
+
+    async def _start_session(self, message: m.Message, *, notice: str | None = None) -> bool:
+        """Start a session from a main-channel message; False if it already had one."""
+        title = thread_name(message.content)
+        now = self.config.clock()
+        guild_id = message.guild_id if isinstance(message.guild_id, int) else self.guild_id
+        record = SessionRecord(
+            thread_id=message.id,
+            channel_id=message.channel_id,
+            guild_id=guild_id,
+            working_dir=self.config.working_dir,
+            title=title,
+            model=self.config.model,
+            created_at=now,
+            updated_at=now,
+        )
+        item = _inbox_item(message, message.id, now)
+
+        def store_new_session(db: Database) -> bool:
+            db.cursor_advance(message.channel_id, message.id, now)
+            # A redelivered message finds its session stored and starts nothing.
+            if db.get_session(message.id) is not None:
+                return False
+            db.put_session(record)
+            return db.inbox_add(item)
+
+        # Stored before the thread exists (Discord gives a thread started from a message
+        # that message's id), so nothing typed in the new thread finds no session.
+        if not await self._db(store_new_session):
+            return False
+        try:
+            await self.rest.start_thread_from_message(message.channel_id, message.id, name=title)
+        except _PEER_ERRORS as exc:
+            log.error("router: could not start a thread from message %s: %s", message.id, exc)
+            await self._db(partial(_abandon_session, message.id, now))
+            self.ctx.nursery.start_soon(
+                self._reply,
+                message.channel_id,
+                message.id,
+                f"I could not start a thread for this message ({exc}); please send it again.",
+            )
+            return False
+        if notice is not None:
+            await self._post(message.id, notice)
+        await self._deliver(message.id, _user_message(item, message))
+        return True
+
+    async def _continue_session(self, message: m.Message) -> None:
+        thread_id, now = message.channel_id, self.config.clock()
+        item = _inbox_item(message, thread_id, now)
+
+        def add(db: Database) -> bool:
+            if db.get_session(thread_id) is None:
+                return False  # a channel or thread that is none of ours
+            db.cursor_advance(thread_id, message.id, now)
+            return db.inbox_add(item)
+
+        if await self._db(add):
+            await self._deliver(thread_id, _user_message(item, message))
+
+    async def _deliver(self, thread_id: int, msg: Any) -> None:
+        """Tell the thread's session ``msg``, starting the session actor if it is not running.
+
+        A message already in the inbox is safe if the tell fails (the session is stopping for
+        a shutdown): it is marked for resume and picks the message up at the next start.
+        """
+        session = await self._session_ref(thread_id)
+        try:
+            await session.send(msg)
+        except (actors.ActorStopped, actors.MailboxFull) as exc:
+            log.warning("router: could not tell thread %s's session %r: %s", thread_id, msg, exc)
+
+    async def _session_ref(self, thread_id: int) -> actors.Ref[SessionMessage]:
+        ref = self.sessions.child(thread_id)
+        if ref is not None and ref.alive:
+            return ref
+        try:
+            return await self.sessions.start_child(thread_id, id=thread_id)
+        except actors.DuplicateChild:
+            # It was being started or is restarting under its supervisor: use that one.
+            existing = self.sessions.child(thread_id)
+            if existing is None:
+                raise
+            return existing
+
+    def _on_thread_deleted(self, thread_id: int) -> None:
+        self.live.discard(thread_id)
+        self.lanes.submit(thread_id, partial(self._end_session, thread_id))
+
+    async def _end_session(self, thread_id: int) -> None:
+        """A deleted thread's session can never be used again: it is ENDED (never resumed
+        automatically) and its actor, if running, stopped (which ends its ``claude``)."""
+        now = self.config.clock()
+
+        def end(db: Database) -> bool:
+            if db.get_session(thread_id) is None:
+                return False
+            db.update_session(thread_id, now, status=SessionStatus.ENDED)
+            return True
+
+        if await self._db(end) and self.sessions.child(thread_id) is not None:
+            with contextlib.suppress(actors.UnknownChild, actors.ActorStopped):
+                await self.sessions.terminate_child(thread_id)
+
+    # -- small IO helpers --------------------------------------------------------------
+
+    async def _db(self, fn: Callable[[Database], Any]) -> Any:
+        return await store_call(self.store, fn, timeout=STORE_TIMEOUT)
+
+    async def _post(self, channel_id: int, text: str) -> None:
+        try:
+            await self.rest.create_message(channel_id, content=text)
+        except _PEER_ERRORS:
+            log.exception("router: could not post a notice in %s", channel_id)
+
+    async def _reply(self, channel_id: int, message_id: int, text: str) -> None:
+        try:
+            await self.rest.create_message(channel_id, content=text, reply_to=message_id)
+        except _PEER_ERRORS:
+            log.exception("router: could not reply in %s", channel_id)
+
+    async def _mark_live(self, thread_id: int) -> None:
+        """From a lane: a session started there is caught up at later READYs too."""
+        with contextlib.suppress(actors.ActorStopped):
+            await self.ctx.self.send(_LiveThread(thread_id))
+
+    def _inbox_item(self, message: m.Message, thread_id: int, now: float) -> InboxItem:
+        return _inbox_item(message, thread_id, now)
+
+    def _user_message(self, item: InboxItem, message: m.Message) -> UserMessage:
+        return _user_message(item, message)
+
+    async def _in_lane(self, key: int, job: Job) -> None:
+        """From a helper task: queue ``job`` in ``key``'s lane (the loop owns the lanes)."""
+        with contextlib.suppress(actors.ActorStopped):
+            await self.ctx.self.send(_InLane(key, job))
+
+    # -- interactions ------------------------------------------------------------------
+
+    async def _on_interaction(self, interaction: Any) -> None:
+        try:
+            await self._handle_interaction(interaction)
+        except _PEER_ERRORS:
+            log.exception("router: Discord failed us while answering interaction %r", interaction)
+
+    async def _handle_interaction(self, interaction: Any) -> None:
+        if isinstance(interaction, m.PingInteraction):
+            await self._respond(
+                interaction, m.InteractionResponse(type=m.InteractionCallbackType.PONG)
+            )
+            return
+        if not isinstance(
+            interaction, m.CommandInteraction | m.ComponentInteraction | m.ModalSubmitInteraction
+        ):
+            return  # autocomplete and unknown kinds: we offer none
+        user_id = _interaction_user(interaction)
+        if user_id is None or user_id not in self.config.allowed_user_ids:
+            await self._reply_ephemeral(interaction, NOT_ALLOWED)
+            return
+        if isinstance(interaction, m.CommandInteraction):
+            await self._on_command(interaction, user_id)
+        else:
+            await self._on_component(interaction, user_id)
+
+    async def _on_command(self, interaction: m.CommandInteraction, user_id: int) -> None:
+        if interaction.data.name != "stop":
+            await self._reply_ephemeral(interaction, f"Unknown command /{interaction.data.name}.")
+            return
+        channel_id = interaction.channel_id
+        record = None
+        if isinstance(channel_id, int) and 0 < channel_id <= _SNOWFLAKE_MAX:
+            record = await self._db(lambda db: db.get_session(channel_id))
+        if record is None or not isinstance(channel_id, int):
+            await self._reply_ephemeral(
+                interaction,
+                "There is no Claude session in this channel: use /stop in a session's thread.",
+            )
+            return
+        await self._respond(
+            interaction,
+            m.InteractionResponse(
+                type=m.InteractionCallbackType.CHANNEL_MESSAGE_WITH_SOURCE,
+                data=m.InteractionMessage(content=f"⏹️ Stop requested by <@{user_id}>."),
+            ),
+        )
+        stop = StopTurn(requested_by=user_id)
+        await self._in_lane(channel_id, partial(self._deliver, channel_id, stop))
+
+    async def _on_component(self, interaction: Any, user_id: int) -> None:
+        custom_id = getattr(interaction.data, "custom_id", None)
+        parsed = parse_prompt_custom_id(custom_id) if isinstance(custom_id, str) else None
+        if parsed is None:
+            await self._reply_ephemeral(interaction, "This button is not one of this bot's.")
+            return
+        prompt_id, choice = parsed
+        prompt = await self._db(lambda db: db.prompt_get(prompt_id))
+        if prompt is None:
+            await self._reply_ephemeral(interaction, "This prompt is unknown to the bot.")
+            return
+        if prompt.state is not PromptState.PENDING:
+            await self._reply_ephemeral(
+                interaction, f"This prompt is already {prompt.state.value}; nothing changed."
+            )
+            return
+        await self._respond(
+            interaction,
+            m.InteractionResponse(type=m.InteractionCallbackType.DEFERRED_UPDATE_MESSAGE),
+        )
+        answer = AnswerPrompt(
+            prompt_id=prompt_id, choice=choice, values=_values(interaction), user_id=user_id
+        )
+        await self._in_lane(prompt.thread_id, partial(self._deliver, prompt.thread_id, answer))
+
+    async def _respond(self, interaction: Any, response: m.InteractionResponse) -> None:
+        await self.rest.create_interaction_response(interaction.id, interaction.token, response)
+
+    async def _reply_ephemeral(self, interaction: Any, text: str) -> None:
+        await self._respond(
+            interaction,
+            m.InteractionResponse(
+                type=m.InteractionCallbackType.CHANNEL_MESSAGE_WITH_SOURCE,
+                data=m.InteractionMessage(content=text, flags=int(m.MessageFlags.EPHEMERAL)),
+            ),
+        )
+
+    # -- READY: commands, catch-up, start-up -------------------------------------------
+
+    def _on_ready(self, ready: m.Ready) -> None:
+        self.ctx.nursery.start_soon(self._register_commands, ready)
+        if self.guild_id is None and len(ready.guilds) == 1:
+            self.guild_id = ready.guilds[0].id
+        self.readies += 1
+        self.stats.catch_ups += 1
+        # The start-up work is once per bridge, not per router incarnation: a restarted
+        # router must not resume sessions twice.
+        first = self.readies == 1 and not self.startup.done.is_set()
+        marks = dict(self.startup.to_resume) if first else {}
+        threads = sorted(self.live | set(marks))
+        done: list[trio.Event] = []
+
+        def job(fn: Callable[[], Awaitable[None]]) -> Job:
+            event = trio.Event()
+            done.append(event)
+
+            async def run() -> None:
+                try:
+                    await fn()
+                finally:
+                    event.set()
+
+            return run
+
+        # Submitted now, by the loop, so each lane catches up before any live message.
+        main = self.config.channel_id
+        self.lanes.submit(main, job(partial(self._catch_up_main, repair=first)))
+        for thread_id in threads:
+            self.lanes.submit(
+                thread_id,
+                job(partial(self._catch_up_thread, thread_id, marks.get(thread_id), repair=first)),
+            )
+        if first:
+            self.ctx.nursery.start_soon(_set_when_all, done, self.startup.done)
+
+    async def _register_commands(self, ready: m.Ready) -> None:
+        for guild in ready.guilds:
+            try:
+                await self.rest.bulk_overwrite_guild_commands(
+                    ready.application.id, guild.id, list(SLASH_COMMANDS)
+                )
+            except _PEER_ERRORS:
+                log.exception("router: could not register slash commands in guild %s", guild.id)
+
+
+async def _set_when_all(events: list[trio.Event], done: trio.Event) -> None:
+    for event in events:
+        await event.wait()
+    done.set()
+
+
+def _abandon_session(thread_id: int, now: float, db: Database) -> None:
+    """Its thread could not be started: the session never runs, its message is answered."""
+    db.update_session(thread_id, now, status=SessionStatus.ENDED)
+    db.inbox_set_state([thread_id], InboxState.REJECTED)
+
+
+def _summary(exc: BaseException) -> str:
+    if isinstance(exc, cattrs.BaseValidationError):
+        try:
+            text = "; ".join(cattrs.transform_error(exc))
+        except Exception:  # a summary for a log line is never worth a crash
+            text = str(exc)
     else:
-        await _continue_session(deps, message, message.channel_id)
+        text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= 300 else text[:299] + "…"
 
 
-async def _session_record(deps: _Deps, thread_id: int) -> SessionRecord | None:
-    # The store, not the live actors, says which threads are sessions: sessions outlive
-    # the process, and a thread whose actor is not running is still a session.
-    return await store_call(deps.store, lambda db: db.get_session(thread_id), timeout=STORE_TIMEOUT)
+def _interaction_user(interaction: Any) -> int | None:
+    member = getattr(interaction, "member", m.UNDEFINED)
+    if isinstance(member, m.Member) and isinstance(member.user, m.User):
+        return member.user.id
+    user = getattr(interaction, "user", m.UNDEFINED)
+    return user.id if isinstance(user, m.User) else None
 
 
-async def _start_session(deps: _Deps, message: m.Message) -> None:
-    # A thread started from a message takes the message's id, so a redelivered message
-    # finds its session already stored and is not started twice (Discord would refuse a
-    # second thread with 160004 anyway).
-    existing = await store_call(
-        deps.store, lambda db: db.get_session(message.id), timeout=STORE_TIMEOUT
-    )
-    if existing is not None:
-        return
-    title = thread_name(message.content)
-    thread = await deps.rest.start_thread_from_message(message.channel_id, message.id, name=title)
-    now = deps.config.clock()
-    record = SessionRecord(
-        thread_id=thread.id,
-        channel_id=message.channel_id,
-        guild_id=message.guild_id if isinstance(message.guild_id, int) else None,
-        working_dir=deps.config.working_dir,
-        title=title,
-        model=deps.config.model,
-        created_at=now,
-        updated_at=now,
-    )
-    item = _inbox_item(message, thread.id, now)
+def _values(interaction: Any) -> tuple[str, ...]:
+    data = interaction.data
+    if isinstance(data, m.ComponentData):
+        return tuple(data.values) if isinstance(data.values, list) else ()
+    found: list[str] = []
 
-    def store_new_session(db: Database) -> bool:
-        db.put_session(record)
-        return db.inbox_add(item)
+    def walk(component: Any) -> None:
+        value = getattr(component, "value", m.UNDEFINED)
+        if isinstance(value, str):
+            found.append(value)
+        for child in getattr(component, "components", None) or ():
+            walk(child)
+        inner = getattr(component, "component", None)
+        if inner is not None:
+            walk(inner)
 
-    if await store_call(deps.store, store_new_session, timeout=STORE_TIMEOUT):
-        await _deliver(deps, thread.id, _user_message(item, message))
-
-
-async def _continue_session(deps: _Deps, message: m.Message, thread_id: int) -> None:
-    item = _inbox_item(message, thread_id, deps.config.clock())
-    if await store_call(deps.store, lambda db: db.inbox_add(item), timeout=STORE_TIMEOUT):
-        await _deliver(deps, thread_id, _user_message(item, message))
-
-
-async def _deliver(deps: _Deps, thread_id: int, msg: SessionMessage) -> None:
-    """Tell the thread's session ``msg``, starting the session actor if it is not running.
-
-    A message already in the inbox is safe if the tell fails (the session is stopping for
-    a shutdown): it is marked for resume and picks the message up at the next start.
-    """
-    session = await _session_ref(deps, thread_id)
-    try:
-        await session.send(msg)
-    except (actors.ActorStopped, actors.MailboxFull) as exc:
-        log.warning("router: could not tell thread %s's session %r: %s", thread_id, msg, exc)
-
-
-async def _session_ref(deps: _Deps, thread_id: int) -> actors.Ref[SessionMessage]:
-    ref = deps.sessions.child(thread_id)
-    if ref is not None and ref.alive:
-        return ref
-    try:
-        return await deps.sessions.start_child(thread_id, id=thread_id)
-    except actors.DuplicateChild:
-        # It was being started or is restarting under its supervisor: use that one.
-        existing = deps.sessions.child(thread_id)
-        if existing is None:
-            raise
-        return existing
+    for component in getattr(data, "components", ()):
+        walk(component)
+    return tuple(found)
 
 
 def _attachments(message: m.Message) -> tuple[AttachmentInfo, ...]:
@@ -341,167 +771,3 @@ def _user_message(item: InboxItem, message: m.Message) -> UserMessage:
         attachments=_attachments(message),
         received_at=item.received_at,
     )
-
-
-async def _on_thread_deleted(deps: _Deps, nursery: trio.Nursery, thread_id: int) -> None:
-    """A deleted thread's session can never be used again: it is ENDED (never resumed
-    automatically) and its actor, if running, stopped (which ends its ``claude``)."""
-
-    def end(db: Database) -> bool:
-        if db.get_session(thread_id) is None:
-            return False
-        db.update_session(thread_id, deps.config.clock(), status=SessionStatus.ENDED)
-        return True
-
-    if not await store_call(deps.store, end, timeout=STORE_TIMEOUT):
-        return
-    if deps.sessions.child(thread_id) is not None:
-        # Stopping waits for the process to end: not in the routing loop.
-        nursery.start_soon(_terminate_session, deps.sessions, thread_id)
-
-
-async def _terminate_session(sessions: actors.SupervisorRef, thread_id: int) -> None:
-    with contextlib.suppress(actors.UnknownChild, actors.ActorStopped):  # it ended meanwhile
-        await sessions.terminate_child(thread_id)
-
-
-# --- interactions ----------------------------------------------------------------------
-
-
-def _interaction_user(interaction: Any) -> int | None:
-    member = getattr(interaction, "member", m.UNDEFINED)
-    if isinstance(member, m.Member) and isinstance(member.user, m.User):
-        return member.user.id
-    user = getattr(interaction, "user", m.UNDEFINED)
-    return user.id if isinstance(user, m.User) else None
-
-
-async def _on_interaction(deps: _Deps, interaction: Any) -> None:
-    try:
-        await _handle_interaction(deps, interaction)
-    except _PEER_ERRORS:
-        log.exception("router: Discord failed us while answering interaction %r", interaction)
-
-
-async def _handle_interaction(deps: _Deps, interaction: Any) -> None:
-    if isinstance(interaction, m.PingInteraction):
-        await _respond(
-            deps, interaction, m.InteractionResponse(type=m.InteractionCallbackType.PONG)
-        )
-        return
-    if not isinstance(
-        interaction, m.CommandInteraction | m.ComponentInteraction | m.ModalSubmitInteraction
-    ):
-        return  # autocomplete and unknown kinds: we offer none
-    user_id = _interaction_user(interaction)
-    if user_id is None or user_id not in deps.config.allowed_user_ids:
-        await _reply_ephemeral(deps, interaction, NOT_ALLOWED)
-        return
-    if isinstance(interaction, m.CommandInteraction):
-        await _on_command(deps, interaction, user_id)
-    else:
-        await _on_component(deps, interaction, user_id)
-
-
-async def _on_command(deps: _Deps, interaction: m.CommandInteraction, user_id: int) -> None:
-    if interaction.data.name != "stop":
-        await _reply_ephemeral(deps, interaction, f"Unknown command /{interaction.data.name}.")
-        return
-    channel_id = interaction.channel_id
-    record = await _session_record(deps, channel_id) if isinstance(channel_id, int) else None
-    if record is None or not isinstance(channel_id, int):
-        await _reply_ephemeral(
-            deps,
-            interaction,
-            "There is no Claude session in this channel: use /stop in a session's thread.",
-        )
-        return
-    await _respond(
-        deps,
-        interaction,
-        m.InteractionResponse(
-            type=m.InteractionCallbackType.CHANNEL_MESSAGE_WITH_SOURCE,
-            data=m.InteractionMessage(content=f"⏹️ Stop requested by <@{user_id}>."),
-        ),
-    )
-    await _deliver(deps, channel_id, StopTurn(requested_by=user_id))
-
-
-async def _on_component(deps: _Deps, interaction: Any, user_id: int) -> None:
-    parsed = parse_prompt_custom_id(interaction.data.custom_id)
-    if parsed is None:
-        await _reply_ephemeral(deps, interaction, "This button is not one of this bot's.")
-        return
-    prompt_id, choice = parsed
-    prompt = await store_call(
-        deps.store, lambda db: db.prompt_get(prompt_id), timeout=STORE_TIMEOUT
-    )
-    if prompt is None:
-        await _reply_ephemeral(deps, interaction, "This prompt is unknown to the bot.")
-        return
-    if prompt.state is not PromptState.PENDING:
-        await _reply_ephemeral(
-            deps, interaction, f"This prompt is already {prompt.state.value}; nothing changed."
-        )
-        return
-    await _respond(
-        deps,
-        interaction,
-        m.InteractionResponse(type=m.InteractionCallbackType.DEFERRED_UPDATE_MESSAGE),
-    )
-    await _deliver(
-        deps,
-        prompt.thread_id,
-        AnswerPrompt(
-            prompt_id=prompt_id, choice=choice, values=_values(interaction), user_id=user_id
-        ),
-    )
-
-
-def _values(interaction: Any) -> tuple[str, ...]:
-    data = interaction.data
-    if isinstance(data, m.ComponentData):
-        return tuple(data.values) if isinstance(data.values, list) else ()
-    found: list[str] = []
-
-    def walk(component: Any) -> None:
-        value = getattr(component, "value", m.UNDEFINED)
-        if isinstance(value, str):
-            found.append(value)
-        for child in getattr(component, "components", None) or ():
-            walk(child)
-        inner = getattr(component, "component", None)
-        if inner is not None:
-            walk(inner)
-
-    for component in getattr(data, "components", ()):
-        walk(component)
-    return tuple(found)
-
-
-async def _respond(deps: _Deps, interaction: Any, response: m.InteractionResponse) -> None:
-    await deps.rest.create_interaction_response(interaction.id, interaction.token, response)
-
-
-async def _reply_ephemeral(deps: _Deps, interaction: Any, text: str) -> None:
-    await _respond(
-        deps,
-        interaction,
-        m.InteractionResponse(
-            type=m.InteractionCallbackType.CHANNEL_MESSAGE_WITH_SOURCE,
-            data=m.InteractionMessage(content=text, flags=int(m.MessageFlags.EPHEMERAL)),
-        ),
-    )
-
-
-# --- commands --------------------------------------------------------------------------
-
-
-async def _register_commands(deps: _Deps, ready: m.Ready) -> None:
-    for guild in ready.guilds:
-        try:
-            await deps.rest.bulk_overwrite_guild_commands(
-                ready.application.id, guild.id, list(SLASH_COMMANDS)
-            )
-        except _PEER_ERRORS:
-            log.exception("router: could not register slash commands in guild %s", guild.id)

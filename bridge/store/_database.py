@@ -257,6 +257,43 @@ class Database:
         ).fetchall()
         return [int(row[0]) for row in rows]
 
+    def inbox_last_id(self, thread_id: int) -> int | None:
+        """The newest message id recorded for a thread, in any state (None: none)."""
+        row = self._db.execute(
+            "select max(message_id) from inbox where thread_id = ?", [thread_id]
+        ).fetchone()
+        return None if row[0] is None else int(row[0])
+
+    def inbox_states(self, message_ids: Iterable[int]) -> dict[int, InboxState]:
+        """The state of each of these messages that the inbox holds."""
+        ids = list(message_ids)
+        if not ids:
+            return {}
+        marks = ",".join("?" for _ in ids)
+        rows = self._db.execute(
+            f"select message_id, state from inbox where message_id in ({marks})", ids
+        ).fetchall()
+        return {int(mid): InboxState(state) for mid, state in rows}
+
+    # --- catch-up cursors ---------------------------------------------------------------
+
+    def cursor_get(self, channel_id: int) -> int | None:
+        """The newest message id handled in a channel or thread (None: never recorded)."""
+        row = self._db.execute(
+            "select message_id from cursors where channel_id = ?", [channel_id]
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def cursor_advance(self, channel_id: int, message_id: int, now: float) -> None:
+        """Move a channel's cursor to ``message_id``; never backwards (ids grow with time,
+        and a late or repeated message must not make the next catch-up read old history)."""
+        self._db.execute(
+            "insert into cursors (channel_id, message_id, updated_at) values (?, ?, ?) "
+            "on conflict(channel_id) do update set "
+            "message_id = max(message_id, excluded.message_id), updated_at = excluded.updated_at",
+            [channel_id, message_id, now],
+        )
+
     # --- prompts ------------------------------------------------------------------------
 
     def prompt_add(self, prompt: PromptRecord) -> None:

@@ -79,7 +79,17 @@ def _v1_initial(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_initial,)
+def _v2_cursors(db: sqlite_utils.Database) -> None:
+    # Catch-up (docs/architecture.md "Catch-up"): the newest message id the router handled
+    # per channel or session thread, so that after a restart the history after it is read.
+    db.table("cursors").create(
+        {"channel_id": int, "message_id": int, "updated_at": float},
+        pk="channel_id",
+        not_null={"message_id", "updated_at"},
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1_initial, _v2_cursors)
 """Migration ``i`` takes the schema from version ``i`` to ``i + 1``."""
 
 

@@ -296,6 +296,9 @@ async def test_marked_sessions_resume_at_start_and_shutdown_marks_them(
 
     sessions = Sessions()
     async with await _bridge(server, config, sessions) as bridge:
+        # A4: resumed once the gateway is READY and each thread is caught up.
+        with trio.fail_after(TIMEOUT):
+            await bridge.wait_ready()
         assert bridge.resumed == ((101, "crash"), (102, "shutdown"), (104, "crash"))
         await sessions.wait_for(lambda item: item[0] == 104)
         assert sorted(sessions.of_type(ResumeSession)) == [

@@ -11,6 +11,7 @@ from typing import Any
 
 import psutil
 import pytest
+import trio
 
 from bridge.app import local_config, open_bridge
 from bridge.config import Config, load_config
@@ -90,6 +91,8 @@ async def test_a_restart_mid_turn_continues_in_the_same_thread(server: Any, tmp_
 
     second = local_config(_config(tmp_path, "text_thinking", **channels), server)
     async with open_bridge(second, rng=random.Random(2), shutdown_timeout=20.0) as bridge:
+        with trio.fail_after(TIMEOUT):
+            await bridge.wait_ready()  # A4: resumed after READY and the thread's catch-up
         assert bridge.resumed == ((thread, "shutdown"),)
         await server.wait_until(
             lambda: "was shut down while this session was working" in shown(server, thread),

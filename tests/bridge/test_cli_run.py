@@ -88,6 +88,10 @@ async def test_run_in_local_mode_answers_in_a_thread_and_stops_on_sigterm(tmp_pa
         with trio.fail_after(TIMEOUT):
             await lines.until(lambda line: "local Discord server" in line)
             urls = json.loads(await lines.until(lambda line: line.startswith("{")))
+            async with httpx.AsyncClient() as http:
+                gateway = (await http.get(f"{urls['control_url']}/gateway")).json()
+            # The hint is printed once the bot is READY: whoever follows it is heard.
+            assert [s["connected"] for s in gateway["sessions"]] == [True], gateway
             await lines.until(lambda line: line.startswith("ccbridge is running"))
             control = urls["control_url"]
             async with httpx.AsyncClient() as http:

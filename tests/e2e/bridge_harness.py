@@ -246,6 +246,8 @@ class Scene:
             self.bridge, self.config = bridge, config
             try:
                 await self.until_ready(since=seen)
+                with trio.fail_after(TIMEOUT):
+                    await bridge.wait_ready()  # caught up, marked sessions resumed
                 yield bridge
             finally:
                 self.bridge = None

@@ -176,3 +176,28 @@ async def test_account_routes(rig: Rig) -> None:
         await rig.rest.get("/users/@me", headers={"Authorization": "Bot nope"})
     ).status_code == 401
     assert rig.server.stats.invalid_requests == 1
+
+
+async def test_history_after_a_message_pages_forward_newest_first(rig: Rig) -> None:
+    """``after`` returns the ``limit`` messages just after the id, newest first (as Discord
+    does); paging on with the newest id read walks to the end without gaps or repeats."""
+    posted = [int((await rig.say(f"m{i}"))["id"]) for i in range(7)]
+    path = f"/channels/{rig.channel_id}/messages"
+    page = (await rig.rest.get(path, params={"after": posted[1], "limit": 3})).json()
+    assert [int(m["id"]) for m in page] == [posted[4], posted[3], posted[2]]
+    seen: list[int] = []
+    after = posted[0]
+    while True:
+        page = (await rig.rest.get(path, params={"after": after, "limit": 2})).json()
+        ids = [int(m["id"]) for m in page]
+        assert ids == sorted(ids, reverse=True)
+        seen += reversed(ids)
+        if len(ids) < 2:
+            break
+        after = max(ids)
+    assert seen == posted[1:]
+    assert (await rig.rest.get(path, params={"after": posted[-1]})).json() == []
+    for bad in (0, 101):
+        r = await rig.rest.get(path, params={"after": posted[0], "limit": bad})
+        assert r.status_code == 400
+        assert r.json()["code"] == 50035

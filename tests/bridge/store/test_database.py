@@ -154,3 +154,31 @@ def test_lounge_recent_is_oldest_first(db: Database) -> None:
     for n in range(5):
         db.lounge_add("session-7", f"line {n}", now=float(n), thread_id=7)
     assert [line.text for line in db.lounge_recent(3)] == ["line 2", "line 3", "line 4"]
+
+
+def test_catch_up_cursors_only_move_forward(tmp_path: Path) -> None:
+    db = Database.open(tmp_path / "c.db")
+    try:
+        assert db.cursor_get(7) is None
+        db.cursor_advance(7, 100, 1.0)
+        db.cursor_advance(7, 90, 2.0)  # a late or repeated message
+        assert db.cursor_get(7) == 100
+        db.cursor_advance(7, 120, 3.0)
+        assert db.cursor_get(7) == 120
+        assert db.cursor_get(8) is None
+    finally:
+        db.close()
+
+
+def test_the_newest_inbox_message_and_states_by_id(tmp_path: Path) -> None:
+    db = Database.open(tmp_path / "i.db")
+    try:
+        assert db.inbox_last_id(5) is None
+        for mid in (11, 13, 12):
+            db.inbox_add(InboxItem(message_id=mid, thread_id=5, author_id=1, content="x"))
+        db.inbox_set_state([11], InboxState.DONE)
+        assert db.inbox_last_id(5) == 13
+        assert db.inbox_states([11, 12, 99]) == {11: InboxState.DONE, 12: InboxState.PENDING}
+        assert db.inbox_states([]) == {}
+    finally:
+        db.close()
