@@ -155,6 +155,9 @@ ROWS: list[Row] = [
     *rows_for("STALL_NOTICE_SECONDS", "seconds", *_SECONDS),
     *rows_for("PERMISSION_TIMEOUT_SECONDS", "seconds", *_SECONDS),
     *rows_for("TOOL_TIMER_INTERVAL_SECONDS", "seconds", *_SECONDS),
+    *rows_for("CATCHUP_MAX_AGE_SECONDS", "seconds", *_SECONDS),
+    *rows_for("CATCHUP_MAX_MESSAGES", "at least 0", "-1", "-20"),
+    *rows_for("CATCHUP_MAX_MESSAGES", "whole number", "all", "2.5", "1_000"),
     *rows_for("COORDINATION_CHANNEL_ID", "Copy ID", *_SNOWFLAKES),
     *rows_for("LOUNGE_CHANNEL_ID", "Copy ID", *_SNOWFLAKES),
     *rows_for(
