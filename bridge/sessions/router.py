@@ -46,7 +46,13 @@ import trio
 import actors
 from bridge.discord.errors import DiscordError
 from bridge.sessions.attachments import AttachmentInfo
-from bridge.sessions.messages import AnswerPrompt, StopTurn, UserMessage
+from bridge.sessions.messages import (
+    AnswerPrompt,
+    SessionOpened,
+    StartSession,
+    StopTurn,
+    UserMessage,
+)
 from bridge.sessions.usage import thread_name
 from bridge.store import Database, InboxItem, PromptState, SessionRecord, SessionStatus
 from bridge.store.actor import store_call
@@ -124,6 +130,9 @@ class RouterConfig:
     model: str | None = None
     clock: Callable[[], float] = time.time
     """Wall-clock seconds for stored timestamps."""
+    api_author_id: int | None = None
+    """Recorded as the author of prompts from :class:`StartSession` (the API and the
+    scheduler act for the owner); ``None`` refuses them."""
 
 
 def prompt_custom_id(prompt_id: str, choice: str) -> str:
@@ -182,6 +191,9 @@ async def router_actor(
     told_not_allowed: set[tuple[int, int]] = set()
     ctx.started()
     async for msg in ctx.mailbox:
+        if isinstance(msg, StartSession):
+            ctx.nursery.start_soon(_on_start_session, deps, msg)
+            continue
         name = getattr(msg, "name", None)
         data = getattr(msg, "data", None)
         if not isinstance(name, str) or not isinstance(data, dict):
@@ -272,6 +284,71 @@ async def _start_session(deps: _Deps, message: m.Message) -> None:
 
     if await store_call(deps.store, store_new_session, timeout=STORE_TIMEOUT):
         await _deliver(deps, thread.id, _user_message(item, message))
+
+
+async def _on_start_session(deps: _Deps, request: StartSession) -> None:
+    try:
+        opened = await _open_requested_session(deps, request)
+    except Exception as exc:  # the asker reports it (a Discord or store failure)
+        request.fail(exc)
+    else:
+        request.reply(opened)
+
+
+async def _open_requested_session(deps: _Deps, request: StartSession) -> SessionOpened:
+    author_id = deps.config.api_author_id
+    if author_id is None:
+        raise ValueError("no owner or allowed user is configured to start sessions for")
+    thread_id = request.thread_id
+    if thread_id is None:
+        # As for a person's message: a visible message in the main channel, its thread.
+        posted = await deps.rest.create_message(deps.config.channel_id, content=request.intro)
+        thread = await deps.rest.start_thread_from_message(
+            deps.config.channel_id, posted.id, name=thread_name(request.title)
+        )
+        thread_id = thread.id
+        guild_id = posted.guild_id if isinstance(posted.guild_id, int) else None
+    else:
+        posted = await deps.rest.create_message(thread_id, content=request.intro)
+        guild_id = None
+    now = deps.config.clock()
+    record = SessionRecord(
+        thread_id=thread_id,
+        channel_id=deps.config.channel_id,
+        guild_id=guild_id,
+        working_dir=request.working_dir,
+        title=thread_name(request.title),
+        model=request.model,
+        origin=request.origin,
+        created_at=now,
+        updated_at=now,
+    )
+    item = InboxItem(
+        message_id=posted.id,
+        thread_id=thread_id,
+        author_id=author_id,
+        content=request.prompt,
+        received_at=now,
+    )
+
+    def store(db: Database) -> bool:
+        if db.get_session(thread_id) is None:
+            db.put_session(record)
+        return db.inbox_add(item)
+
+    if await store_call(deps.store, store, timeout=STORE_TIMEOUT):
+        await _deliver(
+            deps,
+            thread_id,
+            UserMessage(
+                message_id=item.message_id,
+                thread_id=thread_id,
+                author_id=author_id,
+                content=item.content,
+                received_at=now,
+            ),
+        )
+    return SessionOpened(thread_id=thread_id, message_id=posted.id)
 
 
 async def _continue_session(deps: _Deps, message: m.Message, thread_id: int) -> None:

@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+from bridge.store._automation import migrate_automation
+
 Migration = Callable[[sqlite_utils.Database], None]
 
 
@@ -79,7 +81,7 @@ def _v1_initial(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_initial,)
+MIGRATIONS: tuple[Migration, ...] = (_v1_initial, migrate_automation)
 """Migration ``i`` takes the schema from version ``i`` to ``i + 1``."""
 
 
