@@ -61,9 +61,11 @@ class IntervalSchedule:
 
     def next_after(self, t: float) -> float:
         periods = math.floor((t - self.anchor) / self.interval) + 1
-        due = self.anchor + periods * self.interval
-        # Float rounding can land a hair at or before t; step once more if so.
-        return due if due > t else due + self.interval
+        # Float rounding can land a hair at or before t; step a whole period more if so.
+        # Always anchor + k * interval, so the same slot is the same float every time.
+        while self.anchor + periods * self.interval <= t:
+            periods += 1
+        return self.anchor + periods * self.interval
 
 
 @attrs.frozen(kw_only=True)
