@@ -2,7 +2,7 @@
 scheduled notifications.
 
 :mod:`._schedule` says when something is due, :mod:`._machine` decides what to do at a
-given time (sans IO, property-tested), and :mod:`._actor` is the thin driver that reads
+given time (sans IO, property-tested), and :mod:`.actor` is the thin driver that reads
 the store, feeds the machine and performs its orders.
 """
 
