@@ -182,8 +182,14 @@ class AutomationTables:
     # --- tasks --------------------------------------------------------------------------
 
     def task_add(self, **fields: Any) -> TaskRecord:
-        """Insert a task (every :class:`TaskRecord` field but ``id``); returns it."""
-        row = _task_row(fields)
+        """Insert a task (the :class:`TaskRecord` fields but ``id``; those with a default
+        may be left out); returns it."""
+        defaults = {
+            a.name: a.default
+            for a in attrs.fields(TaskRecord)
+            if a.name != "id" and a.default is not attrs.NOTHING
+        }
+        row = _task_row({**defaults, **fields})
         table = self._db["tasks"].insert(row)
         task = self.task_get(int(table.last_pk))
         assert task is not None
