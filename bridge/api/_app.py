@@ -24,6 +24,7 @@ from typing import Final
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -36,6 +37,7 @@ from bridge.api._auth import Caller, identify
 from bridge.api._bodies import MAX_BODY_BYTES, LoungePost
 from bridge.api._deps import ApiDeps
 from bridge.api._errors import ApiError, error_response, http_exception
+from bridge.api._limits import BodyLimit
 from bridge.api._openapi import openapi_document
 
 __all__ = ["ROUTES", "ApiDeps", "LoungePost", "make_api_app"]
@@ -104,6 +106,6 @@ def make_api_app(deps: ApiDeps) -> Starlette:
             routes.append(Route(path, _endpoint(deps, handler, needs_credential), methods=[method]))
     return Starlette(
         routes=routes,
-        max_body_size=MAX_BODY_BYTES,
+        middleware=[Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)],
         exception_handlers={HTTPException: http_exception, Exception: _internal_error},
     )

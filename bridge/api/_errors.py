@@ -1,7 +1,7 @@
 """Every error the API answers is JSON: ``{"error": "<sentence>", "problems": [...]}``.
 
 Handlers raise :class:`ApiError`; Starlette's own errors (an unknown path: 404, a method
-the route lacks: 405, a body over the size limit: 413) are turned into the same shape by
+the route lacks: 405) are turned into the same shape by
 :func:`http_exception`, so a client never has to parse anything but JSON.
 """
 
@@ -19,7 +19,6 @@ __all__ = ["ApiError", "error_response", "http_exception"]
 _STARLETTE_MESSAGES = {
     404: "there is no such route; see GET /api/openapi.json for the routes",
     405: "this route does not take that method; see GET /api/openapi.json",
-    413: "the request body is too large",
 }
 
 
@@ -53,10 +52,6 @@ def error_response(
 async def http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     message = _STARLETTE_MESSAGES.get(exc.status_code, str(exc.detail))
-    if exc.status_code == 413:
-        from bridge.api._bodies import MAX_BODY_BYTES  # a cycle at import time otherwise
-
-        message = f"the request body is over {MAX_BODY_BYTES} bytes"
     response = error_response(exc.status_code, message)
     for name, value in (exc.headers or {}).items():
         response.headers[name] = value
