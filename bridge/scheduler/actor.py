@@ -246,11 +246,12 @@ class _Driver:
             case StartRun():
                 await self.start_run(action)
             case RunSkipped(task_id=task_id, due_at=due_at):
+                now = self.config.wall_clock()  # here: the store runs fn in a worker thread
                 await self._db(
                     lambda db: db.run_add(
                         task_id,
                         due_at,
-                        self.config.wall_clock(),
+                        now,
                         RunOutcome.SKIPPED,
                         "the previous run was still going",
                     )
