@@ -5,7 +5,7 @@ spawned sessions (R5) and resume marks (R6); see docs/api.md. :func:`make_api_ap
 the app over the bridge's actors, :func:`serve_api` serves it.
 """
 
-from bridge.api._app import ROUTES, make_api_app
+from bridge.api._app import ROUTES, SESSION_PATHS, make_api_app
 from bridge.api._bodies import MAX_BODY_BYTES, LoungePost
 from bridge.api._deps import SPAWN_MAX_DEPTH, SPAWN_PER_HOUR, ApiDeps, LateRefs
 from bridge.api._openapi import openapi_document
@@ -16,6 +16,7 @@ __all__ = [
     "HOST",
     "MAX_BODY_BYTES",
     "ROUTES",
+    "SESSION_PATHS",
     "SPAWN_MAX_DEPTH",
     "SPAWN_PER_HOUR",
     "ApiDeps",

@@ -40,7 +40,7 @@ from bridge.api._errors import ApiError, error_response, http_exception
 from bridge.api._limits import BodyLimit
 from bridge.api._openapi import openapi_document
 
-__all__ = ["ROUTES", "ApiDeps", "LoungePost", "make_api_app"]
+__all__ = ["ROUTES", "SESSION_PATHS", "ApiDeps", "LoungePost", "make_api_app"]
 
 log = logging.getLogger(__name__)
 
@@ -48,18 +48,16 @@ Handler = Callable[[ApiDeps, Caller | None, Request], Awaitable[Response]]
 
 
 async def _openapi(deps: ApiDeps, caller: Caller | None, request: Request) -> Response:
-    return JSONResponse(openapi_document())
+    return JSONResponse(openapi_document(SESSION_PATHS))
 
 
-ROUTES: Final[tuple[tuple[str, str, Handler, bool], ...]] = (
+_HEADER_ROUTES: Final[tuple[tuple[str, str, Handler, bool], ...]] = (
     # (path, method, handler, needs a credential)
     ("/api/health", "GET", core.health, False),
     ("/api/openapi.json", "GET", _openapi, True),
     ("/api/sessions", "GET", core.sessions, True),
     ("/api/lounge", "GET", core.lounge_get, True),
     ("/api/lounge", "POST", core.lounge_post, True),
-    ("/s/{token}/api/lounge", "GET", core.lounge_get, True),
-    ("/s/{token}/api/lounge", "POST", core.lounge_post, True),
     ("/api/notify", "POST", automation.notify, True),
     ("/api/schedule", "POST", automation.schedule, True),
     ("/api/scheduled", "GET", automation.scheduled_list, True),
@@ -72,6 +70,28 @@ ROUTES: Final[tuple[tuple[str, str, Handler, bool], ...]] = (
     ("/api/tasks/{id}/run", "POST", automation.task_run, True),
     ("/api/spawn", "POST", spawning.spawn, True),
     ("/api/mark-resume", "POST", spawning.mark_resume, True),
+)
+
+SESSION_PATHS: Final = frozenset(
+    {
+        "/api/openapi.json",
+        "/api/lounge",
+        "/api/notify",
+        "/api/schedule",
+        "/api/scheduled",
+        "/api/scheduled/{id}",
+        "/api/spawn",
+        "/api/mark-resume",
+    }
+)
+"""Routes a session may use, also served under ``/s/<token>``: a session's
+``CCDB_API_URL`` ends in ``/s/<token>``, so ``$CCDB_API_URL/api/spawn`` works without a
+header."""
+
+ROUTES: Final = _HEADER_ROUTES + tuple(
+    (f"/s/{{token}}{path}", method, handler, True)
+    for path, method, handler, _ in _HEADER_ROUTES
+    if path in SESSION_PATHS
 )
 """Every route of the app; the OpenAPI test checks the served document against it."""
 

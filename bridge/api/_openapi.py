@@ -64,20 +64,6 @@ _ROUTES: Final[dict[str, dict[str, tuple[str, str, type | None, dict[str, str]]]
             {"201": '`{"ok": true, "author": ...}`'},
         ),
     },
-    "/s/{token}/api/lounge": {
-        "get": (
-            "As GET /api/lounge, with the session token in the path",
-            "session",
-            None,
-            {"200": "as GET /api/lounge", "422": "a bad `limit`"},
-        ),
-        "post": (
-            "As POST /api/lounge, with the session token in the path",
-            "session",
-            LoungePost,
-            {"201": "as POST /api/lounge"},
-        ),
-    },
     "/api/notify": {
         "post": (
             "Post a notification now (R2): in `thread_id` (admin) or the caller's own thread "
@@ -220,7 +206,8 @@ def _body_schema(cls: type) -> dict[str, Any]:
     }
 
 
-def openapi_document() -> dict[str, Any]:
+def openapi_document(session_paths: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The document; ``session_paths`` are also documented under ``/s/{token}``."""
     paths: dict[str, Any] = {}
     for path, methods in _ROUTES.items():
         for method, (summary, who, body, statuses) in methods.items():
@@ -244,6 +231,19 @@ def openapi_document() -> dict[str, Any]:
                     "content": {"application/json": {"schema": _body_schema(body)}},
                 }
             paths.setdefault(path, {})[method] = operation
+    for path in sorted(session_paths):
+        # The same operations with the session token in the path instead of a header.
+        paths[f"/s/{{token}}{path}"] = {
+            method: {
+                **op,
+                "description": "Who: the session whose token is in the path.",
+                "security": [],
+                "parameters": [
+                    {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+            }
+            for method, op in paths[path].items()
+        }
     return {
         "openapi": "3.1.0",
         "info": {"title": "ccbridge local API", "version": "1"},

@@ -21,10 +21,10 @@ import trio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bridge.api import MAX_BODY_BYTES, ROUTES, openapi_document
+from bridge.api import MAX_BODY_BYTES, ROUTES, SESSION_PATHS, openapi_document
 from tests.bridge.api._parts import SECRET, open_api
 
-_DOCUMENT = openapi_document()
+_DOCUMENT = openapi_document(SESSION_PATHS)
 _TEMPLATES = sorted({path for path, _, _, _ in ROUTES})
 _FIELDS = sorted(
     {

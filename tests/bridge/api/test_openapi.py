@@ -36,8 +36,11 @@ async def test_the_document_lists_exactly_the_served_routes(tmp_path: Path) -> N
         for method, op in ops.items():
             assert op["responses"], (path, method)
             public = path == "/api/health"
-            assert (op["security"] == []) is public, (path, method)
+            token_in_path = path.startswith("/s/{token}/")
+            assert (op["security"] == []) is (public or token_in_path), (path, method)
             assert ("401" in op["responses"]) is not public, (path, method)
+            if token_in_path:
+                assert [p["name"] for p in op["parameters"]] == ["token"]
 
 
 def test_the_document_validates_against_the_openapi_schema() -> None:
@@ -72,5 +75,7 @@ def test_every_route_of_the_required_feature_list_exists() -> None:
         ("/api/sessions", "get"),
         ("/api/lounge", "get"),
         ("/api/lounge", "post"),
+        ("/s/{token}/api/lounge", "post"),
+        ("/s/{token}/api/spawn", "post"),
     }
     assert required <= _served_routes()
