@@ -5,7 +5,10 @@ thread, through the normal session path."""
 
 from __future__ import annotations
 
+import contextlib
 import random
+import sqlite3
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,7 @@ import pytest
 import trio
 
 from bridge.app import local_config, open_bridge
-from bridge.store import InboxState, RunOutcome
+from bridge.store import InboxState, NotificationState, RunOutcome
 from bridge.store.actor import store_call
 from tests.bridge.test_app_sessions import _config, shown
 
@@ -112,3 +115,65 @@ async def test_a_task_due_every_few_seconds_runs_on_its_schedule(
             assert run["started_at"] - run["due_at"] < 2.0
             assert run["thread_id"] is not None
             assert shown(server, int(run["thread_id"])).strip()
+
+
+async def test_scheduled_work_survives_a_restart_and_late_work_happens_once(
+    server: Any, tmp_path: Path
+) -> None:
+    config = local_config(_config(tmp_path, "text_thinking", CCBRIDGE_API_SECRET=SECRET), server)
+    headers = {"Authorization": f"Bearer {SECRET}"}
+    main = server.world.default_channel.id
+    async with (
+        open_bridge(config, rng=random.Random(3), shutdown_timeout=20.0) as bridge,
+        httpx.AsyncClient(base_url=bridge.api_url, timeout=TIMEOUT) as client,
+    ):
+        now = await client.post("/api/notify", headers=headers, json={"message": "deploy finished"})
+        assert now.status_code == 201
+        await server.wait_until(lambda: "deploy finished" in shown(server, main), TIMEOUT)
+        task = (
+            await client.post(
+                "/api/tasks",
+                headers=headers,
+                json={"name": "hourly", "prompt": "tick", "interval_seconds": 3600},
+            )
+        ).json()
+        later = await client.post(
+            "/api/schedule",
+            headers=headers,
+            json={"message": "standup reminder", "delay_seconds": 3600},
+        )
+        assert later.status_code == 201
+    # While the bridge is down, both come due: their stored times move into the past (as an
+    # hour of downtime would), without waiting an hour.
+    past = time.time() - 600
+    with contextlib.closing(sqlite3.connect(config.database_path)) as db, db:
+        db.execute("update tasks set next_run_at = ? where id = ?", [past, task["id"]])
+        db.execute("update notifications set due_at = ? where id = ?", [past, later.json()["id"]])
+    async with open_bridge(config, rng=random.Random(4), shutdown_timeout=20.0) as bridge:
+        await server.wait_until(lambda: "standup reminder" in shown(server, main), TIMEOUT)
+
+        async def task_ran() -> bool:
+            runs = await store_call(bridge.store, lambda db: db.runs(task["id"]), timeout=TIMEOUT)
+            return [r.outcome for r in runs] == [RunOutcome.DONE]
+
+        await _eventually(task_ran, TIMEOUT)
+        runs = await store_call(bridge.store, lambda db: db.runs(task["id"]), timeout=TIMEOUT)
+        assert runs[0].due_at == pytest.approx(past)  # the missed slot, run once
+        stored = await store_call(bridge.store, lambda db: db.task_get(task["id"]), timeout=TIMEOUT)
+        assert stored.next_run_at > time.time()
+    assert shown(server, main).count("standup reminder") == 1
+    reminder = [t for t in shown(server, main).split("\n") if "late" in t]
+    assert reminder, "the late notification says it is late"
+    # A third lifetime delivers nothing again.
+    async with open_bridge(config, rng=random.Random(5), shutdown_timeout=20.0) as bridge:
+
+        async def settled() -> bool:
+            pending = await store_call(
+                bridge.store,
+                lambda db: db.notifications(NotificationState.PENDING),
+                timeout=TIMEOUT,
+            )
+            return pending == []
+
+        await _eventually(settled, TIMEOUT)
+    assert shown(server, main).count("standup reminder") == 1
