@@ -176,3 +176,32 @@ async def test_scheduled_work_survives_a_restart_and_late_work_happens_once(
 
         await _eventually(settled, TIMEOUT)
     assert shown(server, main).count("standup reminder") == 1
+
+
+async def test_a_session_marked_through_the_api_continues_at_the_next_start(
+    server: Any, tmp_path: Path
+) -> None:
+    config = local_config(_config(tmp_path, "text_thinking", CCBRIDGE_API_SECRET=SECRET), server)
+    async with (
+        open_bridge(config, rng=random.Random(6), shutdown_timeout=20.0) as bridge,
+        httpx.AsyncClient(base_url=bridge.api_url, timeout=TIMEOUT) as client,
+    ):
+        spawned = await client.post(
+            "/api/spawn",
+            headers={"Authorization": f"Bearer {SECRET}"},
+            json={"prompt": "first"},
+        )
+        thread = int(spawned.json()["thread_id"])
+
+        async def idle() -> bool:
+            done = await store_call(
+                bridge.store, lambda db: db.inbox(thread, InboxState.DONE), timeout=TIMEOUT
+            )
+            return len(done) == 1
+
+        await _eventually(idle, TIMEOUT)
+        # The session marks itself, with its own token in the path.
+        marked = await client.post(f"/s/{bridge.tokens.token_for(thread)}/api/mark-resume", json={})
+        assert marked.json() == {"thread_id": str(thread), "resume_reason": "api"}
+    async with open_bridge(config, rng=random.Random(7), shutdown_timeout=20.0) as bridge:
+        assert (thread, "api") in bridge.resumed
