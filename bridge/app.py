@@ -10,7 +10,8 @@ This is the one place where parts meet. :func:`open_bridge` starts, in order::
     ├── sessions     dynamic supervisor: one session actor per thread
     ├── router       gateway dispatches -> session messages (X5 at every entry point)
     └── gateway      started last, so nothing arrives before the router exists
-    local API        Starlette on 127.0.0.1 (lounge, sessions, health)
+    ├── scheduler    scheduled tasks and notifications (A1, R3, R4)
+    local API        Starlette on 127.0.0.1 (see docs/api.md)
 
 then starts K2 worktree cleanup in the background. The marked sessions are resumed by the
 router once the gateway is READY, after the catch-up of their threads
@@ -29,6 +30,7 @@ program; cancelling that nursery shuts it down gracefully (shielded, bounded).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import random
@@ -42,18 +44,18 @@ import httpx
 import trio
 
 import actors
-from bridge.api import ApiDeps, SessionTokens, make_api_app, serve_api
+from bridge.api import ApiDeps, LateRefs, SessionTokens, make_api_app, serve_api
 from bridge.config import Config
 from bridge.discord import (
     BackgroundFailure,
     GatewayConfig,
-    GatewayDispatch,
     GatewayFatalError,
     RestClient,
     open_rest_client,
     run_gateway,
 )
 from bridge.discord.gateway import GatewayBotSource, GatewayMessage
+from bridge.scheduler.actor import SchedulerConfig, SchedulerMessage, scheduler_actor
 from bridge.sessions.coordinator import CoordinatorConfig, coordinator_actor
 from bridge.sessions.limiter import LIMITER_MAILBOX, limiter_actor
 from bridge.sessions.messages import (
@@ -67,6 +69,7 @@ from bridge.sessions.resume import resume_facts, resume_sessions, sessions_to_re
 from bridge.sessions.router import (
     ROUTER_MAILBOX,
     RouterConfig,
+    RouterMessage,
     RouterRest,
     Startup,
     router_actor,
@@ -116,12 +119,13 @@ class Bridge:
         coordinator: actors.Ref[CoordinatorMessage],
         limiter: actors.Ref[LimiterMessage],
         sessions: actors.SupervisorRef,
-        router: actors.Ref[GatewayDispatch],
+        router: actors.Ref[RouterMessage],
         gateway: actors.Ref[GatewayMessage],
         api_url: str,
         tokens: SessionTokens,
         resumed: list[tuple[int, str]],
         startup: Startup,
+        scheduler: actors.Ref[SchedulerMessage] | None = None,
     ) -> None:
         self.config = config
         self.system = system
@@ -133,6 +137,8 @@ class Bridge:
         self.sessions = sessions
         self.router = router
         self.gateway = gateway
+        self.scheduler = scheduler
+        """The scheduler (A1, R3, R4); ``None`` when no owner or allowed user is set."""
         self.api_url = api_url
         """Base URL of the local API, e.g. ``http://127.0.0.1:43121``."""
         self.tokens = tokens
@@ -181,7 +187,7 @@ class Bridge:
             self._shutdown_done.set()
 
     async def _shutdown_steps(self, timeout: float) -> None:
-        for child_id in ("gateway", "router"):
+        for child_id in ("gateway", "scheduler", "router"):
             await _terminate(self.root, child_id)
         prepare_timeout = max(timeout * 0.6, 1.0)
         try:
@@ -407,10 +413,23 @@ async def _start(
         )
     )
     tokens = SessionTokens.generate()
+    late = LateRefs()
     api_app = make_api_app(
-        ApiDeps(store=store, coordinator=coordinator, tokens=tokens, admin_secret=config.api_secret)
+        ApiDeps(
+            store=store,
+            coordinator=coordinator,
+            tokens=tokens,
+            admin_secret=config.api_secret,
+            late=late,
+            post=post,
+            channel_id=config.discord_channel_id,
+            default_working_dir=str(config.claude_working_dir),
+            default_timeout=config.session_timeout_seconds,
+        )
     )
-    api_url: str = await nursery.start(serve_api, api_app, config.api_port)
+    api_url: str = await nursery.start(
+        functools.partial(serve_api, host=config.api_host), api_app, config.api_port
+    )
 
     def session_api_url(thread_id: int) -> str:
         return f"{api_url}/s/{tokens.token_for(thread_id)}"
@@ -455,6 +474,10 @@ async def _start(
 
     # A4: resumed by the router after READY and the thread's catch-up, not before.
     startup = Startup(to_resume=tuple(to_resume), resume=resume)
+
+    # Sessions started by the API or the scheduler act for the owner (X5 still holds: the
+    # owner is allowed), else for the lowest allowed id.
+    api_author = config.discord_owner_id or min(config.allowed_user_ids, default=None)
     router = await root.start_child_spec(
         actors.ChildSpec(
             router_actor,
@@ -467,6 +490,7 @@ async def _start(
                     catch_up_max_age=config.catch_up_max_age_seconds,
                     catch_up_max_messages=config.catch_up_max_messages,
                     started_at=started_at,
+                    api_author_id=api_author,
                 ),
                 router_rest,
                 store,
@@ -477,6 +501,23 @@ async def _start(
             mailbox=ROUTER_MAILBOX,
         )
     )
+    late.router = router
+    scheduler = None
+    if api_author is not None:
+        scheduler = await root.start_child_spec(
+            actors.ChildSpec(
+                scheduler_actor,
+                args=(
+                    store,
+                    router,
+                    sessions,
+                    post,
+                    SchedulerConfig(channel_id=config.discord_channel_id, author_id=api_author),
+                ),
+                id="scheduler",
+            )
+        )
+        late.scheduler = scheduler
     gw_config = attrs.evolve(
         gateway_config or GatewayConfig(token=config.discord_bot_token),
         token=config.discord_bot_token,
@@ -509,6 +550,7 @@ async def _start(
         tokens=tokens,
         resumed=resumed,
         startup=startup,
+        scheduler=scheduler,
     )
 
 

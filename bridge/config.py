@@ -9,6 +9,7 @@ an existing ``.env`` works unchanged.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -89,7 +90,9 @@ class Config:
     """At most this many messages per channel or thread are run at catch-up (the newest);
     the rest are listed in the notice."""
     api_port: int = 0
-    """Port of the bridge's local HTTP API on 127.0.0.1 (0: any free port)."""
+    """Port of the bridge's local HTTP API (0: any free port)."""
+    api_host: str = "127.0.0.1"
+    """Address the API listens on; anything but loopback needs ``api_secret``."""
     api_secret: str | None = attrs.field(default=None, repr=False)
     """Bearer secret for the API's admin routes; ``None`` disables them (sessions still
     reach the lounge with their own per-session tokens)."""
@@ -156,6 +159,7 @@ def load_config(
 
     api_base = _api_base_url(reader)
 
+    secret = _api_secret(reader)
     return Config(
         discord_bot_token=token,
         discord_channel_id=channel_id,
@@ -178,7 +182,8 @@ def load_config(
         catch_up_max_age_seconds=reader.seconds("CATCHUP_MAX_AGE_SECONDS", default=86400.0),
         catch_up_max_messages=reader.integer("CATCHUP_MAX_MESSAGES", default=20, low=0),
         api_port=_port(reader),
-        api_secret=_api_secret(reader),
+        api_secret=secret,
+        api_host=_api_host(reader, secret),
     )
 
 
@@ -191,6 +196,27 @@ def _port(reader: _Reader) -> int:
     if port > 65535:
         raise ConfigError("CCBRIDGE_API_PORT", f"must be a TCP port (0-65535), got {port}")
     return port
+
+
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _api_host(reader: _Reader, secret: str | None) -> str:
+    host = reader.text("CCBRIDGE_API_HOST") or "127.0.0.1"
+    try:
+        loopback = host in _LOOPBACK_HOSTS or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        raise ConfigError(
+            "CCBRIDGE_API_HOST",
+            f"must be an IP address to listen on (e.g. 127.0.0.1 or 0.0.0.0), got {host!r}",
+        ) from None
+    if not loopback and secret is None:
+        raise ConfigError(
+            "CCBRIDGE_API_HOST",
+            f"{host!r} is reachable from other machines; set CCBRIDGE_API_SECRET too, or "
+            "leave CCBRIDGE_API_HOST unset to listen on 127.0.0.1 only",
+        )
+    return host
 
 
 def _api_secret(reader: _Reader) -> str | None:

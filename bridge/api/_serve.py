@@ -1,4 +1,4 @@
-"""Serving the API with Hypercorn on trio, on the loopback interface only."""
+"""Serving the API with Hypercorn on trio, on the loopback interface unless configured."""
 
 from __future__ import annotations
 
@@ -10,16 +10,19 @@ from starlette.applications import Starlette
 __all__ = ["serve_api"]
 
 HOST = "127.0.0.1"
-"""Loopback only: the API is for this machine's ``claude`` children and its admin."""
+"""The default: loopback only, since the API is for this machine's ``claude`` children and
+its admin. ``CCBRIDGE_API_HOST`` binds elsewhere (the configuration refuses that without
+an admin secret)."""
 
 
 async def serve_api(
     app: Starlette,
     port: int,
     *,
+    host: str = HOST,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve ``app`` on ``127.0.0.1:port`` (0: any free port) until cancelled.
+    """Serve ``app`` on ``host:port`` (0: any free port) until cancelled.
 
     ``task_status.started`` gets the base URL, e.g. ``http://127.0.0.1:43121``, once the
     socket accepts connections.
@@ -28,7 +31,7 @@ async def serve_api(
     short grace.
     """
     config = HypercornConfig()
-    config.bind = [f"{HOST}:{port}"]
+    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
     config.accesslog = None
     config.errorlog = None
     config.graceful_timeout = 1.0

@@ -87,6 +87,39 @@ class SessionStatusReport:
     pending_messages: int
 
 
+# --- to the router: sessions started without a person typing (A1, A5) ----------------
+
+
+@attrs.frozen(kw_only=True)
+class StartSession(actors.Ask["SessionOpened"]):
+    """Start (or continue) a session with ``prompt`` as if the owner had typed it: the API's
+    ``POST /api/spawn`` and the scheduler's task runs use the router's normal path (thread,
+    stored record, inbox, session actor, concurrency slot) through this message.
+
+    With ``thread_id`` ``None`` the router posts ``intro`` in the main channel and starts a
+    thread from it (as for a person's message); with a thread id it posts ``intro`` in that
+    thread. The reply comes once the thread exists and the prompt is in the inbox, before
+    Claude starts. Fails with the Discord or store error if the thread cannot be made.
+    """
+
+    title: str
+    prompt: str
+    intro: str
+    """The visible message the session starts from (mention-free text: the router posts it
+    as given)."""
+    working_dir: str
+    model: str | None = None
+    origin: str = "api"
+    thread_id: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class SessionOpened:
+    thread_id: int
+    message_id: int
+    """The inbox message carrying the prompt (its state says when the turn finished)."""
+
+
 # --- limiter (C8) ------------------------------------------------------------------------
 
 

@@ -57,7 +57,14 @@ from bridge.discord.errors import DiscordError
 from bridge.discord.gateway import GatewayDispatch
 from bridge.sessions.attachments import AttachmentInfo
 from bridge.sessions.lanes import Job, Lanes
-from bridge.sessions.messages import AnswerPrompt, SessionMessage, StopTurn, UserMessage
+from bridge.sessions.messages import (
+    AnswerPrompt,
+    SessionMessage,
+    SessionOpened,
+    StartSession,
+    StopTurn,
+    UserMessage,
+)
 from bridge.sessions.presentation.usage import thread_name
 from bridge.sessions.router_catchup import CATCH_UP_PAGES_MAX, USER_MESSAGE_TYPES, CatchUpMixin
 from bridge.store import (
@@ -168,6 +175,9 @@ class RouterConfig:
     model: str | None = None
     clock: Callable[[], float] = time.time
     """Wall-clock seconds for stored timestamps and message ages."""
+    api_author_id: int | None = None
+    """Recorded as the author of prompts from :class:`StartSession` (the API and the
+    scheduler act for the owner); ``None`` refuses them."""
     catch_up_max_age: float = 86400.0
     """CATCHUP_MAX_AGE_SECONDS: older messages found at catch-up are listed, not run."""
     catch_up_max_messages: int = 20
@@ -265,8 +275,13 @@ def parse_prompt_custom_id(custom_id: str) -> tuple[str, str] | None:
     return prompt_id, choice
 
 
+RouterMessage = GatewayDispatch | StartSession | GetRouterStats | _InLane | _LiveThread
+"""Everything the router takes: the gateway's dispatches, sessions asked for by the API or
+the scheduler, and (underscored) what its own helper tasks hand back to the loop."""
+
+
 async def router_actor(
-    ctx: actors.Context[GatewayDispatch],
+    ctx: actors.Context[RouterMessage],
     config: RouterConfig,
     rest: RouterRest,
     store: actors.Ref[StoreMessage],
@@ -306,7 +321,7 @@ class _Router(CatchUpMixin):
 
     def __init__(
         self,
-        ctx: actors.Context[Any],
+        ctx: actors.Context[RouterMessage],
         config: RouterConfig,
         rest: RouterRest,
         store: actors.Ref[StoreMessage],
@@ -340,6 +355,12 @@ class _Router(CatchUpMixin):
             return
         if isinstance(msg, GetRouterStats):
             msg.reply(attrs.evolve(self.stats, malformed=collections.Counter(self.stats.malformed)))
+            return
+        if isinstance(msg, StartSession):
+            # In the lane of the channel or thread it posts in: thread creation stays in
+            # order with people's messages, and the loop never waits on Discord.
+            key = msg.thread_id if msg.thread_id is not None else self.config.channel_id
+            self.lanes.submit(key, partial(self._on_start_session, msg))
             return
         name = getattr(msg, "name", None)
         data = getattr(msg, "data", None)
@@ -472,6 +493,73 @@ class _Router(CatchUpMixin):
 
         if await self._db(add):
             await self._deliver(thread_id, _user_message(item, message))
+
+    async def _on_start_session(self, request: StartSession) -> None:
+        try:
+            opened = await self._open_requested_session(request)
+        except Exception as exc:  # the asker reports it (a Discord or store failure)
+            request.fail(exc)
+        else:
+            request.reply(opened)
+
+    async def _open_requested_session(self, request: StartSession) -> SessionOpened:
+        """A session asked for by the API or the scheduler: a visible starter message (in
+        the main channel, whose thread it starts, or in the task's own thread), then the
+        prompt as the owner's message through the normal inbox path."""
+        author_id = self.config.api_author_id
+        if author_id is None:
+            raise ValueError("no owner or allowed user is configured to start sessions for")
+        thread_id = request.thread_id
+        channel_id = self.config.channel_id
+        if thread_id is None:
+            posted = await self.rest.create_message(channel_id, content=request.intro)
+            thread = await self.rest.start_thread_from_message(
+                channel_id, posted.id, name=thread_name(request.title)
+            )
+            thread_id = thread.id
+            guild_id = posted.guild_id if isinstance(posted.guild_id, int) else self.guild_id
+        else:
+            posted = await self.rest.create_message(thread_id, content=request.intro)
+            guild_id = self.guild_id
+        now = self.config.clock()
+        record = SessionRecord(
+            thread_id=thread_id,
+            channel_id=channel_id,
+            guild_id=guild_id,
+            working_dir=request.working_dir,
+            title=thread_name(request.title),
+            model=request.model,
+            origin=request.origin,
+            created_at=now,
+            updated_at=now,
+        )
+        item = InboxItem(
+            message_id=posted.id,
+            thread_id=thread_id,
+            author_id=author_id,
+            content=request.prompt,
+            received_at=now,
+        )
+        new_thread = thread_id
+
+        def store(db: Database) -> bool:
+            if db.get_session(new_thread) is None:
+                db.put_session(record)
+            return db.inbox_add(item)
+
+        if await self._db(store):
+            await self._mark_live(new_thread)
+            await self._deliver(
+                new_thread,
+                UserMessage(
+                    message_id=item.message_id,
+                    thread_id=new_thread,
+                    author_id=author_id,
+                    content=item.content,
+                    received_at=now,
+                ),
+            )
+        return SessionOpened(thread_id=new_thread, message_id=posted.id)
 
     async def _deliver(self, thread_id: int, msg: Any) -> None:
         """Tell the thread's session ``msg``, starting the session actor if it is not running.

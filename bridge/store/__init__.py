@@ -4,6 +4,14 @@
 thread, one call at a time.
 """
 
+from bridge.store._automation import (
+    NotificationRecord,
+    NotificationState,
+    RunOutcome,
+    SpawnRecord,
+    TaskRecord,
+    TaskRun,
+)
 from bridge.store._database import (
     Database,
     InboxItem,
@@ -22,9 +30,15 @@ __all__ = [
     "InboxItem",
     "InboxState",
     "LoungeLine",
+    "NotificationRecord",
+    "NotificationState",
     "PromptRecord",
     "PromptState",
+    "RunOutcome",
     "SessionRecord",
     "SessionStatus",
+    "SpawnRecord",
+    "TaskRecord",
+    "TaskRun",
     "migrate",
 ]

@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 import sqlite_utils
 
+from bridge.store._automation import AutomationTables
 from bridge.store._schema import migrate
 
 
@@ -111,7 +112,7 @@ class LoungeLine:
 _SESSION_FIELDS = frozenset(a.name for a in attrs.fields(SessionRecord))
 
 
-class Database:
+class Database(AutomationTables):
     """The SQLite file, in WAL mode, at the latest schema version."""
 
     def __init__(self, db: sqlite_utils.Database) -> None:

@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+from bridge.store._automation import migrate_automation
+
 Migration = Callable[[sqlite_utils.Database], None]
 
 
@@ -89,7 +91,7 @@ def _v2_cursors(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_initial, _v2_cursors)
+MIGRATIONS: tuple[Migration, ...] = (_v1_initial, _v2_cursors, migrate_automation)
 """Migration ``i`` takes the schema from version ``i`` to ``i + 1``."""
 
 
