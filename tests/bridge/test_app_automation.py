@@ -204,4 +204,6 @@ async def test_a_session_marked_through_the_api_continues_at_the_next_start(
         marked = await client.post(f"/s/{bridge.tokens.token_for(thread)}/api/mark-resume", json={})
         assert marked.json() == {"thread_id": str(thread), "resume_reason": "api"}
     async with open_bridge(config, rng=random.Random(7), shutdown_timeout=20.0) as bridge:
+        with trio.fail_after(TIMEOUT):
+            await bridge.wait_ready()  # marked sessions resume once the gateway is READY
         assert (thread, "api") in bridge.resumed
