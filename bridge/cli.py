@@ -26,6 +26,8 @@ def _cmd_version(args: argparse.Namespace) -> int:
 
 
 def _cmd_discord_local(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     import trio
 
     from bridge.discord_local import Realism, open_discord_local
@@ -42,7 +44,8 @@ def _cmd_discord_local(args: argparse.Namespace) -> int:
                 port=args.port,
                 gateway_port=args.gateway_port,
                 realism=realism,
-                rng=random.Random(args.seed),
+                rng=None if args.state else random.Random(args.seed),
+                state_path=Path(args.state) if args.state else None,
             ) as server:
                 print(json.dumps(server.urls()), flush=True)
                 async for _ in signals:
@@ -68,6 +71,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from bridge.app import BridgeStopped
     from bridge.config import ConfigError, check_claude_command, load_config
     from bridge.discord.errors import EXIT_GATEWAY_FATAL, GatewayFatalError
+    from bridge.discord_local import WorldFileError
 
     try:
         config = load_config(dotenv_path=Path(args.env_file) if args.env_file else None)
@@ -88,6 +92,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except* BridgeStopped as group:
         print(f"ccbridge: {_first(group)}", file=sys.stderr)
         status = status or 1
+    except* WorldFileError as group:
+        print(f"ccbridge: cannot load the local Discord state: {_first(group)}", file=sys.stderr)
+        status = EXIT_BAD_CONFIG
     return status
 
 
@@ -117,6 +124,7 @@ async def _run_bridge_until_signalled(config: Any, args: argparse.Namespace) -> 
                         port=args.local_port,
                         gateway_port=args.local_gateway_port,
                         realism=Realism.faithful(),
+                        state_path=local_state_path(config),
                     )
                 )
                 config = local_config(config, server)
@@ -137,13 +145,20 @@ async def _run_bridge_until_signalled(config: Any, args: argparse.Namespace) -> 
                 break
 
 
+def local_state_path(config: Any) -> Any:
+    """Where local mode keeps the local Discord's world: beside the bridge's database."""
+    return config.database_path.parent / "discord-local.json"
+
+
 def _print_local_help(server: Any, config: Any) -> None:
     urls = server.urls()
     channel = config.discord_channel_id
     owner = server.world.owner_id
     body = json.dumps({"author_id": str(owner), "content": "Hello Claude, what is in this repo?"})
     print(
-        "No DISCORD_BOT_TOKEN is set: running against the local Discord server, in-process.",
+        f"open {server.web_url} in your browser",
+        "No DISCORD_BOT_TOKEN is set: running against the local Discord server, in-process "
+        f"(its world is kept in {local_state_path(config)}).",
         json.dumps(urls),
         f"Talk to Claude as the local owner (user {owner}) in #general (channel {channel}):",
         f"  curl -s -X POST {urls['control_url']}/channels/{channel}/messages "
@@ -184,6 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="which of Discord's limits to enforce (default: faithful)",
     )
     local_parser.add_argument("--seed", type=int, default=0, help="seed for ids, tokens and jitter")
+    local_parser.add_argument(
+        "--state",
+        default=None,
+        help="keep the world in this JSON file across restarts (default: in memory only)",
+    )
     local_parser.set_defaults(func=_cmd_discord_local)
     run_parser = sub.add_parser(
         "run",
