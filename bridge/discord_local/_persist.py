@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,8 @@ _TIMES: dict[type, tuple[str, ...]] = {
 _converter = cattrs.Converter()
 _converter.register_unstructure_hook(bytes, lambda b: base64.b64encode(b).decode())
 _converter.register_structure_hook(bytes, lambda v, _: base64.b64decode(v))
+# A message nonce is whatever the client sent (string or integer): kept as it was.
+_converter.register_structure_hook_func(lambda t: t == (str | int | None), lambda v, _: v)
 
 
 class WorldFileError(Exception):
@@ -50,8 +53,10 @@ def _shift(record: JSON, kind: type, delta: float) -> JSON:
     for name in _TIMES.get(kind, ()):
         if record.get(name) is not None:
             record[name] += delta
-    for version in record.get("versions", ()) if kind is Message else ():
-        version["visible_at"] += delta
+    if kind is Message:
+        record["versions"] = [
+            {**v, "visible_at": v["visible_at"] + delta} for v in record["versions"]
+        ]
     return record
 
 
@@ -144,9 +149,16 @@ def _write(path: Path, payload: bytes) -> None:
     os.replace(temporary, path)
 
 
-async def autosave(world: World, path: Path, *, interval: float = 0.5) -> None:
+async def autosave(
+    world: World,
+    path: Path,
+    *,
+    interval: float = 0.5,
+    saved: Callable[[], object] = lambda: None,
+) -> None:
     """Write the world to ``path`` after each change (coalesced over ``interval`` seconds)
-    until cancelled, then once more (synchronously) so the last change is kept."""
+    until cancelled, then once more (synchronously) so the last change is kept.
+    ``saved`` is called after each write made while running."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         while True:
@@ -154,6 +166,7 @@ async def autosave(world: World, path: Path, *, interval: float = 0.5) -> None:
             await trio.sleep(interval)  # coalesce a burst of edits into one write
             payload = json.dumps(dump_world(world)).encode()
             await trio.to_thread.run_sync(_write, path, payload)
+            saved()
     finally:
         # Synchronous on purpose: no checkpoint, so cancellation cannot cut the last write.
         _write(path, json.dumps(dump_world(world)).encode())
