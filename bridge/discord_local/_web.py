@@ -162,6 +162,8 @@ class WebClient:
             if inter.user_id != viewer:
                 return None
             return "modal", {"interaction_id": str(inter.id), "modal": inter.modal}
+        if event == "LOCAL_COMMANDS":
+            return "commands", {"commands": self.state()["commands"]}
         if event == "TYPING_START":
             return "typing", {"channel_id": d["channel_id"], "user_id": d["user_id"]}
         return None

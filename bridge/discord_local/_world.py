@@ -86,7 +86,8 @@ THREAD_CREATED = 18
 REPLY = 19
 CHAT_INPUT_COMMAND = 20
 LOCAL_ONLY = -1
-"""Intent of notices for the web client alone (``LOCAL_EPHEMERAL``, ``LOCAL_MODAL``)."""
+"""Intent of notices for the web client alone (``LOCAL_EPHEMERAL``, ``LOCAL_MODAL``,
+``LOCAL_COMMANDS``)."""
 
 
 @attrs.frozen
@@ -740,6 +741,7 @@ class World:
             )
             self.commands[c.id] = c
             out.append(c)
+        self._notice("LOCAL_COMMANDS", {})
         self.touch()
         return out
 

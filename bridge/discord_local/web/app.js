@@ -19,7 +19,7 @@ function el(tag, attrs = {}, ...children) {
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else node.setAttribute(key, value === true ? "" : value);
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child !== null && child !== undefined) node.append(child);
   }
   return node;
@@ -109,6 +109,7 @@ function connectFeed() {
   });
   on("user", (u) => { S.users.set(u.id, u); renderUsers(); });
   on("modal", (d) => openModal(d.interaction_id, d.modal));
+  on("commands", (d) => { S.commands = flattenCommands(d.commands); renderPicker(); });
   on("typing", (d) => {
     if (d.channel_id !== S.channelId) return;
     const who = S.users.get(d.user_id);
@@ -325,7 +326,7 @@ function modalInputs(modal) {
 function openModal(interactionId, modal) {
   const form = $("#modal-form");
   const fields = modalInputs(modal);
-  form.replaceChildren(
+  form.replaceChildren(...[
     el("h2", {}, modal.title || "Form"),
     fields.map(({ label, input }) => {
       const attrs = {
@@ -338,7 +339,7 @@ function openModal(interactionId, modal) {
     }),
     el("div", { style: "display:flex;gap:8px;justify-content:flex-end;margin-top:12px" },
       el("button", { type: "button", onclick: () => $("#modal").close() }, "Cancel"),
-      el("button", { type: "submit", value: "submit" }, "Submit")));
+      el("button", { type: "submit", value: "submit" }, "Submit"))].flat(Infinity));
   form.onsubmit = (event) => {
     event.preventDefault();
     const values = {};
@@ -463,13 +464,13 @@ function openCommand(command) {
   $("#command-picker").hidden = true;
   const form = $("#command-form");
   form.command = command;
-  form.replaceChildren(
+  form.replaceChildren(...[
     el("div", {}, el("strong", {}, `/${command.label}`), el("span", { class: "desc" }, ` ${command.description || ""}`)),
     command.options.map((o) => el("label", {},
       `${o.name}${o.required ? " *" : ""} — ${o.description || ""}`, optionInput(o, command))),
     el("div", { style: "display:flex;gap:8px;margin-top:6px" },
       el("button", { type: "submit", id: "run-command" }, "Run"),
-      el("button", { type: "button", onclick: closeCommand }, "Cancel")));
+      el("button", { type: "button", onclick: closeCommand }, "Cancel"))].flat(Infinity));
   form.hidden = false;
   const first = form.querySelector("input, select");
   if (first) first.focus();
@@ -575,7 +576,9 @@ function setup() {
     const spoiler = event.target.closest(".spoiler");
     if (spoiler) spoiler.classList.add("revealed");
   });
-  connectFeed();
+  // The feed is per viewer (ephemeral messages and modals are someone's own): learn who
+  // the owner is before subscribing.
+  loadState().then(connectFeed, () => connectFeed());
 }
 
 document.addEventListener("DOMContentLoaded", setup);

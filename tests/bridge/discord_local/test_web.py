@@ -127,6 +127,11 @@ async def test_the_feed_follows_messages_threads_reactions_edits_and_deletions()
         channel = world.default_channel.id
         async with open_feed(server, world.owner_id) as feed:
             with trio.fail_after(20):
+                # Commands the bot registers appear in the page's command picker at once.
+                world.overwrite_commands(world.guild_id, [STOP])
+                event, data = await feed.next()
+                assert (event, [c["name"] for c in data["commands"]]) == ("commands", ["stop"])
+
                 posted = server.control.post_message(channel, world.owner_id, "||psst||")
                 event, data = await feed.next()
                 assert event == "message"
@@ -202,7 +207,7 @@ async def test_the_gateway_never_carries_the_web_clients_notices() -> None:
     world.respond(inter.id, inter.token, 9, {"custom_id": "m", "title": "t", "components": []})
     other = world.invoke_command(world.owner_id, world.default_channel.id, "stop")
     world.respond(other.id, other.token, 4, {"content": "psst", "flags": 64})
-    assert [d.event for d in notices] == ["LOCAL_MODAL", "LOCAL_EPHEMERAL"]
+    assert [d.event for d in notices] == ["LOCAL_COMMANDS", "LOCAL_MODAL", "LOCAL_EPHEMERAL"]
     for intents in (0, 1, (1 << 25) - 1):
         session = Session(id="s", intents=intents, buffer=collections.deque())
-        assert [server.hub._visible(session, d) for d in notices] == [None, None]
+        assert [server.hub._visible(session, d) for d in notices] == [None, None, None]
