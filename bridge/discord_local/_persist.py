@@ -136,7 +136,10 @@ def read_world_file(world: World, path: Path) -> bool:
         data = json.loads(raw)
     except ValueError as exc:
         raise WorldFileError(f"{path} is not JSON: {exc}") from exc
-    load_world(world, data)
+    try:
+        load_world(world, data)
+    except WorldFileError as exc:
+        raise WorldFileError(f"{path}: {exc}") from exc
     return True
 
 

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 import trio
 from playwright.sync_api import Page, expect
 
@@ -160,8 +161,23 @@ async def test_a_newcomer_uses_the_bot_from_the_page_across_a_restart(
         picture = await browser.shot("thread-tool-and-reply")
         if os.environ.get("CCBRIDGE_UPDATE_README_PICTURE") == "1":
             README_PICTURE.write_bytes(picture.read_bytes())
-        # The reply streamed: it was edited in several steps.
-        assert len(model_server.turns) >= 2
+        async with httpx.AsyncClient(base_url=f"{url}_control", timeout=WAIT) as control:
+            channels = (await control.get("/channels")).json()
+            (thread,) = [c for c in channels if c["name"].startswith("List the files")]
+            shown = (await control.get(f"/channels/{thread['id']}/messages")).json()
+        (reply,) = [m for m in shown if "two files" in m["content"]]
+        # The reply streamed in: it was visible in several growing versions.
+        texts = [v["content"] for v in reply["versions"]]
+        assert len(texts) > 1, texts
+        assert texts[-1].startswith(texts[0])
+        assert texts[0] != texts[-1]
+        (tool,) = [m for m in shown if m["embeds"] and "Bash" in m["embeds"][0]["title"]]
+        # The tool embed was shown running (yellow, its timer) before it turned green.
+        first, last = tool["versions"][0]["embeds"][0], tool["versions"][-1]["embeds"][0]
+        assert first["color"] == 0xFEE75C
+        assert "elapsed" in first["description"]
+        assert last["color"] == 0x57F287
+        assert "✅ done in" in last["description"]
 
         def allow(page: Page) -> None:
             page.locator("#input").fill("Touch the file allowed.txt")

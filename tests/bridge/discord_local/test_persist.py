@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -160,7 +161,7 @@ async def test_a_file_that_is_not_a_state_file_is_refused(tmp_path: Path) -> Non
     for bad in (b"not json", b"[]", b'{"format": 99}', b'{"format": 1, "users": []}'):
         path = tmp_path / "discord-local.json"
         path.write_bytes(bad)
-        with pytest.raises(WorldFileError):
+        with pytest.raises(WorldFileError, match=re.escape(str(path))):
             async with open_discord_local(state_path=path):
                 pass
         assert path.read_bytes() == bad  # left as it was, for the person to look at
