@@ -128,12 +128,18 @@ class WebClient:
         return out
 
     def messages(self, channel_id: int, viewer: int | None) -> list[JSON]:
+        """What a channel shows ``viewer``, oldest first; a thread started from a message
+        shows that message first, as Discord does."""
         c = self.world.channel(channel_id)
-        return [
+        shown = [
             self.message(self.world.messages[i])
             for i in c.message_ids
             if self.visible_to(self.world.messages[i], viewer)
         ]
+        starter = self.world.messages.get(c.id) if c.is_thread else None
+        if starter is not None and starter.thread_id == c.id and self.visible_to(starter, viewer):
+            shown.insert(0, {**self.message(starter), "starter": True})
+        return shown
 
     # ------------------------------------------------------------------ the feed
 

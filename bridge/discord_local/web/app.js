@@ -121,7 +121,9 @@ function connectFeed() {
 }
 
 function onMessage(m) {
-  if (m.channel_id !== S.channelId) return;
+  // A thread's starter message lives in the parent channel but is shown atop the thread.
+  const starter = m.id === S.channelId && m.thread_id === S.channelId;
+  if (m.channel_id !== S.channelId && !starter) return;
   const fresh = !S.messages.has(m.id);
   S.messages.set(m.id, m);
   if (fresh && S.state && m.author.id === S.state.bot_id) $("#typing").textContent = "";
@@ -221,7 +223,7 @@ function renderMessage(m) {
     m.attachments.length ? el("div", { class: "attachments" }, m.attachments.map(renderAttachment)) : null,
     m.components.length ? el("div", { class: "components" }, m.components.map((row) => renderRow(m, row))) : null,
     Object.keys(m.reaction_users).length ? renderReactions(m) : null,
-    m.thread_id && S.channels.has(m.thread_id) ? el("div", {
+    m.thread_id && m.thread_id !== S.channelId && S.channels.has(m.thread_id) ? el("div", {
       class: "thread-link", onclick: () => selectChannel(m.thread_id),
     }, `🧵 ${S.channels.get(m.thread_id).name} →`) : null,
     m.ephemeral ? el("div", { class: "ephemeral-note" }, "👁 Only you can see this") : null);

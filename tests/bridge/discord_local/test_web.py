@@ -76,6 +76,13 @@ async def test_messages_carry_rendered_markdown_embeds_and_only_ones_own_ephemer
     (embed,) = owner_view[1]["embeds"]
     assert embed["description_html"] == "<p><code>x</code></p>\n"
     assert embed["fields"][0]["value_html"] == "<p><em>v</em></p>\n"
+    first = world.find_message(int(owner_view[0]["id"]))
+    thread = world.start_thread_from_message(first, name="t", owner_id=world.bot.id)
+    world.create_message(thread.id, world.bot.id, content="in the thread")
+    in_thread = rig.server.web.messages(thread.id, world.owner_id)
+    # A thread shows the message it was started from first, as Discord does.
+    assert (in_thread[0]["id"], in_thread[0].get("starter")) == (str(first.id), True)
+    assert [m["content"] for m in in_thread][1:] == ["in the thread"]
     stranger_view = rig.server.web.messages(channel, stranger.id)
     assert [m["content"] for m in stranger_view][-1] == "not for you"
     assert stranger_view[-1]["ephemeral"] is True
