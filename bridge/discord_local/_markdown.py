@@ -4,8 +4,9 @@ Built on markdown-it-py's CommonMark parser with the parts Discord's client rend
 (https://support.discord.com/hc/en-us/articles/210298617, "Markdown Text 101"): emphasis,
 ``__underline__``, ``~~strike~~``, ``||spoilers||``, inline code and fenced code blocks
 (with a language), block quotes, lists, ``#``-``###`` headings, ``-#`` subtext, links and
-masked links, and mentions ``<@id>`` ``<#id>`` ``<@&id>``. Discord renders no tables, images
-or raw HTML, so a table stays the text it was typed as and HTML is escaped.
+masked links, mentions ``<@id>`` ``<#id>`` ``<@&id>`` and timestamps ``<t:unix:style>``.
+Discord renders no tables, images or raw HTML, so a table stays the text it was typed as
+and HTML is escaped.
 """
 
 from __future__ import annotations
@@ -13,11 +14,15 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from markdown_it import MarkdownIt
 from markdown_it.rules_inline import StateInline
 
 MENTION = re.compile(r"<(@!?|#|@&)(\d{1,20})>")
+TIMESTAMP = re.compile(r"<t:(-?\d{1,13})(?::([tTdDfFR]))?>")
+"""Discord's ``<t:unix:style>``: the page shows it in the reader's time zone (its script
+fills the text; the UTC time is there without it)."""
 
 
 def _underline(state: StateInline, silent: bool) -> bool:
@@ -47,6 +52,17 @@ def _wrapped(state: StateInline, silent: bool, marker: str, kind: str) -> bool:
     return True
 
 
+def _timestamp(state: StateInline, silent: bool) -> bool:
+    found = TIMESTAMP.match(state.src, state.pos)
+    if found is None:
+        return False
+    if not silent:
+        token = state.push("timestamp", "", 0)
+        token.meta = {"unix": int(found.group(1)), "style": found.group(2) or "f"}
+    state.pos = found.end()
+    return True
+
+
 def _make_mention(resolve: Callable[[str, int], str]) -> Callable[[StateInline, bool], bool]:
     def mention(state: StateInline, silent: bool) -> bool:
         found = MENTION.match(state.src, state.pos)
@@ -72,6 +88,7 @@ class DiscordMarkdown:
         md.inline.ruler.before("emphasis", "spoiler", _spoiler)
         md.inline.add_terminator_char("|")
         md.inline.ruler.before("autolink", "mention", _make_mention(resolve))
+        md.inline.ruler.before("autolink", "timestamp", _timestamp)
         md.block.ruler.before("paragraph", "discord_heading", _heading, {"alt": ["paragraph"]})
         rules = md.add_render_rule
         rules("underline_open", lambda *a: "<u>")
@@ -82,6 +99,7 @@ class DiscordMarkdown:
         )
         rules("spoiler_close", lambda *a: "</span>")
         rules("mention", _render_mention)
+        rules("timestamp", _render_timestamp)
         rules("fence", _render_fence)
         self._md = md
 
@@ -119,6 +137,18 @@ def _render_mention(self, tokens, idx, options, env):  # type: ignore[no-untyped
     meta = tokens[idx].meta
     prefix = "#" if meta["kind"] == "#" else "@"
     return f'<span class="mention">{prefix}{html.escape(meta["label"])}</span>'
+
+
+def _render_timestamp(self, tokens, idx, options, env):  # type: ignore[no-untyped-def]
+    meta = tokens[idx].meta
+    try:
+        utc = datetime.fromtimestamp(meta["unix"], UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except (OverflowError, OSError, ValueError):
+        utc = str(meta["unix"])
+    return (
+        f'<span class="timestamp" data-unix="{meta["unix"]}" data-style="{meta["style"]}">'
+        f"{utc}</span>"
+    )
 
 
 def _render_fence(self, tokens, idx, options, env):  # type: ignore[no-untyped-def]

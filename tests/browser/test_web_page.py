@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,10 @@ async def test_the_page_shows_and_does_what_discord_does(browser: BrowserThread)
         world = server.world
         channel = world.default_channel.id
         world.overwrite_commands(world.guild_id, COMMANDS)
-        server.control.post_message(channel, world.owner_id, f"{MARKDOWN} <@{world.bot.id}>")
+        due = int(time.time()) + 120
+        server.control.post_message(
+            channel, world.owner_id, f"{MARKDOWN} <@{world.bot.id}> due <t:{due}:R>"
+        )
         bot_message = world.create_message(
             channel,
             world.bot.id,
@@ -114,6 +118,8 @@ async def test_the_page_shows_and_does_what_discord_does(browser: BrowserThread)
             expect(first.locator("u")).to_have_text("underlined")
             expect(first.locator("pre.codeblock[data-lang=python]")).to_have_text("print('hi')\n")
             expect(first.locator(".mention")).to_have_text("@ccbridge-local")
+            # <t:unix:R> shows relative time in the reader's locale, as Discord does.
+            expect(first.locator(".timestamp")).to_have_text("in 2 minutes")
             expect(first.locator("table")).to_have_count(0)  # Discord shows tables as text
             expect(first).to_contain_text("| col | umn |")
             spoiler = first.locator(".spoiler")

@@ -193,7 +193,33 @@ function renderMessages() {
   box.replaceChildren(...(list.length ? list.map(renderMessage)
     : [el("div", { class: "empty" }, "No messages yet. Say something!")]));
   renderPins();
+  formatTimestamps(box);
+  formatTimestamps($("#pins"));
   if (atBottom) box.scrollTop = box.scrollHeight;
+}
+
+// Discord's <t:unix:style> markup, shown in the reader's time zone as Discord does.
+function formatTimestamps(root) {
+  for (const span of root.querySelectorAll(".timestamp[data-unix]")) {
+    const when = new Date(Number(span.dataset.unix) * 1000);
+    const style = span.dataset.style;
+    let text;
+    if (style === "R") {
+      const seconds = Math.round((when - Date.now()) / 1000);
+      const units = [["year", 31536000], ["month", 2592000], ["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
+      const [unit, size] = units.find(([, s]) => Math.abs(seconds) >= s) || ["second", 1];
+      text = new Intl.RelativeTimeFormat([], { numeric: "auto" }).format(Math.round(seconds / size), unit);
+    } else {
+      const options = {
+        t: { timeStyle: "short" }, T: { timeStyle: "medium" }, d: { dateStyle: "short" },
+        D: { dateStyle: "long" }, f: { dateStyle: "long", timeStyle: "short" },
+        F: { dateStyle: "full", timeStyle: "short" },
+      }[style] || { dateStyle: "long", timeStyle: "short" };
+      text = when.toLocaleString([], options);
+    }
+    span.title = when.toLocaleString();
+    span.textContent = text;
+  }
 }
 
 function time(iso) {

@@ -41,6 +41,16 @@ def test_mentions_show_names_not_ids() -> None:
     assert "&lt;@" not in out
 
 
+def test_timestamps_carry_their_instant_and_style_for_the_page() -> None:
+    out = render("expires <t:1796414322:R>, at <t:0>")
+    assert (
+        '<span class="timestamp" data-unix="1796414322" data-style="R">2026-12-04 19:58 UTC</span>'
+        in out
+    )
+    assert '<span class="timestamp" data-unix="0" data-style="f">1970-01-01 00:00 UTC</span>' in out
+    assert render("<t:99999999999999:R>") == "<p>&lt;t:99999999999999:R&gt;</p>\n"
+
+
 def test_fenced_code_keeps_its_language_and_escapes_its_content() -> None:
     out = render("```python\nif a < b:\n    print('<b>')\n```")
     assert '<pre class="codeblock" data-lang="python">' in out
