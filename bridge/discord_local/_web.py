@@ -4,8 +4,8 @@ Routes (on the same Starlette app as REST and the control API):
 
 * ``GET /`` the page, ``GET /web/{file}`` its script and style (files in ``web/``);
 * ``GET /_web/state``: guild, users, channels and threads, slash commands;
-* ``GET /_web/channels/{channel_id}/messages?viewer=``: the messages a viewer sees, with
-  their Markdown rendered to HTML (:mod:`._markdown`);
+* ``GET /_web/channels/{channel_id}/messages?viewer=``: ``{seq, messages}``, the messages
+  a viewer sees, with their Markdown rendered to HTML (:mod:`._markdown`);
 * ``GET /_web/events?viewer=``: the live feed as server-sent events, one per change.
 
 The page acts through the control API (``/_control``): posting, reacting, clicking,
@@ -46,6 +46,13 @@ class WebClient:
         self.world = world
         self.control = control
         self.markdown = DiscordMarkdown(self._mention_label)
+        self.seq = 0
+        """Counts world changes; events and snapshots carry it, so a page that loads a
+        snapshot while events arrive knows which events the snapshot already contains."""
+        world.subscribe(self._count)
+
+    def _count(self, dispatch: Dispatch) -> None:
+        self.seq += 1
 
     def routes(self) -> list[Route]:
         return [
@@ -182,8 +189,9 @@ class WebClient:
             found = self.event_for(dispatch, viewer)
             if found is None:
                 return
+            event, data = found
             try:
-                send.send_nowait(found)
+                send.send_nowait((event, {**data, "seq": self.seq}))
             except trio.WouldBlock:
                 send.close()  # too far behind: the page reconnects and reloads
             except trio.ClosedResourceError:
@@ -202,7 +210,7 @@ class WebClient:
                 if idle.cancelled_caught:
                     yield ": keepalive\n\n"
                     continue
-                yield f"event: {event}\ndata: {json.dumps(data)}\n\n"
+                yield f"event: {event}\nid: {data['seq']}\ndata: {json.dumps(data)}\n\n"
         finally:
             self.world.unsubscribe(listener)
             send.close()
@@ -219,13 +227,14 @@ class WebClient:
         return FileResponse(WEB_DIR / name, media_type=STATIC[name])
 
     async def _state(self, request: Request) -> Response:
-        return _json(200, self.state())
+        return _json(200, {**self.state(), "seq": self.seq})
 
     async def _messages(self, request: Request) -> Response:
         channel_id = request.path_params["channel_id"]
         if not channel_id.isdigit() or int(channel_id) not in self.world.channels:
             return _json(404, {"code": 10003, "message": "Unknown Channel"})
-        return _json(200, self.messages(int(channel_id), _viewer(request)))
+        messages = self.messages(int(channel_id), _viewer(request))
+        return _json(200, {"seq": self.seq, "messages": messages})
 
     async def _events(self, request: Request) -> Response:
         return StreamingResponse(

@@ -67,11 +67,28 @@ async function loadState() {
 }
 
 async function loadMessages() {
-  const list = await api("GET",
-    `/_web/channels/${S.channelId}/messages?viewer=${S.viewer}`);
-  S.messages = new Map(list.map((m) => [m.id, m]));
+  // Events that arrive while the snapshot loads are held, then those newer than the
+  // snapshot (by the server's change counter, seq) are applied on top of it.
+  S.loading = (S.loading || 0) + 1;
+  let snapshot;
+  try {
+    snapshot = await api("GET", `/_web/channels/${S.channelId}/messages?viewer=${S.viewer}`);
+  } finally {
+    S.loading -= 1;
+  }
+  S.messages = new Map(snapshot.messages.map((m) => [m.id, m]));
+  const held = S.held || [];
+  S.held = [];
+  for (const [apply, data] of held) if (data.seq > snapshot.seq) apply(data, false);
   renderHeader();
   renderMessages();
+}
+
+function whenLoaded(apply) {
+  return (data) => {
+    if (S.loading) (S.held = S.held || []).push([apply, data]);
+    else apply(data, true);
+  };
 }
 
 async function reload() {
@@ -98,10 +115,10 @@ function connectFeed() {
     status.className = "offline";
   });
   const on = (name, fn) => feed.addEventListener(name, (e) => fn(JSON.parse(e.data)));
-  on("message", onMessage);
-  on("delete", (d) => {
-    if (S.messages.delete(d.id)) renderMessages();
-  });
+  on("message", whenLoaded(onMessage));
+  on("delete", whenLoaded((d, render) => {
+    if (S.messages.delete(d.id) && render) renderMessages();
+  }));
   on("channel", (c) => {
     S.channels.set(c.id, c);
     renderChannels();
@@ -120,14 +137,14 @@ function connectFeed() {
   });
 }
 
-function onMessage(m) {
+function onMessage(m, render) {
   // A thread's starter message lives in the parent channel but is shown atop the thread.
   const starter = m.id === S.channelId && m.thread_id === S.channelId;
   if (m.channel_id !== S.channelId && !starter) return;
   const fresh = !S.messages.has(m.id);
   S.messages.set(m.id, m);
   if (fresh && S.state && m.author.id === S.state.bot_id) $("#typing").textContent = "";
-  renderMessages();
+  if (render) renderMessages();
 }
 
 // ------------------------------------------------------------------ sidebar

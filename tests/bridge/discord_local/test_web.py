@@ -91,7 +91,9 @@ async def test_messages_carry_rendered_markdown_embeds_and_only_ones_own_ephemer
         transport=httpx.ASGITransport(rig.server.app), base_url=rig.server.base_url
     ) as web:
         r = await web.get(f"/_web/channels/{channel}/messages", params={"viewer": stranger.id})
-        assert [m["content"] for m in r.json()][-1] == "not for you"
+        assert [m["content"] for m in r.json()["messages"]][-1] == "not for you"
+        # The snapshot names the change it includes, so a page can skip older events.
+        assert r.json()["seq"] == rig.server.web.seq > 0
         assert (await web.get("/_web/channels/123/messages")).status_code == 404
         assert (await web.get("/_web/channels/abc/messages")).status_code == 404
 
@@ -101,18 +103,28 @@ class Feed:
 
     def __init__(self, lines: AsyncIterator[str]) -> None:
         self.lines = lines
+        self.seqs: list[int] = []
 
     async def next(self) -> tuple[str, Any]:
-        event, data = "message", ""
+        """The next event, its ``seq`` (checked: growing, and the SSE id) taken off."""
+        event, data, event_id = "message", "", None
         async for line in self.lines:
             if line.startswith(":") or line.startswith("retry:"):
                 continue
             if line.startswith("event: "):
                 event = line[len("event: ") :]
+            elif line.startswith("id: "):
+                event_id = int(line[len("id: ") :])
             elif line.startswith("data: "):
                 data += line[len("data: ") :]
             elif line == "" and data:
-                return event, json.loads(data)
+                decoded = json.loads(data)
+                if event != "hello":
+                    seq = decoded.pop("seq")
+                    assert seq == event_id
+                    assert not self.seqs or seq > self.seqs[-1]
+                    self.seqs.append(seq)
+                return event, decoded
         raise AssertionError("the feed ended")
 
 
