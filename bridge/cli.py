@@ -28,6 +28,8 @@ def _cmd_version(args: argparse.Namespace) -> int:
 
 
 def _cmd_discord_local(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     import trio
 
     from bridge.discord_local import Realism, open_discord_local
@@ -44,7 +46,8 @@ def _cmd_discord_local(args: argparse.Namespace) -> int:
                 port=args.port,
                 gateway_port=args.gateway_port,
                 realism=realism,
-                rng=random.Random(args.seed),
+                rng=None if args.state else random.Random(args.seed),
+                state_path=Path(args.state) if args.state else None,
             ) as server:
                 print(json.dumps(server.urls()), flush=True)
                 async for _ in signals:
@@ -161,6 +164,7 @@ def _run_configured(config: Any, options: _RunOptions) -> int:
 
     from bridge.app import BridgeStopped
     from bridge.discord.errors import EXIT_GATEWAY_FATAL, GatewayFatalError
+    from bridge.discord_local import WorldFileError
 
     logging.basicConfig(
         level=getattr(logging, options.log_level),
@@ -180,6 +184,9 @@ def _run_configured(config: Any, options: _RunOptions) -> int:
     except* BridgeStopped as group:
         _print_line(f"ccbridge: {_first(group)}")
         status = status or 1
+    except* WorldFileError as group:
+        print(f"ccbridge: cannot load the local Discord state: {_first(group)}", file=sys.stderr)
+        status = EXIT_BAD_CONFIG
     return status
 
 
@@ -226,6 +233,7 @@ async def _run_bridge_until_signalled(config: Any, options: _RunOptions) -> None
                         port=options.local_port,
                         gateway_port=options.local_gateway_port,
                         realism=Realism.faithful(),
+                        state_path=local_state_path(config),
                     )
                 )
                 config = local_config(config, server)
@@ -272,13 +280,20 @@ async def _ready_or_signal(bridge: Any, signals: Any) -> int | None:
     return received
 
 
+def local_state_path(config: Any) -> Any:
+    """Where local mode keeps the local Discord's world: beside the bridge's database."""
+    return config.database_path.parent / "discord-local.json"
+
+
 def _print_local_help(server: Any, config: Any) -> None:
     urls = server.urls()
     channel = config.discord_channel_id
     owner = server.world.owner_id
     body = json.dumps({"author_id": str(owner), "content": "Hello Claude, what is in this repo?"})
     print(
-        "No DISCORD_BOT_TOKEN is set: running against the local Discord server, in-process.",
+        f"open {server.web_url} in your browser",
+        "No DISCORD_BOT_TOKEN is set: running against the local Discord server, in-process "
+        f"(its world is kept in {local_state_path(config)}).",
         json.dumps(urls),
         f"Talk to Claude as the local owner (user {owner}) in #general (channel {channel}):",
         f"  curl -s -X POST {urls['control_url']}/channels/{channel}/messages "
@@ -319,6 +334,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="which of Discord's limits to enforce (default: faithful)",
     )
     local_parser.add_argument("--seed", type=int, default=0, help="seed for ids, tokens and jitter")
+    local_parser.add_argument(
+        "--state",
+        default=None,
+        help="keep the world in this JSON file across restarts (default: in memory only)",
+    )
     local_parser.set_defaults(func=_cmd_discord_local)
     run_parser = sub.add_parser(
         "run",

@@ -20,6 +20,7 @@ from ._errors import DiscordHTTPError, FieldError
 from ._faults import RestFault
 from ._gateway import GatewayHub
 from ._http import Exchange
+from ._persist import WorldFileError, dump_world, load_world
 from ._server import LocalDiscord, open_discord_local
 from ._stats import Stats
 from ._world import Dispatch, NewFile, World
@@ -44,5 +45,8 @@ __all__ = [
     "RouteLimit",
     "Stats",
     "World",
+    "WorldFileError",
+    "dump_world",
+    "load_world",
     "open_discord_local",
 ]

@@ -40,7 +40,7 @@ from trio_websocket import ConnectionClosed, WebSocketConnection, wrap_server_st
 from . import _render as render
 from ._config import GUILD_PRESENCES, KNOWN_INTENTS, MESSAGE_CONTENT, PRIVILEGED_INTENTS, Realism
 from ._stats import Stats
-from ._world import Dispatch, World
+from ._world import LOCAL_ONLY, Dispatch, World
 
 JSON = dict[str, Any]
 
@@ -139,6 +139,8 @@ class GatewayHub:
     # ------------------------------------------------------------------ fan-out
 
     def _visible(self, session: Session, dispatch: Dispatch) -> JSON | None:
+        if dispatch.intent == LOCAL_ONLY:  # a notice for the web client, not for bots
+            return None
         if dispatch.intent and not session.intents & dispatch.intent:
             return None
         m = dispatch.message

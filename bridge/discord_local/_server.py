@@ -7,6 +7,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -22,8 +23,10 @@ from ._control import Control
 from ._faults import FaultBook
 from ._gateway import GATEWAY_PATH, RESUME_PATH, GatewayHub
 from ._http import Exchange
+from ._persist import autosave, read_world_file
 from ._rest import RestApi
 from ._stats import Stats
+from ._web import WebClient
 from ._world import World
 
 API_PREFIX = "/api/v10"
@@ -81,8 +84,10 @@ class LocalDiscord:
             self.observers,
             lambda: self.gateway_url,
         )
+        self.web = WebClient(self.world, self.control)
         self.app = Starlette(
             routes=[
+                *self.web.routes(),
                 Mount(API_PREFIX, routes=self.rest.routes()),
                 Mount(CONTROL_PREFIX, routes=self.control.routes()),
                 Route(
@@ -127,14 +132,22 @@ class LocalDiscord:
     def cdn_url(self) -> str:
         return self.base_url + CDN_PREFIX
 
+    @property
+    def web_url(self) -> str:
+        """The web client's page: ``http://127.0.0.1:PORT/``."""
+        return self.base_url + "/"
+
     def urls(self) -> dict[str, str]:
         """What ``ccbridge discord-local`` prints."""
         return {
+            "web_url": self.web_url,
             "rest_url": self.rest_url,
             "gateway_url": self.gateway_url,
             "control_url": self.control_url,
             "cdn_url": self.cdn_url,
             "token": self.token,
+            "owner_id": str(self.world.owner_id),
+            "default_channel_id": str(self.world.default_channel.id),
         }
 
     async def wait_until(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
@@ -167,6 +180,7 @@ async def open_discord_local(
     rng: random.Random | None = None,
     observers: Iterable[Callable[[Exchange], None]] = (),
     wall_offset: float | None = None,
+    state_path: Path | None = None,
 ) -> AsyncIterator[LocalDiscord]:
     """Serve a fresh local Discord: HTTP (REST, control, CDN) on ``host:port`` and the
     gateway on ``host:gateway_port`` (0: the OS picks a port).
@@ -174,11 +188,23 @@ async def open_discord_local(
     Yields the :class:`LocalDiscord` once both accept connections; its URLs carry the
     real ports.
 
+    ``state_path``: keep the world in this file (local mode): it is loaded if it exists,
+    written after changes, and a last time when the block ends. Without it the world lives
+    in memory only.
+
+    Raises:
+        WorldFileError: ``state_path`` exists but cannot be loaded.
+
     Resource handling:
         Leaving the block cancels both servers: open gateway sockets are cut without a
         close frame and in-flight requests are abandoned.
     """
+    if rng is None and state_path is not None:
+        # A kept world outlives this run: ids and tokens must not repeat the last run's.
+        rng = random.Random()
     server = LocalDiscord(realism=realism, rng=rng, observers=observers, wall_offset=wall_offset)
+    if state_path is not None:
+        read_world_file(server.world, state_path)
     config = Config()
     config.bind = [f"{host}:{port}"]
     config.accesslog = None
@@ -191,6 +217,8 @@ async def open_discord_local(
         )
         gw_port = listeners[0].socket.getsockname()[1]
         server.rebase(binds[0], f"ws://{host}:{gw_port}")
+        if state_path is not None:
+            nursery.start_soon(autosave, server.world, state_path)
         try:
             yield server
         finally:

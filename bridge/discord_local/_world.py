@@ -86,6 +86,9 @@ DEFAULT = 0
 THREAD_CREATED = 18
 REPLY = 19
 CHAT_INPUT_COMMAND = 20
+LOCAL_ONLY = -1
+"""Intent of notices for the web client alone (``LOCAL_EPHEMERAL``, ``LOCAL_MODAL``,
+``LOCAL_COMMANDS``)."""
 
 
 @attrs.frozen
@@ -186,6 +189,20 @@ class World:
     def subscribe(self, listener: Callable[[Dispatch], None]) -> None:
         """Call ``listener`` synchronously with every dispatch from now on."""
         self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Callable[[Dispatch], None]) -> None:
+        """Stop calling ``listener`` (a web client's event stream that closed)."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _notice(self, event: str, data: JSON) -> None:
+        """Tell listeners about a change the gateway never dispatches (an ephemeral message,
+        an opened modal): intent -1 matches no gateway session, only the web client."""
+        self._emit(event, data, LOCAL_ONLY)
+
+    async def next_change(self) -> None:
+        """Return after the next change (the persistence writer waits on this)."""
+        await self._changed.wait()
 
     def _emit(self, event: str, data: JSON, intent: int, message: Message | None = None) -> None:
         for listener in self._listeners:
@@ -428,6 +445,8 @@ class World:
             c.member_ids.append(author_id)
         if dispatch and not (flags & EPHEMERAL):
             self._emit("MESSAGE_CREATE", render.message_dispatch(self, m), GUILD_MESSAGES, m)
+        elif dispatch:
+            self._notice("LOCAL_EPHEMERAL", {"id": str(m.id)})
         self.touch()
         return m
 
@@ -476,6 +495,8 @@ class World:
         self._version(m)
         if not (m.flags & EPHEMERAL):
             self._emit("MESSAGE_UPDATE", render.message_dispatch(self, m), GUILD_MESSAGES, m)
+        else:
+            self._notice("LOCAL_EPHEMERAL", {"id": str(m.id)})
         self.touch()
         return m
 
@@ -721,6 +742,7 @@ class World:
             )
             self.commands[c.id] = c
             out.append(c)
+        self._notice("LOCAL_COMMANDS", {})
         self.touch()
         return out
 
@@ -960,6 +982,7 @@ class World:
             inter.choices = list(data.get("choices", []))
         elif kind == 9:
             inter.modal = data
+            self._notice("LOCAL_MODAL", {"interaction_id": str(inter.id)})
         inter.response_type = kind
         inter.response_data = data
         inter.responded_at = self.now()
