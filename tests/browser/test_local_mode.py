@@ -73,10 +73,12 @@ async def ccbridge_run(
     tmp_path: Path, env: dict[str, str], port: int
 ) -> AsyncIterator[BridgeProcess]:
     """``ccbridge run`` in local mode; yields once it runs. The block must end it."""
+    env_file = tmp_path / "empty.env"  # --env-file must name a file that exists
+    env_file.touch()
     process = await trio.lowlevel.open_process(
         [
             sys.executable, "-m", "bridge", "run",
-            "--env-file", str(tmp_path / "none.env"), "--local-port", str(port),
+            "--env-file", str(env_file), "--local-port", str(port),
         ],
         stdout=subprocess.PIPE,
         env=env,
@@ -130,6 +132,7 @@ async def test_a_newcomer_uses_the_bot_from_the_page_across_a_restart(
     settings.parent.mkdir(parents=True, exist_ok=True)
     settings.write_text(json.dumps({"permissions": {"allow": ["Bash(ls:*)"]}}))
     model_server.set_script(_script(work))
+    (tmp_path / "data").mkdir()  # the database's directory must exist (README)
     env = {
         **claude_env,
         "CLAUDE_COMMAND": str(claude_bin),

@@ -18,6 +18,8 @@ async def test_a_damaged_state_file_is_a_bad_configuration(tmp_path: Path) -> No
     data.mkdir()
     state = data / "discord-local.json"
     state.write_text("{not json")
+    env_file = tmp_path / "empty.env"  # --env-file must name a file that exists
+    env_file.write_text("")
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "CLAUDE", "CCBRIDGE"))
     }
@@ -28,7 +30,7 @@ async def test_a_damaged_state_file_is_a_bad_configuration(tmp_path: Path) -> No
     )
     with trio.fail_after(60):
         result = await trio.run_process(
-            [sys.executable, "-m", "bridge", "run", "--env-file", str(tmp_path / "none.env")],
+            [sys.executable, "-m", "bridge", "run", "--env-file", str(env_file)],
             env=env,
             cwd=tmp_path,
             capture_stdout=True,
