@@ -55,6 +55,7 @@ from bridge.discord import (
     run_gateway,
 )
 from bridge.discord.gateway import GatewayBotSource, GatewayMessage
+from bridge.mcp import MCP_TOOLS_RULE, mcp_config_json
 from bridge.scheduler.actor import SchedulerConfig, SchedulerMessage, scheduler_actor
 from bridge.sessions.coordinator import CoordinatorConfig, coordinator_actor
 from bridge.sessions.limiter import LIMITER_MAILBOX, limiter_actor
@@ -444,6 +445,9 @@ async def _start(
             executable=config.claude_command,
             model=config.claude_model,
             permission_mode=config.claude_permission_mode,
+            # K6: the bridge's own tools (bridge/mcp), allowed without asking.
+            mcp_config=mcp_config_json(),
+            allowed_tools=(MCP_TOOLS_RULE,),
         ),
         claude_env=env,
         api_url=api_url,

@@ -305,6 +305,98 @@ def _print_local_help(server: Any, config: Any) -> None:
     )
 
 
+# --- ccbridge mcp / ccbridge lounge ---------------------------------------------------------
+
+EXIT_API_ERROR = 1
+"""``ccbridge lounge`` when the API refuses the call or cannot be reached (one line on stderr)."""
+
+
+def _cmd_mcp(args: argparse.Namespace) -> int:
+    from bridge.mcp import ApiError, client_from_env
+    from bridge.mcp.server import run_stdio
+
+    try:
+        client = client_from_env(url=args.url, secret=args.secret)
+    except ApiError as exc:
+        _print_line(f"ccbridge mcp: {exc}")
+        return EXIT_API_ERROR
+    run_stdio(client)
+    return 0
+
+
+def _cmd_lounge(args: argparse.Namespace) -> int:
+    import trio
+
+    from bridge.mcp import ApiError, client_from_env
+
+    try:
+        client = client_from_env(url=args.url, secret=args.secret)
+        if args.lounge_command == "post":
+            body = {"message": args.text}
+            if args.label is not None:
+                body["label"] = args.label
+            trio.run(lambda: client.call("POST", "/api/lounge", body=body))
+            return 0
+        answer = trio.run(lambda: client.call("GET", "/api/lounge", params={"limit": args.limit}))
+    except ApiError as exc:
+        _print_line(f"ccbridge lounge: {exc}")
+        return EXIT_API_ERROR
+    if args.json:
+        print(json.dumps(answer, ensure_ascii=False))
+        return 0
+    for line in answer.get("messages", []):
+        print(_lounge_line(line))
+    return 0
+
+
+def _lounge_line(message: Any) -> str:
+    import time
+
+    if not isinstance(message, dict):
+        return str(message)
+    created = message.get("created_at")
+    stamp = (
+        time.strftime("%Y-%m-%d %H:%M", time.gmtime(created))
+        if isinstance(created, int | float)
+        else "?"
+    )
+    return f"[{stamp} UTC] {message.get('author', '?')}: {message.get('message', '')}"
+
+
+def _add_api_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--url",
+        default=None,
+        help="the bridge API (default: $CCDB_API_URL, set in every session)",
+    )
+    parser.add_argument(
+        "--secret",
+        default=None,
+        help="the admin secret (default: $CCBRIDGE_API_SECRET; not needed inside a session)",
+    )
+
+
+def _add_api_commands(sub: Any) -> None:
+    mcp_parser = sub.add_parser(
+        "mcp", help="serve the bridge's tools for Claude over MCP (stdio); sessions start it"
+    )
+    _add_api_options(mcp_parser)
+    mcp_parser.set_defaults(func=_cmd_mcp)
+    lounge_parser = sub.add_parser("lounge", help="post in or read the AI lounge")
+    lounge_sub = lounge_parser.add_subparsers(
+        dest="lounge_command", metavar="ACTION", required=True
+    )
+    post = lounge_sub.add_parser("post", help="post one line (at most 1000 characters)")
+    post.add_argument("text")
+    post.add_argument("--label", default=None, help="a label (at most 50 characters)")
+    _add_api_options(post)
+    read = lounge_sub.add_parser("read", help="print the most recent lines, oldest first")
+    read.add_argument("--limit", type=int, default=10, help="how many (1-200, default 10)")
+    read.add_argument("--json", action="store_true", help="print the API's JSON answer")
+    _add_api_options(read)
+    lounge_parser.set_defaults(func=_cmd_lounge)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser; subcommands register their handler as ``func``."""
     parser = argparse.ArgumentParser(
@@ -361,6 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--local-gateway-port", default="0", help="local mode: its gateway port"
     )
     run_parser.set_defaults(func=_cmd_run)
+    _add_api_commands(sub)
     return parser
 
 
