@@ -18,7 +18,7 @@ turns every "ask" into a denial (``shared/research/claude-cli.md`` §a, §c).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 from urllib.parse import quote, quote_plus
 
@@ -69,6 +69,11 @@ def validate_session_id(session_id: str) -> str:
     return session_id
 
 
+def _str_tuple(values: Iterable[str]) -> tuple[str, ...]:
+    """A typed converter (``converter=tuple`` leaves mypy an unbound type variable)."""
+    return tuple(values)
+
+
 def _validate_tool_rules(name: str, rules: Sequence[str]) -> list[str]:
     bad = [rule for rule in rules if not _TOOL_RULE.fullmatch(rule)]
     if bad:
@@ -98,9 +103,9 @@ class ClaudeCommand:
     prompt fresh on every request, which a per-turn appended prompt needs; a session
     recorded with the snapshot on is rendered fresh too once resumed with it off
     (``tests/e2e/test_claude_cli_system_prompt.py``)."""
-    allowed_tools: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    disallowed_tools: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    add_dirs: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    allowed_tools: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    disallowed_tools: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    add_dirs: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
     include_partial_messages: bool = True
     include_hook_events: bool = False
     max_turns: int | None = None
