@@ -33,6 +33,8 @@ class ApiClient:
     """``http://host:port`` or a session's ``http://host:port/s/<token>``."""
     secret: str | None = attrs.field(default=None, repr=False)
     timeout: float = 30.0
+    transport: httpx.AsyncBaseTransport | None = attrs.field(default=None, repr=False)
+    """Tests answer in-process (``httpx.MockTransport``); ``None``: the network."""
 
     async def call(
         self,
@@ -51,7 +53,7 @@ class ApiClient:
         headers = {"Authorization": f"Bearer {self.secret}"} if self.secret else {}
         url = self.base_url.rstrip("/") + path
         try:
-            async with httpx.AsyncClient(timeout=self.timeout) as http:
+            async with httpx.AsyncClient(timeout=self.timeout, transport=self.transport) as http:
                 response = await http.request(
                     method, url, json=body, params=params, headers=headers
                 )
