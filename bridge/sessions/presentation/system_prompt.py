@@ -14,6 +14,8 @@ from pathlib import Path
 
 import attrs
 
+from bridge.mcp.config import SERVER_NAME
+
 LOUNGE_LINES_SHOWN = 10
 """How many recent lounge lines each turn sees (the original showed 10)."""
 
@@ -59,6 +61,8 @@ def build_appended_prompt(
         _active_sessions(thread_id, others),
         _lounge(thread_id, lounge, api_url),
     ]
+    if api_url:
+        parts.append(_tools())
     return "\n\n".join(parts)
 
 
@@ -93,11 +97,26 @@ def _active_sessions(thread_id: int, others: Sequence[ActiveSession]) -> str:
     return "\n".join(lines)
 
 
+def _tools() -> str:
+    prefix = f"mcp__{SERVER_NAME}__"
+    return (
+        "BRIDGE TOOLS (MCP server `ccbridge`, acting as this thread; no permission needed):\n"
+        f"- {prefix}notify: post a message in your Discord thread now.\n"
+        f"- {prefix}schedule_notification: post one later (delay_seconds or at); "
+        f"{prefix}list_scheduled and {prefix}cancel_scheduled manage them.\n"
+        f"- {prefix}spawn_session: start a child session in a new thread with a prompt "
+        "(limited depth and rate; use it for independent side work, not to split a small task).\n"
+        f"- {prefix}lounge_post / {prefix}lounge_read: the AI lounge."
+    )
+
+
 def _lounge(thread_id: int, lounge: Sequence[LoungeEntry], api_url: str | None) -> str:
+    # The tools are ccbridge's MCP server (bridge/mcp), which every session is given; it
+    # reaches the API through the session's own CCDB_API_URL, so without one it has no use.
     how = (
-        f"Post a one-line intent before you start and a closing note when done: "
-        f'`curl -s -X POST {api_url}/api/lounge -H "Content-Type: application/json" '
-        f'-d \'{{"message": "...", "label": "thread {thread_id}"}}\'`. '
+        "Post a one-line intent before you start and a closing note when done with the "
+        f"`mcp__{SERVER_NAME}__lounge_post` tool (`mcp__{SERVER_NAME}__lounge_read` shows "
+        "more lines). "
         if api_url
         else ""
     )

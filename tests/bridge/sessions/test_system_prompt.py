@@ -61,7 +61,19 @@ def test_lounge_shows_recent_lines_and_marks_own() -> None:
     assert "line 2" not in text
     assert f"line {LOUNGE_LINES_SHOWN + 2}" in text
     assert "[11:00 UTC] s11 [this thread]: line 11" in text
-    assert "/api/lounge" in text
+    assert "`mcp__ccbridge__lounge_post` tool" in text
+
+
+def test_the_bridge_tools_are_named_instead_of_curl_lines() -> None:
+    text = _build()
+    for tool in ("notify", "schedule_notification", "spawn_session", "lounge_read"):
+        assert f"mcp__ccbridge__{tool}" in text
+    assert "curl" not in text
+    assert "8765" not in text  # the session's URL (its credential) is not shown
+
+
+def test_without_an_api_no_tools_are_offered() -> None:
+    assert "mcp__ccbridge" not in _build(api_url=None)
 
 
 def test_empty_lounge_invites_first_post() -> None:
