@@ -312,15 +312,21 @@ EXIT_API_ERROR = 1
 
 
 def _cmd_mcp(args: argparse.Namespace) -> int:
-    from bridge.mcp import ApiError, client_from_env
-    from bridge.mcp.server import run_stdio
+    import os
 
+    from bridge.mcp import ApiError, client_from_env
+    from bridge.mcp import server as mcp_server
+    from bridge.mcp.client import SECRET_VARIABLE
+
+    # Claude's tools act as the session, never as the admin: a secret left in the
+    # environment is not picked up (only an explicit --secret, for testing by hand).
+    env = {key: value for key, value in os.environ.items() if key != SECRET_VARIABLE}
     try:
-        client = client_from_env(url=args.url, secret=args.secret)
+        client = client_from_env(env, url=args.url, secret=args.secret)
     except ApiError as exc:
         _print_line(f"ccbridge mcp: {exc}")
         return EXIT_API_ERROR
-    run_stdio(client)
+    mcp_server.run_stdio(client)
     return 0
 
 

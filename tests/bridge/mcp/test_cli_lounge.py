@@ -160,3 +160,17 @@ def test_mcp_without_a_url_exits_1_with_one_line(
     monkeypatch.delenv("CCDB_API_URL", raising=False)
     assert main(["mcp"]) == EXIT_API_ERROR
     assert capsys.readouterr().err.startswith("ccbridge mcp: no API URL")
+
+
+def test_mcp_never_picks_up_the_admin_secret_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bridge.mcp import ApiClient
+    from bridge.mcp import server as mcp_server
+
+    served: list[ApiClient] = []
+    monkeypatch.setattr(mcp_server, "run_stdio", served.append)
+    monkeypatch.setenv("CCDB_API_URL", "http://127.0.0.1:9/s/tok-1")
+    monkeypatch.setenv("CCBRIDGE_API_SECRET", "a-leaked-admin-secret")
+    assert main(["mcp"]) == 0
+    assert [(c.base_url, c.secret) for c in served] == [("http://127.0.0.1:9/s/tok-1", None)]
