@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
+import trio
 
+from bridge.api import SPAWN_MAX_DEPTH
 from tests.e2e.bridge_harness import TIMEOUT, open_scene
-from tests.support.model_server import ModelServer, Reply
+from tests.support.model_server import ModelServer, RecordedRequest, Reply, ScriptStep
 
 SECRET = "e2e-mcp-admin-secret-0123"
 
@@ -47,3 +50,58 @@ async def test_a_session_posts_in_the_lounge_through_its_mcp_tool(
         assert len(posted) == 1
         assert posted[0]["thread_id"] == str(thread)
         assert posted[0]["author"] == f"thread {thread}"
+
+
+def _spawn_until_refused(request: RecordedRequest) -> ScriptStep:
+    """Every session's first turn spawns a child through the tool; after the tool's answer
+    it says what the tool answered. Decided per request, as sessions run concurrently."""
+    results = request.tool_results()
+    if results:
+        return Reply.text("spawn said: " + json.dumps(results[-1].get("content")))
+    return Reply.tool(
+        "mcp__ccbridge__spawn_session", {"prompt": "Spawn one more", "title": "deeper"}
+    )
+
+
+async def test_sessions_spawn_children_through_the_tool_until_the_depth_limit(
+    tmp_path: Path, model_server: ModelServer, claude_bin: Path, claude_env: dict[str, str]
+) -> None:
+    assert SPAWN_MAX_DEPTH == 2  # the chain below: depth 0 -> 1 -> 2, then refused
+    model_server.set_script(_spawn_until_refused)
+    async with open_scene(
+        tmp_path, model_server, claude_bin, claude_env, CCBRIDGE_API_SECRET=SECRET
+    ) as scene:
+        assert scene.bridge is not None
+        root = scene.post(scene.channel_id, "Start the chain")
+        headers = {"Authorization": f"Bearer {SECRET}"}
+        async with httpx.AsyncClient(base_url=scene.bridge.api_url, timeout=TIMEOUT) as client:
+
+            async def sessions() -> dict[str, dict[str, Any]]:
+                response = await client.get("/api/sessions", headers=headers)
+                assert response.status_code == 200
+                return {s["thread_id"]: s for s in response.json()["sessions"]}
+
+            with trio.fail_after(180):
+                while True:
+                    found = await sessions()
+                    deepest = [s for s in found.values() if s["depth"] == SPAWN_MAX_DEPTH]
+                    if deepest and "spawn said:" in scene.shown(int(deepest[0]["thread_id"])):
+                        break
+                    await trio.sleep(0.2)
+        child = found[str(root)]["children"]
+        assert len(child) == 1
+        assert found[child[0]]["parent_thread_id"] == str(root)
+        assert found[child[0]]["depth"] == 1
+        grandchild = found[child[0]]["children"]
+        assert len(grandchild) == 1
+        assert found[grandchild[0]]["parent_thread_id"] == child[0]
+        assert found[grandchild[0]]["depth"] == 2
+        # The grandchild's own spawn was refused, and Claude got the API's reason.
+        assert found[grandchild[0]]["children"] == []
+        assert len(found) == 3
+        shown = scene.shown(int(grandchild[0]))
+        assert "403" in shown
+        assert "depth limit" in shown
+        for thread in (root, int(child[0])):
+            assert "spawn said:" in scene.shown(thread)
+            assert "depth limit" not in scene.shown(thread)
