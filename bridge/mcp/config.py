@@ -1,5 +1,5 @@
 """The ``--mcp-config`` given to every session's ``claude``: it starts ``ccbridge mcp``
-with this Python (``python -m bridge mcp``), so no console script needs to be on PATH.
+with this Python (``python -P -m bridge mcp``), so no console script needs to be on PATH.
 
 The config names no credential: the MCP server inherits ``CCDB_API_URL`` (the session's
 own URL, token included) from the ``claude`` process, whose environment the bridge sets
@@ -25,6 +25,8 @@ def mcp_config_json(python: str | None = None) -> str:
     server = {
         "type": "stdio",
         "command": python or sys.executable,
-        "args": ["-m", "bridge", "mcp"],
+        # -P: the CLI starts it in the session's working directory, whose own `bridge`
+        # directory (a checkout of ccbridge, or any project's) must not shadow ours.
+        "args": ["-P", "-m", "bridge", "mcp"],
     }
     return json.dumps({"mcpServers": {SERVER_NAME: server}})
