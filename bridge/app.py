@@ -491,6 +491,7 @@ async def _start(
                     catch_up_max_messages=config.catch_up_max_messages,
                     started_at=started_at,
                     api_author_id=api_author,
+                    triggers=config.triggers,
                 ),
                 router_rest,
                 store,

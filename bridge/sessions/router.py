@@ -76,6 +76,7 @@ from bridge.store import (
     SessionStatus,
 )
 from bridge.store.actor import StoreMessage, store_call
+from bridge.triggers import Fire, Trigger, Unlisted, select
 from protocol.discord import models as m
 from protocol.discord.converter import make_converter
 
@@ -186,6 +187,8 @@ class RouterConfig:
     """When the bridge started (wall clock): a channel with no cursor yet is caught up from
     here, so a message sent between the start and READY is not missed. Default: when the
     router starts."""
+    triggers: tuple[Trigger, ...] = ()
+    """Webhook triggers (A2, TRIGGERS_FILE): the only way a webhook message starts anything."""
 
 
 @attrs.frozen(kw_only=True)
@@ -340,6 +343,10 @@ class _Router(CatchUpMixin):
         self.converter = make_converter()
         self.lanes = Lanes(ctx.nursery)
         self.told_not_allowed: set[tuple[int, int]] = set()
+        self.logged_webhooks: set[tuple[int, int, str]] = set()
+        self.fired_messages: collections.deque[int] = collections.deque(maxlen=1024)
+        """Webhook messages that fired a trigger: a dispatch Discord sends again (after a
+        gateway resume) does not fire it twice."""
         self.stats = RouterStats()
         self.readies = 0
         self.guild_id: int | None = None
@@ -397,8 +404,11 @@ class _Router(CatchUpMixin):
     # -- messages ----------------------------------------------------------------------
 
     def _on_message(self, message: m.Message) -> None:
-        if message.author.bot is True or message.webhook_id is not m.UNDEFINED:
-            return  # bots (ourselves included) and webhooks never drive Claude (A2 may)
+        if message.webhook_id is not m.UNDEFINED:
+            self._on_webhook_message(message)
+            return
+        if message.author.bot is True:
+            return  # bots (ourselves included) never drive Claude
         if message.type not in _USER_MESSAGE_TYPES or message.guild_id is m.UNDEFINED:
             return
         if self.guild_id is None and message.channel_id == self.config.channel_id:
@@ -414,6 +424,78 @@ class _Router(CatchUpMixin):
             self.lanes.submit(channel, partial(self._start_session, message))
         else:
             self.lanes.submit(channel, partial(self._continue_session, message))
+
+    def _on_webhook_message(self, message: m.Message) -> None:
+        """A2: a webhook message may fire a trigger listed for its webhook and channel; its
+        text only selects the trigger (X6). Anything else is logged once and dropped."""
+        webhook_id = message.webhook_id
+        if not isinstance(webhook_id, int) or message.guild_id is m.UNDEFINED:
+            return
+        if message.type not in _USER_MESSAGE_TYPES:
+            return
+        decision = select(self.config.triggers, webhook_id, message.channel_id, message.content)
+        if isinstance(decision, Fire):
+            if message.id in self.fired_messages:
+                return
+            self.fired_messages.append(message.id)
+            log.info(
+                "router: webhook %s fired trigger %r in channel %s",
+                webhook_id,
+                decision.trigger.name,
+                message.channel_id,
+            )
+            self.lanes.submit(self.config.channel_id, partial(self._fire_trigger, decision.trigger))
+            return
+        why = "unlisted" if isinstance(decision, Unlisted) else "no-match"
+        key = (webhook_id, message.channel_id, why)
+        if key not in self.logged_webhooks:
+            self.logged_webhooks.add(key)
+            log.info(
+                "router: ignoring messages from webhook %s in channel %s (%s); "
+                "logged once per webhook and channel",
+                webhook_id,
+                message.channel_id,
+                "no trigger lists this webhook in this channel"
+                if why == "unlisted"
+                else "no trigger's match fits the text",
+            )
+
+    async def _fire_trigger(self, trigger: Trigger) -> None:
+        name = trigger.name.replace("@", "@\u200b")  # pings nobody
+        request = StartSession(
+            title=trigger.name,
+            prompt=trigger.prompt,
+            intro=f"🪝 Trigger **{name}** fired by a webhook message.",
+            working_dir=trigger.working_dir or self.config.working_dir,
+            model=trigger.model or self.config.model,
+            origin="trigger",
+        )
+        try:
+            opened = await self._open_requested_session(request)
+        except (*_PEER_ERRORS, ValueError):
+            log.exception("router: trigger %r could not start its session", trigger.name)
+            return
+        self.ctx.nursery.start_soon(self._trigger_deadline, trigger, opened)
+
+    async def _trigger_deadline(self, trigger: Trigger, opened: SessionOpened) -> None:
+        """Stop the triggered turn if it still runs after the trigger's timeout."""
+        await trio.sleep(trigger.timeout_seconds)
+
+        def finished(db: Database) -> bool:
+            ended = db.inbox(opened.thread_id, InboxState.DONE, InboxState.REJECTED)
+            return any(item.message_id == opened.message_id for item in ended)
+
+        if await self._db(finished):
+            return
+        author = self.config.api_author_id
+        assert author is not None  # the session could not have started without one
+        stop = StopTurn(requested_by=author)
+        await self._in_lane(opened.thread_id, partial(self._deliver, opened.thread_id, stop))
+        await self._post(
+            opened.thread_id,
+            f"⏱️ This triggered run took longer than {trigger.timeout_seconds:g} s, "
+            "so it was stopped.",
+        )
 
     async def _stranger(self, message: m.Message, *, tell: bool) -> None:
         channel, now = message.channel_id, self.config.clock()
