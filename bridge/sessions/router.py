@@ -67,6 +67,7 @@ from bridge.sessions.messages import (
 )
 from bridge.sessions.presentation.usage import thread_name
 from bridge.sessions.router_catchup import CATCH_UP_PAGES_MAX, USER_MESSAGE_TYPES, CatchUpMixin
+from bridge.sessions.task_commands import TASK_COMMAND, TaskControl, task_choices, task_command
 from bridge.store import (
     Database,
     InboxItem,
@@ -119,6 +120,7 @@ SLASH_COMMANDS: Final = (
         description="Stop Claude's running turn in this thread (the session stays resumable)",
         type=m.ApplicationCommandType.CHAT_INPUT,
     ),
+    TASK_COMMAND,
 )
 
 NOT_ALLOWED: Final = (
@@ -189,6 +191,8 @@ class RouterConfig:
     router starts."""
     triggers: tuple[Trigger, ...] = ()
     """Webhook triggers (A2, TRIGGERS_FILE): the only way a webhook message starts anything."""
+    task_control: TaskControl | None = None
+    """The scheduler, for ``/task``; ``None``: the command says it is not running."""
 
 
 @attrs.frozen(kw_only=True)
@@ -734,10 +738,13 @@ class _Router(CatchUpMixin):
                 interaction, m.InteractionResponse(type=m.InteractionCallbackType.PONG)
             )
             return
+        if isinstance(interaction, m.AutocompleteInteraction):
+            await self._on_autocomplete(interaction)
+            return
         if not isinstance(
             interaction, m.CommandInteraction | m.ComponentInteraction | m.ModalSubmitInteraction
         ):
-            return  # autocomplete and unknown kinds: we offer none
+            return  # unknown kinds: we offer none
         user_id = _interaction_user(interaction)
         if user_id is None or user_id not in self.config.allowed_user_ids:
             await self._reply_ephemeral(interaction, NOT_ALLOWED)
@@ -747,7 +754,27 @@ class _Router(CatchUpMixin):
         else:
             await self._on_component(interaction, user_id)
 
+    async def _on_autocomplete(self, interaction: m.AutocompleteInteraction) -> None:
+        """Task ids and names for ``/task``; nobody but an allowed user sees them (X5)."""
+        user_id = _interaction_user(interaction)
+        choices: list[m.CommandChoice] = []
+        if user_id in self.config.allowed_user_ids and interaction.data.name == "task":
+            choices = task_choices(interaction.data, await self._db(lambda db: db.tasks()))
+        await self._respond(
+            interaction,
+            m.InteractionResponse(
+                type=m.InteractionCallbackType.APPLICATION_COMMAND_AUTOCOMPLETE_RESULT,
+                data=m.AutocompleteResult(choices=choices),
+            ),
+        )
+
     async def _on_command(self, interaction: m.CommandInteraction, user_id: int) -> None:
+        if interaction.data.name == "task":
+            answer = await task_command(
+                interaction.data, self._db, self.config.task_control, self.config.clock()
+            )
+            await self._reply_ephemeral(interaction, answer)
+            return
         if interaction.data.name != "stop":
             await self._reply_ephemeral(interaction, f"Unknown command /{interaction.data.name}.")
             return
