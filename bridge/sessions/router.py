@@ -16,7 +16,10 @@ each checked against the allowed users first (X5):
   (named by :func:`~bridge.sessions.presentation.usage.thread_name`, C1), then the session actor is
   started and told ``UserMessage``. In a session thread the message enters the inbox
   (deduplicated by message id) in that thread's lane and then goes to the session.
-* ``INTERACTION_CREATE``: ``/stop`` becomes ``StopTurn``; a prompt button or select
+* ``MESSAGE_CREATE`` from a webhook fires the trigger :func:`bridge.triggers.select` picks
+  (A2), through the same path as ``StartSession``; otherwise it is dropped.
+* ``INTERACTION_CREATE``: ``/task`` is answered by :mod:`bridge.sessions.task_commands`
+  (autocomplete included); ``/stop`` becomes ``StopTurn``; a prompt button or select
   (``custom_id`` ``ccb:prompt:<prompt_id>:<choice>``) is acknowledged with a deferred
   update and becomes ``AnswerPrompt``. Each interaction is answered by its own helper task
   (Discord allows 3 s, whatever a lane is doing); what it tells the session goes through the
