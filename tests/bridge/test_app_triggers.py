@@ -93,3 +93,60 @@ webhooks = [{allowed["id"]}]
         assert len(await one_session()) == 1
         intro = server.control.messages(channel)
         assert any("Trigger **nightly** fired" in m["content"] for m in intro)
+
+
+async def test_a_triggered_turn_past_its_timeout_is_stopped(
+    server: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    world = server.world
+    channel = world.default_channel.id
+    hook = server.control.create_webhook(channel, "monitor")
+    stranger = server.control.create_webhook(channel, "stranger")
+    triggers = tmp_path / "triggers.toml"
+    # The "interrupt" recording streams, then blocks until it is interrupted.
+    triggers.write_text(
+        f"""
+[[trigger]]
+name = "slow"
+prefix = "alert:"
+prompt = "SLOWTEXT please"
+timeout_seconds = 1
+channels = [{channel}]
+webhooks = [{hook["id"]}]
+"""
+    )
+    config = local_config(_config(tmp_path, "interrupt", TRIGGERS_FILE=str(triggers)), server)
+    caplog.set_level("INFO", logger="bridge.sessions.router")
+    async with open_bridge(config, rng=random.Random(1), shutdown_timeout=20.0) as bridge:
+        await server.wait_until(lambda: world.commands, timeout=TIMEOUT)
+        for _ in range(3):
+            await _execute(server, stranger, "alert: disk full")
+        await _execute(server, hook, "alert: disk full")
+
+        async def sessions() -> list[Any]:
+            return await store_call(bridge.store, lambda db: db.sessions(), timeout=TIMEOUT)
+
+        async def started() -> bool:
+            return bool(await sessions())
+
+        await _eventually(started, TIMEOUT)
+        [record] = await sessions()
+        thread = record.thread_id
+        await server.wait_until(
+            lambda: "took longer than 1 s, so it was stopped" in shown(server, thread),
+            timeout=TIMEOUT,
+        )
+
+        async def turn_ended() -> bool:
+            items = await store_call(
+                bridge.store,
+                lambda db: db.inbox(thread, InboxState.DONE, InboxState.REJECTED),
+                timeout=TIMEOUT,
+            )
+            return len(items) == 1
+
+        await _eventually(turn_ended, TIMEOUT)
+    # The stranger's three messages: logged once, nothing started.
+    ignored = [r for r in caplog.records if "ignoring messages from webhook" in r.getMessage()]
+    assert len(ignored) == 1
+    assert str(stranger["id"]) in ignored[0].getMessage()
