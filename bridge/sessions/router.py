@@ -351,6 +351,8 @@ class _Router(CatchUpMixin):
         self.lanes = Lanes(ctx.nursery)
         self.told_not_allowed: set[tuple[int, int]] = set()
         self.logged_webhooks: set[tuple[int, int, str]] = set()
+        self.application_id: int | None = None
+        """Ours (from READY): our interaction responses carry it as their ``webhook_id``."""
         self.fired_messages: collections.deque[int] = collections.deque(maxlen=1024)
         """Webhook messages that fired a trigger: a dispatch Discord sends again (after a
         gateway resume) does not fire it twice."""
@@ -438,6 +440,8 @@ class _Router(CatchUpMixin):
         webhook_id = message.webhook_id
         if not isinstance(webhook_id, int) or message.guild_id is m.UNDEFINED:
             return
+        if webhook_id == self.application_id:
+            return  # our own interaction responses and followups
         if message.type not in _USER_MESSAGE_TYPES:
             return
         decision = select(self.config.triggers, webhook_id, message.channel_id, message.content)
@@ -842,6 +846,7 @@ class _Router(CatchUpMixin):
 
     def _on_ready(self, ready: m.Ready) -> None:
         self.ctx.nursery.start_soon(self._register_commands, ready)
+        self.application_id = ready.application.id
         if self.guild_id is None and len(ready.guilds) == 1:
             self.guild_id = ready.guilds[0].id
         self.readies += 1
