@@ -56,7 +56,13 @@ from bridge.discord import (
 )
 from bridge.discord.gateway import GatewayBotSource, GatewayMessage
 from bridge.mcp import MCP_TOOLS_RULE, mcp_config_json
-from bridge.scheduler.actor import SchedulerConfig, SchedulerMessage, scheduler_actor
+from bridge.scheduler.actor import (
+    ReloadSchedule,
+    RunTaskNow,
+    SchedulerConfig,
+    SchedulerMessage,
+    scheduler_actor,
+)
 from bridge.sessions.coordinator import CoordinatorConfig, coordinator_actor
 from bridge.sessions.limiter import LIMITER_MAILBOX, limiter_actor
 from bridge.sessions.messages import (
@@ -227,6 +233,25 @@ async def _prepare(
     except actors.ActorsError as exc:
         # The store mark that follows covers it: it resumes at the next start anyway.
         log.warning("bridge: session %s did not prepare for shutdown: %s", thread_id, exc)
+
+
+@attrs.frozen
+class _LateScheduler:
+    """``/task`` reaches the scheduler, which starts after the router."""
+
+    late: LateRefs
+
+    def reload(self) -> bool:
+        if self.late.scheduler is None:
+            return False
+        self.late.scheduler.tell(ReloadSchedule())
+        return True
+
+    def run_now(self, task_id: int) -> bool:
+        if self.late.scheduler is None:
+            return False
+        self.late.scheduler.tell(RunTaskNow(task_id=task_id))
+        return True
 
 
 def local_config(config: Config, server: Any) -> Config:
@@ -495,6 +520,8 @@ async def _start(
                     catch_up_max_messages=config.catch_up_max_messages,
                     started_at=started_at,
                     api_author_id=api_author,
+                    triggers=config.triggers,
+                    task_control=_LateScheduler(late),
                 ),
                 router_rest,
                 store,

@@ -23,6 +23,7 @@ import attrs
 from dotenv import dotenv_values
 from dotenv.parser import parse_stream
 
+from bridge.triggers import Trigger, TriggerFileError, load_triggers
 from protocol.claude.control import ControlError, validate_model
 
 # The permission modes the CLI accepts for --permission-mode (claude --help, 2.1.x).
@@ -96,6 +97,8 @@ class Config:
     api_secret: str | None = attrs.field(default=None, repr=False)
     """Bearer secret for the API's admin routes; ``None`` disables them (sessions still
     reach the lounge with their own per-session tokens)."""
+    triggers: tuple[Trigger, ...] = ()
+    """Webhook triggers read from ``TRIGGERS_FILE`` (A2); empty: webhooks start nothing."""
 
     @property
     def local_mode(self) -> bool:
@@ -184,6 +187,7 @@ def load_config(
         api_port=_port(reader),
         api_secret=secret,
         api_host=_api_host(reader, secret),
+        triggers=_triggers(reader),
     )
 
 
@@ -303,6 +307,18 @@ def _api_base_url(reader: _Reader) -> str:
             "DISCORD_API_BASE_URL", f"got {api_base!r}; {advice}, without ?query or #fragment"
         )
     return api_base
+
+
+def _triggers(reader: _Reader) -> tuple[Trigger, ...]:
+    path = reader.path("TRIGGERS_FILE")
+    if path is None:
+        return ()
+    try:
+        return load_triggers(path)
+    except TriggerFileError as exc:
+        raise ConfigError(
+            "TRIGGERS_FILE", f"{exc}; fix the file (README, Webhook triggers) or unset it"
+        ) from None
 
 
 def _worktree_base_dir(reader: _Reader) -> Path | None:

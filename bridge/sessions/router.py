@@ -16,7 +16,10 @@ each checked against the allowed users first (X5):
   (named by :func:`~bridge.sessions.presentation.usage.thread_name`, C1), then the session actor is
   started and told ``UserMessage``. In a session thread the message enters the inbox
   (deduplicated by message id) in that thread's lane and then goes to the session.
-* ``INTERACTION_CREATE``: ``/stop`` becomes ``StopTurn``; a prompt button or select
+* ``MESSAGE_CREATE`` from a webhook fires the trigger :func:`bridge.triggers.select` picks
+  (A2), through the same path as ``StartSession``; otherwise it is dropped.
+* ``INTERACTION_CREATE``: ``/task`` is answered by :mod:`bridge.sessions.task_commands`
+  (autocomplete included); ``/stop`` becomes ``StopTurn``; a prompt button or select
   (``custom_id`` ``ccb:prompt:<prompt_id>:<choice>``) is acknowledged with a deferred
   update and becomes ``AnswerPrompt``. Each interaction is answered by its own helper task
   (Discord allows 3 s, whatever a lane is doing); what it tells the session goes through the
@@ -67,6 +70,7 @@ from bridge.sessions.messages import (
 )
 from bridge.sessions.presentation.usage import thread_name
 from bridge.sessions.router_catchup import CATCH_UP_PAGES_MAX, USER_MESSAGE_TYPES, CatchUpMixin
+from bridge.sessions.task_commands import TASK_COMMAND, TaskControl, task_choices, task_command
 from bridge.store import (
     Database,
     InboxItem,
@@ -76,6 +80,7 @@ from bridge.store import (
     SessionStatus,
 )
 from bridge.store.actor import StoreMessage, store_call
+from bridge.triggers import Fire, Trigger, Unlisted, select
 from protocol.discord import models as m
 from protocol.discord.converter import make_converter
 
@@ -118,6 +123,7 @@ SLASH_COMMANDS: Final = (
         description="Stop Claude's running turn in this thread (the session stays resumable)",
         type=m.ApplicationCommandType.CHAT_INPUT,
     ),
+    TASK_COMMAND,
 )
 
 NOT_ALLOWED: Final = (
@@ -186,6 +192,10 @@ class RouterConfig:
     """When the bridge started (wall clock): a channel with no cursor yet is caught up from
     here, so a message sent between the start and READY is not missed. Default: when the
     router starts."""
+    triggers: tuple[Trigger, ...] = ()
+    """Webhook triggers (A2, TRIGGERS_FILE): the only way a webhook message starts anything."""
+    task_control: TaskControl | None = None
+    """The scheduler, for ``/task``; ``None``: the command says it is not running."""
 
 
 @attrs.frozen(kw_only=True)
@@ -340,6 +350,12 @@ class _Router(CatchUpMixin):
         self.converter = make_converter()
         self.lanes = Lanes(ctx.nursery)
         self.told_not_allowed: set[tuple[int, int]] = set()
+        self.logged_webhooks: set[tuple[int, int, str]] = set()
+        self.application_id: int | None = None
+        """Ours (from READY): our interaction responses carry it as their ``webhook_id``."""
+        self.fired_messages: collections.deque[int] = collections.deque(maxlen=1024)
+        """Webhook messages that fired a trigger: a dispatch Discord sends again (after a
+        gateway resume) does not fire it twice."""
         self.stats = RouterStats()
         self.readies = 0
         self.guild_id: int | None = None
@@ -397,8 +413,11 @@ class _Router(CatchUpMixin):
     # -- messages ----------------------------------------------------------------------
 
     def _on_message(self, message: m.Message) -> None:
-        if message.author.bot is True or message.webhook_id is not m.UNDEFINED:
-            return  # bots (ourselves included) and webhooks never drive Claude (A2 may)
+        if message.webhook_id is not m.UNDEFINED:
+            self._on_webhook_message(message)
+            return
+        if message.author.bot is True:
+            return  # bots (ourselves included) never drive Claude
         if message.type not in _USER_MESSAGE_TYPES or message.guild_id is m.UNDEFINED:
             return
         if self.guild_id is None and message.channel_id == self.config.channel_id:
@@ -414,6 +433,80 @@ class _Router(CatchUpMixin):
             self.lanes.submit(channel, partial(self._start_session, message))
         else:
             self.lanes.submit(channel, partial(self._continue_session, message))
+
+    def _on_webhook_message(self, message: m.Message) -> None:
+        """A2: a webhook message may fire a trigger listed for its webhook and channel; its
+        text only selects the trigger (X6). Anything else is logged once and dropped."""
+        webhook_id = message.webhook_id
+        if not isinstance(webhook_id, int) or message.guild_id is m.UNDEFINED:
+            return
+        if webhook_id == self.application_id:
+            return  # our own interaction responses and followups
+        if message.type not in _USER_MESSAGE_TYPES:
+            return
+        decision = select(self.config.triggers, webhook_id, message.channel_id, message.content)
+        if isinstance(decision, Fire):
+            if message.id in self.fired_messages:
+                return
+            self.fired_messages.append(message.id)
+            log.info(
+                "router: webhook %s fired trigger %r in channel %s",
+                webhook_id,
+                decision.trigger.name,
+                message.channel_id,
+            )
+            self.lanes.submit(self.config.channel_id, partial(self._fire_trigger, decision.trigger))
+            return
+        why = "unlisted" if isinstance(decision, Unlisted) else "no-match"
+        key = (webhook_id, message.channel_id, why)
+        if key not in self.logged_webhooks:
+            self.logged_webhooks.add(key)
+            log.info(
+                "router: ignoring messages from webhook %s in channel %s (%s); "
+                "logged once per webhook and channel",
+                webhook_id,
+                message.channel_id,
+                "no trigger lists this webhook in this channel"
+                if why == "unlisted"
+                else "no trigger's match fits the text",
+            )
+
+    async def _fire_trigger(self, trigger: Trigger) -> None:
+        name = trigger.name.replace("@", "@\u200b")  # pings nobody
+        request = StartSession(
+            title=trigger.name,
+            prompt=trigger.prompt,
+            intro=f"🪝 Trigger **{name}** fired by a webhook message.",
+            working_dir=trigger.working_dir or self.config.working_dir,
+            model=trigger.model or self.config.model,
+            origin="trigger",
+        )
+        try:
+            opened = await self._open_requested_session(request)
+        except (*_PEER_ERRORS, ValueError):
+            log.exception("router: trigger %r could not start its session", trigger.name)
+            return
+        self.ctx.nursery.start_soon(self._trigger_deadline, trigger, opened)
+
+    async def _trigger_deadline(self, trigger: Trigger, opened: SessionOpened) -> None:
+        """Stop the triggered turn if it still runs after the trigger's timeout."""
+        await trio.sleep(trigger.timeout_seconds)
+
+        def finished(db: Database) -> bool:
+            ended = db.inbox(opened.thread_id, InboxState.DONE, InboxState.REJECTED)
+            return any(item.message_id == opened.message_id for item in ended)
+
+        if await self._db(finished):
+            return
+        author = self.config.api_author_id
+        assert author is not None  # the session could not have started without one
+        stop = StopTurn(requested_by=author)
+        await self._in_lane(opened.thread_id, partial(self._deliver, opened.thread_id, stop))
+        await self._post(
+            opened.thread_id,
+            f"⏱️ This triggered run took longer than {trigger.timeout_seconds:g} s, "
+            "so it was stopped.",
+        )
 
     async def _stranger(self, message: m.Message, *, tell: bool) -> None:
         channel, now = message.channel_id, self.config.clock()
@@ -652,10 +745,13 @@ class _Router(CatchUpMixin):
                 interaction, m.InteractionResponse(type=m.InteractionCallbackType.PONG)
             )
             return
+        if isinstance(interaction, m.AutocompleteInteraction):
+            await self._on_autocomplete(interaction)
+            return
         if not isinstance(
             interaction, m.CommandInteraction | m.ComponentInteraction | m.ModalSubmitInteraction
         ):
-            return  # autocomplete and unknown kinds: we offer none
+            return  # unknown kinds: we offer none
         user_id = _interaction_user(interaction)
         if user_id is None or user_id not in self.config.allowed_user_ids:
             await self._reply_ephemeral(interaction, NOT_ALLOWED)
@@ -665,7 +761,27 @@ class _Router(CatchUpMixin):
         else:
             await self._on_component(interaction, user_id)
 
+    async def _on_autocomplete(self, interaction: m.AutocompleteInteraction) -> None:
+        """Task ids and names for ``/task``; nobody but an allowed user sees them (X5)."""
+        user_id = _interaction_user(interaction)
+        choices: list[m.CommandChoice] = []
+        if user_id in self.config.allowed_user_ids and interaction.data.name == "task":
+            choices = task_choices(interaction.data, await self._db(lambda db: db.tasks()))
+        await self._respond(
+            interaction,
+            m.InteractionResponse(
+                type=m.InteractionCallbackType.APPLICATION_COMMAND_AUTOCOMPLETE_RESULT,
+                data=m.AutocompleteResult(choices=choices),
+            ),
+        )
+
     async def _on_command(self, interaction: m.CommandInteraction, user_id: int) -> None:
+        if interaction.data.name == "task":
+            answer = await task_command(
+                interaction.data, self._db, self.config.task_control, self.config.clock()
+            )
+            await self._reply_ephemeral(interaction, answer)
+            return
         if interaction.data.name != "stop":
             await self._reply_ephemeral(interaction, f"Unknown command /{interaction.data.name}.")
             return
@@ -730,6 +846,7 @@ class _Router(CatchUpMixin):
 
     def _on_ready(self, ready: m.Ready) -> None:
         self.ctx.nursery.start_soon(self._register_commands, ready)
+        self.application_id = ready.application.id
         if self.guild_id is None and len(ready.guilds) == 1:
             self.guild_id = ready.guilds[0].id
         self.readies += 1

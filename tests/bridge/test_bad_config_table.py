@@ -182,6 +182,19 @@ ROWS: list[Row] = [
         lambda p: p.file("random.bin", bytes(range(256)) * 8),
         lambda p: p.file("forged.db", b"SQLite format 3\x00" + b"\xff" * 4080),
     ),
+    *rows_for(
+        "TRIGGERS_FILE",
+        "Webhook triggers",
+        "/does/not/exist.toml",
+        lambda p: str(p.tmp),  # a directory
+        lambda p: p.file("bad.toml", b"[[trigger]\n"),
+        lambda p: p.file("binary.toml", bytes(range(256))),
+        lambda p: p.file("no-prompt.toml", b'[[trigger]]\nname = "t"\nexact = "go"\n'),
+        lambda p: p.file(
+            "no-webhooks.toml",
+            b'[[trigger]]\nname = "t"\nexact = "go"\nprompt = "p"\nchannels = [1]\n',
+        ),
+    ),
     *rows_for("CCBRIDGE_API_PORT", "TCP port", "70000", "65536"),
     *rows_for("CCBRIDGE_API_PORT", "whole number", "http", "80.5"),
     *rows_for("CCBRIDGE_API_PORT", "at least 0", "-1"),
