@@ -986,6 +986,13 @@ class _Session:
         if self.tick_timer is not None:
             self.tick_timer.cancel()
             self.tick_timer = None
+        live, self.prompt = self.prompt, None
+        # The turn is finished only if the process also exits 0: a successful ``result``
+        # followed by a non-zero exit is a crash (issue 10, point 7), so the exit status
+        # is awaited before anything is shown as done. An error result already says so.
+        closed_with = await self.end_process()
+        if result is not None and result.error_text is None and reason is None and closed_with:
+            exit_code, stderr_tail, result = closed_with, proc.stderr_tail(), None
         await view.finish(proc.turn, result, trio.current_time(), interrupted=interrupted)
         if result is None:
             if reason is None or reason is _Interrupt.MESSAGE:
@@ -1006,10 +1013,8 @@ class _Session:
             await self._save_session_id(proc.session_id)
         if self.holding_slot or self._wants_slot():
             self._release_slot()
-        live, self.prompt = self.prompt, None
         if live is not None:
             await self._withdraw_prompt(live)
-        await self.end_process()
         self.phase = _Phase.IDLE
         self.interrupt = None
         self.last_activity = None
@@ -1054,8 +1059,9 @@ class _Session:
         )
         self.resumed_with = None
 
-    async def end_process(self) -> None:
-        """Close the turn's process (stdin EOF, then terminate) and forget it.
+    async def end_process(self) -> int | None:
+        """Close the turn's process (stdin EOF, then terminate), forget it, and return its
+        exit status (``None`` if there was none or it is unknown).
 
         *Cancellation*: the owner task is in the actor's nursery; if this wait is
         cancelled, the nursery's cancellation still ends the process group.
@@ -1063,8 +1069,9 @@ class _Session:
         owner = self.owner
         self.owner, self.proc = None, None
         self.generation += 1  # late events from this process are ignored from now on
-        if owner is not None:
-            await owner.close()
+        if owner is None:
+            return None
+        return await owner.close()
 
     # -- shutdown (A4) -----------------------------------------------------------------
 

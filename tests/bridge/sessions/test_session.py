@@ -5,6 +5,7 @@ trio's real clock with short, configurable timers and generous ``fail_after`` bo
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import psutil
@@ -672,3 +673,45 @@ async def test_a_resumed_turn_gets_a_fresh_system_prompt_naming_new_sessions(
     first, second = (argv[argv.index("--append-system-prompt") + 1] for argv in of_a)
     assert "none besides you" in first
     assert f"thread {b}" in second
+
+
+def _exits_after_result(tmp_path: Path, scenario: str, code: int) -> str:
+    """A stand-in ``claude`` that reads the user message, prints the recorded turn (its
+    ``result`` included), says why on stderr and exits with ``code`` on its own."""
+    lines = tmp_path / f"{scenario}.replay.jsonl"
+    lines.write_bytes(b"".join(line + b"\n" for line in stdout_lines(scenario)))
+    path = tmp_path / f"claude-exits-{code}"
+    path.write_text(
+        f"#!{sys.executable}\n"
+        "import os, sys\n"
+        "sys.stdin.buffer.readline()\n"
+        f"sys.stdout.buffer.write(open({str(lines)!r}, 'rb').read())\n"
+        "sys.stdout.buffer.flush()\n"
+        "sys.stderr.write('fatal: the tool runner died\\n')\n"
+        "sys.stderr.flush()\n"
+        f"os._exit({code})\n"
+    )
+    path.chmod(0o755)
+    return str(path)
+
+
+async def test_a_result_followed_by_a_non_zero_exit_is_never_shown_as_done(
+    tmp_path: Path,
+) -> None:
+    """Issue 10, point 7: whatever it printed, a turn whose ``claude`` exits 2 is an error."""
+    executable = _exits_after_result(tmp_path, "text_thinking", 2)
+    async with open_bridge(tmp_path, "text_thinking", claude_executable=executable) as bridge:
+        thread = bridge.thread()
+        mid = await bridge.say(thread, "What is the answer?")
+        await wait_until(
+            lambda: "exited with status 2" in bridge.texts(thread), what="crash notice"
+        )
+        await wait_until(lambda: _idle(bridge, thread))
+        await bridge.rest.wait_idle()
+        texts = bridge.texts(thread)
+        assert "The answer is 42." in texts  # what it streamed stays visible
+        assert "✅ Done" not in texts
+        assert "the tool runner died" in texts  # the stderr tail says why
+        assert bridge.reactions(mid) == [render.EMOJI_ERROR]
+        record = await bridge.db(lambda db: db.get_session(thread))
+        assert record.status is SessionStatus.IDLE  # kept: the next message tries again
