@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import attrs
 
@@ -17,10 +17,17 @@ import actors
 from bridge.sessions.messages import ResumeSession
 from bridge.store import Database
 from bridge.store.actor import StoreMessage, store_call
+from protocol.claude.sessions import SessionMessage
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ResumeFacts", "resume_facts", "resume_sessions", "sessions_to_resume"]
+__all__ = [
+    "ResumeFacts",
+    "recorded_messages",
+    "resume_facts",
+    "resume_sessions",
+    "sessions_to_resume",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -61,6 +68,31 @@ def sessions_to_resume(facts: ResumeFacts) -> list[tuple[int, str]]:
     for thread_id in facts.unfinished:
         reasons.setdefault(thread_id, "crash")
     return sorted(reasons.items())
+
+
+def recorded_messages(
+    cut_off: Sequence[tuple[int, str]], conversation: Sequence[SessionMessage]
+) -> tuple[int, ...]:
+    """Which messages of a cut-off turn the CLI's session file already holds.
+
+    ``cut_off`` are the ``(message id, text)`` of the messages delivered, in order, to a
+    turn that never finished (a crash); ``conversation`` is the session file read by
+    :func:`bridge.claude.sessions.read_session_messages`. They went to the CLI as one
+    user message, their texts joined by blank lines (``bridge.sessions.turn``), so they
+    were recorded, all of them, when the last user message the CLI wrote is that text
+    (followed by their text files, if any): sending them again would show them twice
+    in the conversation (issue 10, point 7), and "please continue" resumes the turn
+    instead. Anything else (no text to recognise, attachments only, a different last
+    message) counts as not recorded and is sent again, which loses nothing.
+    """
+    joined = "\n\n".join(text for _, text in cut_off if text.strip()).strip()
+    last = next((m.text for m in reversed(conversation) if m.role == "user"), None)
+    if not joined or last is None:
+        return ()
+    # Text files follow the typed text as further blocks, which the file joins with "\n".
+    if last != joined and not last.startswith(joined + "\n"):
+        return ()
+    return tuple(mid for mid, _ in cut_off)
 
 
 def _clear_mark(thread_id: int) -> Callable[[Database], object]:

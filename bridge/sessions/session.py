@@ -53,6 +53,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, Final
 
 import attrs
@@ -68,6 +69,7 @@ from bridge.claude.process import (
     ClaudeProcess,
     ClaudeTimedOut,
 )
+from bridge.claude.sessions import config_dir, find_session_file, read_session_messages
 from bridge.config import Config
 from bridge.discord.errors import DiscordError
 from bridge.sessions.attachments import AttachmentInfo
@@ -98,6 +100,7 @@ from bridge.sessions.presentation import prompts, render
 from bridge.sessions.presentation.system_prompt import build_appended_prompt
 from bridge.sessions.presentation.usage import thread_name
 from bridge.sessions.presentation.view import Reaction, SessionRest, TurnView, edit, post
+from bridge.sessions.resume import recorded_messages
 from bridge.sessions.turn import PendingMessage, TurnProcess, prepare_input, resume_failed
 from bridge.store import (
     Database,
@@ -360,6 +363,20 @@ class _Session:
                 item.content,
                 tuple(AttachmentInfo(**a) for a in item.attachments),
             )
+        cut_off = self.record.status in (SessionStatus.RUNNING, SessionStatus.QUEUED)
+        delivered = [
+            (i.message_id, i.content)
+            for i in inbox
+            if i.state is InboxState.DELIVERED and i.message_id in self.pending
+        ]
+        if cut_off and delivered:
+            recorded = await self._recorded(delivered)
+            if recorded:
+                # Claude has them already: they count as given, and "please continue"
+                # resumes the turn instead of showing them twice (issue 10, point 7).
+                await self._db(lambda db: db.inbox_set_state(recorded, InboxState.DONE))
+                for message_id in recorded:
+                    del self.pending[message_id]
         for record in pending_prompts:
             # The process that asked is gone: keep the prompt answerable until it expires.
             delay = max(0.0, record.expires_at - now)
@@ -378,6 +395,22 @@ class _Session:
             # Not ours to resume (the app resumes marked sessions): just make the store
             # agree that nothing runs.
             await self._set_status(SessionStatus.IDLE)
+
+    async def _recorded(self, cut_off: list[tuple[int, str]]) -> list[int]:
+        """The messages of the cut-off turn that the CLI's session file already holds."""
+        record = self.record
+        if record is None or not record.session_id:
+            return []
+        try:
+            path = await find_session_file(
+                config_dir(self.deps.claude_env), Path(record.working_dir), record.session_id
+            )
+            conversation = await read_session_messages(path) if path is not None else []
+        except (control.ControlError, OSError) as exc:
+            # Unreadable: send them again (shown twice at worst, never lost).
+            log.warning("thread %s: session file not readable: %s", self.thread_id, exc)
+            return []
+        return list(recorded_messages(cut_off, conversation))
 
     # -- dispatch ----------------------------------------------------------------------
 
@@ -986,6 +1019,13 @@ class _Session:
         if self.tick_timer is not None:
             self.tick_timer.cancel()
             self.tick_timer = None
+        live, self.prompt = self.prompt, None
+        # The turn is finished only if the process also exits 0: a successful ``result``
+        # followed by a non-zero exit is a crash (issue 10, point 7), so the exit status
+        # is awaited before anything is shown as done. An error result already says so.
+        closed_with = await self.end_process()
+        if result is not None and result.error_text is None and reason is None and closed_with:
+            exit_code, stderr_tail, result = closed_with, proc.stderr_tail(), None
         await view.finish(proc.turn, result, trio.current_time(), interrupted=interrupted)
         if result is None:
             if reason is None or reason is _Interrupt.MESSAGE:
@@ -1006,10 +1046,8 @@ class _Session:
             await self._save_session_id(proc.session_id)
         if self.holding_slot or self._wants_slot():
             self._release_slot()
-        live, self.prompt = self.prompt, None
         if live is not None:
             await self._withdraw_prompt(live)
-        await self.end_process()
         self.phase = _Phase.IDLE
         self.interrupt = None
         self.last_activity = None
@@ -1054,8 +1092,9 @@ class _Session:
         )
         self.resumed_with = None
 
-    async def end_process(self) -> None:
-        """Close the turn's process (stdin EOF, then terminate) and forget it.
+    async def end_process(self) -> int | None:
+        """Close the turn's process (stdin EOF, then terminate), forget it, and return its
+        exit status (``None`` if there was none or it is unknown).
 
         *Cancellation*: the owner task is in the actor's nursery; if this wait is
         cancelled, the nursery's cancellation still ends the process group.
@@ -1063,8 +1102,9 @@ class _Session:
         owner = self.owner
         self.owner, self.proc = None, None
         self.generation += 1  # late events from this process are ignored from now on
-        if owner is not None:
-            await owner.close()
+        if owner is None:
+            return None
+        return await owner.close()
 
     # -- shutdown (A4) -----------------------------------------------------------------
 

@@ -128,6 +128,8 @@ class TurnProcess:
         self._close_grace = close_grace
         self._close_requested = trio.Event()
         self._closed = trio.Event()
+        self.returncode: int | None = None
+        """The process's exit status once :meth:`close` returned (``None``: unknown)."""
 
     async def run(
         self,
@@ -151,12 +153,16 @@ class TurnProcess:
             ) as proc:
                 task_status.started(proc)
                 await self._close_requested.wait()
-                if not proc.exited:
-                    await proc.close(grace=self._close_grace)
+                if proc.exited:
+                    self.returncode = proc.returncode
+                else:
+                    self.returncode = await proc.close(grace=self._close_grace)
         finally:
             self._closed.set()
 
-    async def close(self) -> None:
-        """Close stdin, let the CLI exit (then terminate it), and wait until it is reaped."""
+    async def close(self) -> int | None:
+        """Close stdin, let the CLI exit (then terminate it), wait until it is reaped, and
+        return its exit status (``None`` if the block ended before it was known)."""
         self._close_requested.set()
         await self._closed.wait()
+        return self.returncode

@@ -7,8 +7,14 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridge.sessions.resume import ResumeFacts, resume_facts, sessions_to_resume
+from bridge.sessions.resume import (
+    ResumeFacts,
+    recorded_messages,
+    resume_facts,
+    sessions_to_resume,
+)
 from bridge.store import Database, InboxItem, SessionRecord, SessionStatus
+from protocol.claude.sessions import SessionMessage
 
 
 def test_a_mark_keeps_its_reason_and_unfinished_messages_resume_as_a_crash() -> None:
@@ -53,3 +59,28 @@ def test_the_store_answers_with_cut_off_sessions_marked_as_crashes(tmp_path: Pat
     record = db.get_session(1)
     assert record is not None
     assert record.status is SessionStatus.IDLE
+
+
+def _said(role: str, text: str, n: int) -> SessionMessage:
+    return SessionMessage(role=role, text=text, uuid=f"u{n}")
+
+
+def test_a_cut_off_turn_the_cli_recorded_is_not_sent_again() -> None:
+    conversation = [
+        _said("user", "hello", 1),
+        _said("assistant", "hi", 2),
+        _said("user", "fix the tests\n\nand the docs\nnotes.md: ...", 3),
+        _said("assistant", "Looking at the tests", 4),
+    ]
+    cut_off = [(10, "fix the tests"), (11, ""), (12, "and the docs")]
+    assert recorded_messages(cut_off, conversation) == (10, 11, 12)
+
+
+def test_a_cut_off_turn_counts_as_recorded_only_when_it_is_the_last_user_message() -> None:
+    conversation = [_said("user", "yes please deploy", 1), _said("assistant", "done", 2)]
+    # The CLI never wrote the cut-off "yes": the last user message is an older turn's.
+    assert recorded_messages([(20, "yes")], conversation) == ()
+    assert recorded_messages([(20, "deploy")], conversation) == ()
+    assert recorded_messages([(21, "  ")], [_said("user", "  ", 1)]) == ()  # nothing to match
+    assert recorded_messages([(20, "hello")], []) == ()
+    assert recorded_messages([(20, "hello")], [_said("assistant", "hello", 1)]) == ()

@@ -5,9 +5,12 @@ trio's real clock with short, configurable timers and generous ``fail_after`` bo
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 
 import psutil
+import pytest
 
 from bridge.sessions.presentation import render
 from bridge.store import InboxState, SessionStatus
@@ -672,3 +675,110 @@ async def test_a_resumed_turn_gets_a_fresh_system_prompt_naming_new_sessions(
     first, second = (argv[argv.index("--append-system-prompt") + 1] for argv in of_a)
     assert "none besides you" in first
     assert f"thread {b}" in second
+
+
+def _exits_after_result(tmp_path: Path, scenario: str, code: int) -> str:
+    """A stand-in ``claude`` that reads the user message, prints the recorded turn (its
+    ``result`` included), says why on stderr and exits with ``code`` on its own."""
+    lines = tmp_path / f"{scenario}.replay.jsonl"
+    lines.write_bytes(b"".join(line + b"\n" for line in stdout_lines(scenario)))
+    path = tmp_path / f"claude-exits-{code}"
+    path.write_text(
+        f"#!{sys.executable}\n"
+        "import os, sys\n"
+        "sys.stdin.buffer.readline()\n"
+        f"sys.stdout.buffer.write(open({str(lines)!r}, 'rb').read())\n"
+        "sys.stdout.buffer.flush()\n"
+        "sys.stderr.write('fatal: the tool runner died\\n')\n"
+        "sys.stderr.flush()\n"
+        f"os._exit({code})\n"
+    )
+    path.chmod(0o755)
+    return str(path)
+
+
+async def test_a_result_followed_by_a_non_zero_exit_is_never_shown_as_done(
+    tmp_path: Path,
+) -> None:
+    """Issue 10, point 7: whatever it printed, a turn whose ``claude`` exits 2 is an error."""
+    executable = _exits_after_result(tmp_path, "text_thinking", 2)
+    async with open_bridge(tmp_path, "text_thinking", claude_executable=executable) as bridge:
+        thread = bridge.thread()
+        mid = await bridge.say(thread, "What is the answer?")
+        await wait_until(
+            lambda: "exited with status 2" in bridge.texts(thread), what="crash notice"
+        )
+        await wait_until(lambda: _idle(bridge, thread))
+        await bridge.rest.wait_idle()
+        texts = bridge.texts(thread)
+        assert "The answer is 42." in texts  # what it streamed stays visible
+        assert "✅ Done" not in texts
+        assert "the tool runner died" in texts  # the stderr tail says why
+        assert bridge.reactions(mid) == [render.EMOJI_ERROR]
+        record = await bridge.db(lambda db: db.get_session(thread))
+        assert record.status is SessionStatus.IDLE  # kept: the next message tries again
+
+
+def _write_session_file(config: Path, cwd: Path, session_id: str, last_user: str) -> None:
+    """A CLI session file (as ``claude`` keeps it under its config directory) whose last
+    user message is ``last_user``."""
+    from protocol.claude.sessions import mangle_cwd
+
+    project = config / "projects" / mangle_cwd(os.path.realpath(cwd))
+    project.mkdir(parents=True)
+    records = [
+        {"type": "user", "uuid": "u1", "parentUuid": None, "message": {"content": "hello"}},
+        {"type": "assistant", "uuid": "a1", "parentUuid": "u1", "message": {"content": "hi"}},
+        {"type": "user", "uuid": "u2", "parentUuid": "a1", "message": {"content": last_user}},
+    ]
+    (project / f"{session_id}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+@pytest.mark.parametrize("recorded", [True, False], ids=["recorded", "not-recorded"])
+async def test_a_cut_off_message_the_cli_recorded_is_continued_not_sent_again(
+    tmp_path: Path, recorded: bool
+) -> None:
+    """Issue 10, point 7: after a crash, a delivered message the session file already
+    holds is not sent a second time; "please continue" resumes the turn instead. One the
+    file does not hold is sent again (nothing is lost)."""
+    from bridge.sessions.messages import ResumeSession
+    from bridge.sessions.session import RESUME_PROMPT
+    from bridge.store import InboxItem
+    from tests.bridge.sessions.harness import wrap_recording_stdin
+
+    session_id = "11111111-2222-3333-4444-555555555555"
+    config = tmp_path / "claude-config"
+    _write_session_file(
+        config, tmp_path, session_id, "fix the tests" if recorded else "an older message"
+    )
+    fake = str(write_fake_claude(tmp_path, "text_thinking"))
+    wrapper, stdin_log = wrap_recording_stdin(tmp_path, fake)
+    env = {"PATH": "/usr/bin:/bin", "CLAUDE_CONFIG_DIR": str(config)}
+    async with open_bridge(
+        tmp_path,
+        "text_thinking",
+        claude_executable=wrapper,
+        deps_overrides={"claude_env": env},
+    ) as bridge:
+        thread = bridge.thread()
+        record = session_record(
+            thread, tmp_path, session_id=session_id, status=SessionStatus.RUNNING
+        )
+        item = InboxItem(
+            message_id=4242, thread_id=thread, author_id=bridge.human_id, content="fix the tests"
+        )
+
+        def cut_off_turn(db) -> None:
+            db.put_session(record)
+            db.inbox_add(item)
+            db.inbox_set_state([item.message_id], InboxState.DELIVERED)
+
+        await bridge.db(cut_off_turn)
+        (await bridge.session(thread)).tell(ResumeSession(reason="crash"))
+        await wait_until(lambda: "✅ Done" in bridge.texts(thread))
+        await wait_until(lambda: _idle(bridge, thread))
+        done = await bridge.db(lambda db: db.inbox(thread, InboxState.DONE))
+        assert [i.message_id for i in done] == [4242]
+    (blocks,) = _user_lines(stdin_log)
+    texts = [b["text"] for b in blocks if b["type"] == "text"]
+    assert texts == ([RESUME_PROMPT] if recorded else ["fix the tests"])
