@@ -21,7 +21,8 @@ from bridge.api._errors import ApiError
 from bridge.api._tokens import parse_snowflake
 from bridge.discord.errors import DiscordError
 from bridge.scheduler import ScheduleError, make_schedule
-from bridge.scheduler.actor import ReloadSchedule, RunTaskNow, quiet
+from bridge.scheduler.actor import ReloadSchedule, RunTaskNow
+from bridge.sessions.presentation.render import quiet
 from bridge.store import Database, NotificationRecord, NotificationState, TaskRecord, TaskRun
 from bridge.store.actor import store_call
 

@@ -14,8 +14,8 @@ from bridge.api._errors import ApiError
 from bridge.api._routes_automation import MODEL_PATTERN, is_directory
 from bridge.api._tokens import parse_snowflake
 from bridge.discord.errors import DiscordError
-from bridge.scheduler.actor import quiet
 from bridge.sessions.messages import SessionOpened, StartSession
+from bridge.sessions.presentation.render import quiet
 from bridge.sessions.presentation.usage import thread_name
 from bridge.store import Database, SessionStatus, SpawnRecord
 from bridge.store.actor import store_call

@@ -46,6 +46,7 @@ from bridge.scheduler._machine import (
 from bridge.scheduler._schedule import ScheduleError, make_schedule
 from bridge.sessions.coordinator import ChannelPoster
 from bridge.sessions.messages import SessionOpened, StartSession, StopTurn
+from bridge.sessions.presentation.render import quiet
 from bridge.sessions.router import RouterMessage
 from bridge.store import (
     Database,
@@ -62,7 +63,6 @@ __all__ = [
     "ReloadSchedule",
     "RunTaskNow",
     "SchedulerConfig",
-    "quiet",
     "scheduler_actor",
 ]
 
@@ -126,12 +126,6 @@ class _Active:
     message_id: int
     deadline: float
     """trio time at which the run times out."""
-
-
-def quiet(text: str) -> str:
-    """``text`` that pings nobody: a zero-width space after every ``@`` breaks
-    ``@everyone``, ``@here`` and ``<@id>`` / ``<@&id>`` mentions."""
-    return text.replace("@", "@\u200b")
 
 
 async def scheduler_actor(

@@ -68,6 +68,7 @@ from bridge.sessions.messages import (
     StopTurn,
     UserMessage,
 )
+from bridge.sessions.presentation.render import quiet
 from bridge.sessions.presentation.usage import thread_name
 from bridge.sessions.router_catchup import CATCH_UP_PAGES_MAX, USER_MESSAGE_TYPES, CatchUpMixin
 from bridge.sessions.task_commands import TASK_COMMAND, TaskControl, task_choices, task_command
@@ -472,7 +473,7 @@ class _Router(CatchUpMixin):
             )
 
     async def _fire_trigger(self, trigger: Trigger) -> None:
-        name = trigger.name.replace("@", "@\u200b")  # pings nobody
+        name = quiet(trigger.name)
         request = StartSession(
             title=trigger.name,
             prompt=trigger.prompt,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, Protocol
 
+from bridge.sessions.presentation.render import quiet
 from bridge.store import Database, TaskRecord
 from protocol.discord import models as m
 
@@ -101,11 +102,7 @@ def _find(tasks: list[TaskRecord], text: str) -> TaskRecord | None:
 def _line(task: TaskRecord) -> str:
     schedule = f"every {task.interval_seconds:g} s" if task.interval_seconds else task.cron
     state = "enabled" if task.enabled else "disabled"
-    return f"`#{task.id}` **{_quiet(task.name)}**: {schedule} ({task.timezone}), {state}"
-
-
-def _quiet(text: str) -> str:
-    return text.replace("@", "@\u200b")
+    return f"`#{task.id}` **{quiet(task.name)}**: {schedule} ({task.timezone}), {state}"
 
 
 async def task_command(
@@ -125,16 +122,16 @@ async def task_command(
         return "Use /task list, /task enable, /task disable or /task run with a task."
     task = _find(tasks, raw)
     if task is None:
-        return f"There is no task {_quiet(raw[:100])!r}; /task list shows them."
+        return f"There is no task {quiet(raw[:100])!r}; /task list shows them."
     if control is None:
         return "The scheduler is not running in this bridge; nothing changed."
     if sub == "run":
         if not control.run_now(task.id):
             return "The scheduler is not running in this bridge; nothing changed."
-        return f"▶️ Task `#{task.id}` **{_quiet(task.name)}** runs now."
+        return f"▶️ Task `#{task.id}` **{quiet(task.name)}** runs now."
     enabled = sub == "enable"
     if task.enabled == enabled:
-        return f"Task `#{task.id}` **{_quiet(task.name)}** is already {sub}d."
+        return f"Task `#{task.id}` **{quiet(task.name)}** is already {sub}d."
     # As the API does: a task enabled again counts from now, missed slots are not run.
     updated = await store(
         lambda db: db.task_update(task.id, now, enabled=enabled, next_run_at=None, anchor_at=now)
@@ -142,7 +139,7 @@ async def task_command(
     if updated is None:
         return f"Task `#{task.id}` was deleted meanwhile; nothing changed."
     control.reload()
-    return f"Task `#{task.id}` **{_quiet(task.name)}** is now {sub}d."
+    return f"Task `#{task.id}` **{quiet(task.name)}** is now {sub}d."
 
 
 def task_choices(data: m.ApplicationCommandData, tasks: list[TaskRecord]) -> list[m.CommandChoice]:

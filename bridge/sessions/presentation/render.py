@@ -426,3 +426,10 @@ def all_texts(payloads: Sequence[MessagePayload]) -> str:
         for e in p.embeds:
             parts += [x for x in (e.title, e.description) if isinstance(x, str)]
     return "\n".join(parts)
+
+
+def quiet(text: str) -> str:
+    """``text`` that shows no mention: a zero-width space after every ``@`` breaks
+    ``@everyone``, ``@here`` and ``<@id>`` / ``<@&id>`` (the REST client's
+    ``allowed_mentions`` already stops the ping; this keeps the text from looking like one)."""
+    return text.replace("@", "@\u200b")
