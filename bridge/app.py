@@ -45,6 +45,7 @@ import trio
 
 import actors
 from bridge.api import ApiDeps, LateRefs, SessionTokens, make_api_app, serve_api
+from bridge.claude.sessions import config_dir
 from bridge.config import Config
 from bridge.discord import (
     BackgroundFailure,
@@ -63,6 +64,7 @@ from bridge.scheduler.actor import (
     SchedulerMessage,
     scheduler_actor,
 )
+from bridge.sessions.approvers import Approvers
 from bridge.sessions.coordinator import CoordinatorConfig, coordinator_actor
 from bridge.sessions.limiter import LIMITER_MAILBOX, limiter_actor
 from bridge.sessions.messages import (
@@ -522,6 +524,13 @@ async def _start(
                     api_author_id=api_author,
                     triggers=config.triggers,
                     task_control=_LateScheduler(late),
+                    approvers=Approvers(
+                        user_ids=config.approver_user_ids,
+                        role_ids=config.approver_role_ids,
+                        allowed_user_ids=config.allowed_user_ids,
+                        owner_id=config.discord_owner_id,
+                    ),
+                    skills_dir=str(config_dir(env) / "skills"),
                 ),
                 router_rest,
                 store,

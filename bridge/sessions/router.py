@@ -481,7 +481,7 @@ class _Router(CatchUpMixin):
             prompt=trigger.prompt,
             intro=f"🪝 Trigger **{name}** fired by a webhook message.",
             working_dir=trigger.working_dir or self.config.working_dir,
-            model=trigger.model or self.config.model,
+            model=trigger.model,
             origin="trigger",
         )
         try:
@@ -542,7 +542,6 @@ class _Router(CatchUpMixin):
             guild_id=guild_id,
             working_dir=self.config.working_dir,
             title=title,
-            model=self.config.model,
             created_at=now,
             updated_at=now,
         )
@@ -962,7 +961,6 @@ class _CommandHost:
             prompt=prompt,
             intro=intro,
             working_dir=router.config.working_dir,
-            model=router.config.model,
             origin="command",
             thread_id=thread_id,
         )

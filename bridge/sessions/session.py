@@ -68,6 +68,7 @@ from bridge.claude.process import (
     ClaudeMessage,
     ClaudeProcess,
     ClaudeTimedOut,
+    ControlRequestFailed,
 )
 from bridge.claude.sessions import config_dir, find_session_file, read_session_messages
 from bridge.config import Config
@@ -90,6 +91,7 @@ from bridge.sessions.messages import (
     SessionMessage,
     SessionStarted,
     SessionStatusReport,
+    SetModel,
     SlotGranted,
     SlotsSnapshot,
     StopTurn,
@@ -427,6 +429,8 @@ class _Session:
                 await self._on_queue_position(position, running)
             case StopTurn(requested_by=user_id):
                 await self._on_stop(user_id)
+            case SetModel():
+                await self._on_set_model(msg)
             case AnswerPrompt():
                 await self._on_answer(msg)
             case _PromptExpired(prompt_id=prompt_id):
@@ -515,6 +519,36 @@ class _Session:
             self.drop_on_stop = [k for k in self.pending if k is not None]
             self.pending.pop(None, None)
             await self._interrupt(_Interrupt.STOP)
+
+    async def _on_set_model(self, msg: SetModel) -> None:
+        """C24: stored for the turns to come (``--model``); a running ``claude`` switches
+        now (control ``set_model``), so the rest of this turn uses it too."""
+        tid, now = self.thread_id, self.deps.wall_clock()
+        self.record = await self._db(lambda db: db.update_session(tid, now, model=msg.model))
+        proc = self.proc
+        if proc is None or proc.exited:
+            return
+        target = msg.model or self.deps.claude_command.model or "default"
+        try:
+            await proc.set_model(target)
+        except (ClaudeGone, ControlRequestFailed, trio.TooSlowError) as exc:
+            log.warning("thread %s: set_model %r failed: %r", tid, target, exc)
+            await self._notice(
+                f"-# ⚠️ The running turn could not switch to `{target}`; the next one uses it."
+            )
+
+    def _turn_model(self, record: SessionRecord) -> str | None:
+        """The session's model (C24), else the bridge's default (CLAUDE_MODEL)."""
+        default = self.deps.claude_command.model
+        if record.model is None:
+            return default
+        try:
+            return control.validate_model(record.model)
+        except control.ControlError as exc:
+            log.error(
+                "thread %s: stored model rejected (%s); using the default", self.thread_id, exc
+            )
+            return default
 
     async def _on_resume(self, reason: str) -> None:
         if self.phase is not _Phase.IDLE or self.shutting_down:
@@ -634,6 +668,7 @@ class _Session:
                 resume=record.session_id,
                 append_system_prompt=appended,
                 system_prompt_snapshot=False,
+                model=self._turn_model(record),
             )
         except control.ControlError as exc:
             log.error(
@@ -643,6 +678,7 @@ class _Session:
                 self.deps.claude_command,
                 append_system_prompt=appended,
                 system_prompt_snapshot=False,
+                model=self._turn_model(record),
             )
         # X4: neither the bot token nor the API secret may reach the child.
         secrets = [s for s in (self.config.discord_bot_token, self.config.api_secret) if s]
