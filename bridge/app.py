@@ -64,7 +64,7 @@ from bridge.scheduler.actor import (
     SchedulerMessage,
     scheduler_actor,
 )
-from bridge.sessions.approvers import Approvers
+from bridge.sessions.approvers import approvers_of
 from bridge.sessions.coordinator import CoordinatorConfig, coordinator_actor
 from bridge.sessions.limiter import LIMITER_MAILBOX, limiter_actor
 from bridge.sessions.messages import (
@@ -524,12 +524,7 @@ async def _start(
                     api_author_id=api_author,
                     triggers=config.triggers,
                     task_control=_LateScheduler(late),
-                    approvers=Approvers(
-                        user_ids=config.approver_user_ids,
-                        role_ids=config.approver_role_ids,
-                        allowed_user_ids=config.allowed_user_ids,
-                        owner_id=config.discord_owner_id,
-                    ),
+                    approvers=approvers_of(config),
                     skills_dir=str(config_dir(env) / "skills"),
                 ),
                 router_rest,

@@ -11,11 +11,14 @@ who is no approver may still answer a question (C12), which only asks for inform
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import attrs
 
-__all__ = ["APPROVAL_KINDS", "NOT_APPROVER", "Approvers"]
+if TYPE_CHECKING:
+    from bridge.config import Config
+
+__all__ = ["APPROVAL_KINDS", "NOT_APPROVER", "Approvers", "approvers_of"]
 
 APPROVAL_KINDS: Final = frozenset({"permission", "plan", "elicitation"})
 """Prompt kinds (the store's ``kind``) that only approvers answer; ``question`` is open to
@@ -55,3 +58,14 @@ class Approvers:
         if kind in APPROVAL_KINDS:
             return self.may_approve(user_id, role_ids)
         return user_id in self.allowed_user_ids or user_id == self.owner_id
+
+
+def approvers_of(config: Config) -> Approvers:
+    """The rule the configuration sets (the router checks clicks with it, the session
+    checks the answers it is told again)."""
+    return Approvers(
+        user_ids=config.approver_user_ids,
+        role_ids=config.approver_role_ids,
+        allowed_user_ids=config.allowed_user_ids,
+        owner_id=config.discord_owner_id,
+    )

@@ -64,6 +64,8 @@ class AnswerPrompt:
     values: tuple[str, ...] = ()
     """Selected option values or submitted modal fields, when the prompt has them."""
     user_id: int
+    role_ids: tuple[int, ...] = ()
+    """The member's roles (approvers may be named by role)."""
 
 
 @attrs.frozen(kw_only=True)

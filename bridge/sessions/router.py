@@ -848,7 +848,11 @@ class _Router(CatchUpMixin):
             m.InteractionResponse(type=m.InteractionCallbackType.DEFERRED_UPDATE_MESSAGE),
         )
         answer = AnswerPrompt(
-            prompt_id=prompt_id, choice=choice, values=_values(interaction), user_id=user_id
+            prompt_id=prompt_id,
+            choice=choice,
+            values=_values(interaction),
+            user_id=user_id,
+            role_ids=roles,
         )
         await self._in_lane(prompt.thread_id, partial(self._deliver, prompt.thread_id, answer))
 

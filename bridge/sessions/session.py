@@ -73,6 +73,7 @@ from bridge.claude.process import (
 from bridge.claude.sessions import config_dir, find_session_file, read_session_messages
 from bridge.config import Config
 from bridge.discord.errors import DiscordError
+from bridge.sessions.approvers import approvers_of
 from bridge.sessions.attachments import AttachmentInfo
 from bridge.sessions.messages import (
     AcquireSlot,
@@ -943,12 +944,13 @@ class _Session:
             await proc.answer(response)
 
     async def _on_answer(self, msg: AnswerPrompt) -> None:
-        if not self.config.is_allowed(msg.user_id):
-            log.warning("thread %s: user %s may not answer prompts", self.thread_id, msg.user_id)
-            return
         pid = msg.prompt_id
         record: PromptRecord | None = await self._db(lambda db: db.prompt_get(pid))
         if record is None or record.thread_id != self.thread_id:
+            return
+        # Checked again here, whoever told us: approvers answer approvals (by id or role).
+        if not approvers_of(self.config).may_answer(record.kind, msg.user_id, msg.role_ids):
+            log.warning("thread %s: user %s may not answer prompts", self.thread_id, msg.user_id)
             return
         if not prompts.is_valid_choice(record, msg.choice):
             return
