@@ -18,7 +18,8 @@ from typing import Any
 
 from bridge.sessions.approvers import NOT_APPROVER
 from bridge.sessions.router import NOT_ALLOWED
-from tests.e2e.bridge_harness import Scene, open_scene
+from bridge.store.actor import store_call
+from tests.e2e.bridge_harness import Scene, claude_descendants, open_scene
 from tests.e2e.test_bridge_tools import _buttons, _wait_prompt
 from tests.support.model_server import ModelServer, RecordedRequest, Reply, ScriptStep
 
@@ -52,6 +53,9 @@ def _model_script(request: RecordedRequest) -> ScriptStep:
         return Reply.bash("touch touched.txt", "touch a file")
     if "tool_result" in str(request.messages[-1].get("content")):
         return Reply.text("Touched it.")
+    if said.endswith("And now?"):
+        # Slow enough to look at the running claude's command line.
+        return Reply.text(" ".join(f"word{i}" for i in range(40)), chunks=40, delay=0.2)
     return Reply.text(f"ok: {said[:40]}")
 
 
@@ -86,19 +90,8 @@ async def test_model_switches_the_running_turn_and_later_turns(
         assert "set this session's model to `sonnet`" in switched["response_data"]["content"]
         assert "flags" not in switched["response_data"]  # everyone in the thread sees it
 
-        async def stored() -> str | None:
-            assert scene.bridge is not None
-            from bridge.store.actor import store_call
-
-            record = await store_call(
-                scene.bridge.store, lambda db: db.get_session(thread), timeout=30
-            )
-            return record.model if record else None
-
-        await scene.until_exchange(lambda: True)
-        # The session writes the model before it switches the process; wait for it there.
-        while await stored() != "sonnet":
-            await scene.exchanges.changed()
+        # The session is told SetModel before this click's answer (both go through the
+        # thread's lane, in order), so the switch happens before the tool runs.
         scene.click(int(prompt["id"]), _buttons(prompt)["Allow"]["custom_id"])
         await scene.until_shown(thread, "Touched it.")
         second = (await scene.turn(2)).body["model"]
@@ -107,9 +100,18 @@ async def test_model_switches_the_running_turn_and_later_turns(
         await scene.until(lambda: "🤖" in scene.shown(thread))
         assert f"`{second}`" in scene.shown(thread)
 
-        # A later turn (a new claude process) starts with --model sonnet.
+        assert scene.bridge is not None
+        record = await store_call(scene.bridge.store, lambda db: db.get_session(thread), timeout=30)
+        assert record is not None
+        assert record.model == "sonnet"
+
+        # A later turn starts its claude with --model sonnet.
         scene.post(thread, "And now?")
         third = await scene.turn(3)
+        await scene.until_shown(thread, "word1 ")
+        pid = (await scene.status(thread)).claude_pid
+        argv = next(p.cmdline() for p in claude_descendants() if p.pid == pid)
+        assert argv[argv.index("--model") + 1] == "sonnet"
         # The CLI records the switch in the conversation as a local "/model sonnet"
         # command, and shows it to the model with the next message.
         assert third.last_user_text.endswith("And now?")
