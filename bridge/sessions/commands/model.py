@@ -39,6 +39,7 @@ ALIAS_HINTS: Final = {
     "sonnet": "the latest Sonnet",
     "opus": "the latest Opus",
     "haiku": "the latest Haiku (fast)",
+    "fable": "Fable, for the hardest and longest tasks",
     "best": "the most capable model available",
     "opusplan": "Opus while planning, Sonnet otherwise",
     "sonnet[1m]": "Sonnet with the 1M-token context",
