@@ -936,10 +936,6 @@ class _CommandHost:
     def default_model(self) -> str | None:
         return self._router.config.model
 
-    @property
-    def user_skills_dir(self) -> Path:
-        return self._router.skills_dir
-
     def now(self) -> float:
         return self._router.config.clock()
 
@@ -965,7 +961,7 @@ class _CommandHost:
             prompt=prompt,
             intro=intro,
             working_dir=router.config.working_dir,
-            origin="command",
+            origin="discord",  # a person asked, with a slash command
             thread_id=thread_id,
         )
 

@@ -23,7 +23,6 @@ implements it), never through the router itself.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any, Final, Protocol
 
 import attrs
@@ -118,10 +117,6 @@ class CommandHost(Protocol):
     @property
     def default_model(self) -> str | None:
         """CLAUDE_MODEL: the model of a session that never chose one."""
-
-    @property
-    def user_skills_dir(self) -> Path:
-        """The CLI's ``skills`` directory (in ``$CLAUDE_CONFIG_DIR`` or ``~/.claude``)."""
 
     def now(self) -> float: ...
 

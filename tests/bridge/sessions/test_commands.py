@@ -61,10 +61,6 @@ class Host:
     def default_model(self) -> str | None:
         return self.default
 
-    @property
-    def user_skills_dir(self) -> Path:
-        return self.tmp / "user-skills"
-
     def now(self) -> float:
         return 1000.0
 
