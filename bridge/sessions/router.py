@@ -973,8 +973,9 @@ class _CommandHost:
 
         await router._in_lane(thread_id if thread_id is not None else self.main_channel_id, run)
 
-    def extra(self, key: str) -> Any:
-        return getattr(self._router.config, key, None) if key == "task_control" else None
+    @property
+    def task_control(self) -> TaskControl | None:
+        return self._router.config.task_control
 
 
 async def _set_when_all(events: list[trio.Event], done: trio.Event) -> None:

@@ -29,6 +29,7 @@ import attrs
 
 from bridge.sessions.commands._texts import NOT_ALLOWED
 from bridge.sessions.messages import SessionMessage
+from bridge.sessions.task_commands import TaskControl
 from bridge.store import Database, SessionRecord
 from protocol.discord import models as m
 
@@ -138,8 +139,9 @@ class CommandHost(Protocol):
         ``thread_id``, or (``None``) in a new thread of the main channel. Returns at once:
         the interaction must be answered within 3 s, the thread may take longer."""
 
-    def extra(self, key: str) -> Any:
-        """A group's own dependency (``task_control`` for ``/task``), or ``None``."""
+    @property
+    def task_control(self) -> TaskControl | None:
+        """The scheduler, for ``/task`` (``None``: not running)."""
 
 
 Handler = Callable[[CommandHost, Invocation], Awaitable[Answer]]

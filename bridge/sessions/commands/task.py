@@ -14,7 +14,7 @@ __all__ = ["TASK"]
 
 
 async def _task(host: CommandHost, call: Invocation) -> Answer:
-    text = await task_command(call.data, host.db, host.extra("task_control"), host.now())
+    text = await task_command(call.data, host.db, host.task_control, host.now())
     return Answer(content=text)
 
 

@@ -83,8 +83,7 @@ class Host:
     async def run_prompt(self, **kw: Any) -> None:
         self.prompts.append(kw)
 
-    def extra(self, key: str) -> Any:
-        return None
+    task_control: Any = None
 
 
 def _record(model: str | None = None) -> SessionRecord:
