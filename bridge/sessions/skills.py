@@ -8,16 +8,20 @@ when a user message starts with ``/<name>`` (it expands the body, with ``$ARGUME
 replaced by the rest of the line: ``tests/e2e/test_bridge_commands.py`` pins it with the
 real CLI), so running one is sending that message.
 
-:class:`SkillCatalog` is read again whenever a folder or file changed (checked by
-modification times on every lookup, so a skill added while the bridge runs shows up at the
-next keystroke, with no restart and no watcher). Files are read in a worker thread; each
-lookup builds a new cache and replaces the old one, never edits it in place.
+:class:`SkillCatalog` lists the folders again at every lookup (every autocomplete keystroke:
+two directory listings and a ``stat`` per skill) and reads a ``SKILL.md`` again only when
+its stamp (modification and change times, size, inode) changed, or when it was modified
+around the time it was last read, so a skill added, edited or removed while the bridge
+runs shows up at the next keystroke, with no restart and no watcher. Files are read in a
+worker thread; each lookup builds a new cache and replaces the old one, never edits it in
+place.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
@@ -70,14 +74,23 @@ def parse_skill(text: str, folder: str, path: Path) -> Skill | None:
     return Skill(name=name, description=description, path=path)
 
 
-_Stamp = tuple[int, int]  # (mtime_ns, size)
+RACY_NS: Final = 2_000_000_000
+"""A file modified this close to when it was read may change again within the file
+system's timestamp granularity without its stamp changing ("racy clean", as git calls
+it): such a file is read again at the next lookup rather than trusted."""
+
+_Stamp = tuple[int, int, int, int]  # (mtime_ns, ctime_ns, size, inode)
 
 
 @attrs.frozen
-class _Scan:
-    dirs: Mapping[Path, int]
-    """Each skills directory's mtime (a folder added or removed changes it)."""
-    files: Mapping[Path, tuple[_Stamp, Skill | None]]
+class _Read:
+    stamp: _Stamp
+    skill: Skill | None
+    read_at_ns: int
+    """Wall-clock time just before the file was read (comparable with its mtime)."""
+
+    def trusted(self, stamp: _Stamp) -> bool:
+        return stamp == self.stamp and stamp[0] < self.read_at_ns - RACY_NS
 
 
 def _stamp(path: Path) -> _Stamp | None:
@@ -85,57 +98,35 @@ def _stamp(path: Path) -> _Stamp | None:
         st = path.stat()
     except OSError:
         return None
-    return (st.st_mtime_ns, st.st_size)
+    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
 
 
-def _scan(roots: Sequence[Path], previous: _Scan) -> _Scan:
-    """Read every ``<root>/<folder>/SKILL.md``, reusing the parse of unchanged files."""
-    dirs: dict[Path, int] = {}
-    files: dict[Path, tuple[_Stamp, Skill | None]] = {}
+def _scan(roots: Sequence[Path], previous: Mapping[Path, _Read]) -> dict[Path, _Read]:
+    """Every ``<root>/<folder>/SKILL.md`` (roots in order, folders by name), reading again
+    only the files whose stamp changed or that were modified around the last read."""
+    found: dict[Path, _Read] = {}
     for root in roots:
-        stamp = _stamp(root)
-        if stamp is None:
-            continue
-        dirs[root] = stamp[0]
         try:
             folders = sorted((e for e in os.scandir(root) if e.is_dir()), key=lambda e: e.name)
         except OSError:
-            continue
+            continue  # no such directory (yet): no skills there
         for entry in folders:
             path = Path(entry.path) / SKILL_FILE
-            file_stamp = _stamp(path)
-            if file_stamp is None:
+            stamp = _stamp(path)
+            if stamp is None:
                 continue
-            old = previous.files.get(path)
-            if old is not None and old[0] == file_stamp:
-                files[path] = old
+            old = previous.get(path)
+            if old is not None and old.trusted(stamp):
+                found[path] = old
                 continue
+            read_at = time.time_ns()
             try:
                 with path.open("rb") as f:
                     text = f.read(READ_MAX).decode("utf-8", errors="replace")
             except OSError:
                 continue
-            files[path] = (file_stamp, parse_skill(text, entry.name, path))
-    return _Scan(dirs=dirs, files=files)
-
-
-def _unchanged(roots: Sequence[Path], scan: _Scan) -> bool:
-    """Cheap check: the same directories with the same mtimes, and every known file with
-    the same stamp (an edited ``SKILL.md`` does not change its folder's mtime)."""
-    for root in roots:
-        stamp = _stamp(root)
-        if (stamp[0] if stamp else None) != scan.dirs.get(root):
-            return False
-        try:
-            folders = [e for e in os.scandir(root) if e.is_dir()]
-        except OSError:
-            folders = []
-        for entry in folders:
-            path = Path(entry.path) / SKILL_FILE
-            known = scan.files.get(path)
-            if _stamp(path) != (known[0] if known else None):
-                return False
-    return True
+            found[path] = _Read(stamp, parse_skill(text, entry.name, path), read_at)
+    return found
 
 
 class SkillCatalog:
@@ -143,7 +134,7 @@ class SkillCatalog:
 
     def __init__(self, user_dir: Path) -> None:
         self.user_dir = user_dir
-        self._scans: Mapping[tuple[Path, ...], _Scan] = {}
+        self._scans: Mapping[tuple[Path, ...], Mapping[Path, _Read]] = {}
 
     def roots(self, working_dir: str | Path) -> tuple[Path, ...]:
         """User skills first: on a name clash the CLI prefers the personal skill."""
@@ -152,21 +143,14 @@ class SkillCatalog:
     async def skills(self, working_dir: str | Path) -> list[Skill]:
         """The skills, sorted by name, each name once (the first root wins)."""
         roots = self.roots(working_dir)
-        previous = self._scans.get(roots, _Scan(dirs={}, files={}))
-
-        def refresh() -> _Scan:
-            if previous.dirs and _unchanged(roots, previous):
-                return previous
-            return _scan(roots, previous)
-
-        scan = await trio.to_thread.run_sync(refresh)
-        if scan is not previous:
-            # A new mapping, never an edit: two lookups at once each see a whole one.
-            self._scans = {**self._scans, roots: scan}
+        previous = self._scans.get(roots, {})
+        scan = await trio.to_thread.run_sync(_scan, roots, previous)
+        # A new mapping, never an edit: two lookups at once each see a whole one.
+        self._scans = {**self._scans, roots: scan}
         found: dict[str, Skill] = {}
-        for _, skill in scan.files.values():
-            if skill is not None and skill.name not in found:
-                found[skill.name] = skill
+        for read in scan.values():
+            if read.skill is not None and read.skill.name not in found:
+                found[read.skill.name] = read.skill
         return sorted(found.values(), key=lambda s: s.name)
 
     async def find(self, working_dir: str | Path, name: str) -> Skill | None:

@@ -4,11 +4,14 @@ it runs (modification times, no restart)."""
 
 from __future__ import annotations
 
-import os
+import shutil
+import tempfile
 from pathlib import Path
 
-from hypothesis import given
+import trio
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from bridge.sessions.skills import DESCRIPTION_MAX, Skill, SkillCatalog, parse_skill
 
@@ -70,13 +73,6 @@ def _write(root: Path, folder: str, text: str) -> Path:
     return path
 
 
-def _bump(path: Path) -> None:
-    """A later modification time than the last read saw (file systems with coarse
-    timestamps would otherwise hide an edit made in the same tick)."""
-    st = path.stat()
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10_000_000))
-
-
 async def test_catalog_sees_changes_without_restart(tmp_path: Path) -> None:
     user, work = tmp_path / "user", tmp_path / "work"
     project = work / ".claude" / "skills"
@@ -86,8 +82,8 @@ async def test_catalog_sees_changes_without_restart(tmp_path: Path) -> None:
     _write(project, "greet", "---\nname: greet\ndescription: Hello\n---\n")
     assert [(s.name, s.description) for s in await catalog.skills(work)] == [("greet", "Hello")]
 
-    edited = _write(project, "greet", "---\nname: greet\ndescription: Hello again\n---\n")
-    _bump(edited)
+    # Edited at once (within the file system's timestamp granularity): still seen.
+    _write(project, "greet", "---\nname: greet\ndescription: Hello again\n---\n")
     assert [s.description for s in await catalog.skills(work)] == ["Hello again"]
 
     # The user's skill of the same name wins, as in the CLI.
@@ -103,3 +99,59 @@ async def test_catalog_sees_changes_without_restart(tmp_path: Path) -> None:
     assert await catalog.find(work, "nope") is None
     # Another working directory has its own project skills.
     assert [s.name for s in await catalog.skills(tmp_path / "elsewhere")] == ["alpha"]
+
+
+TEXTS = [
+    "---\ndescription: one\n---\n",
+    "---\ndescription: two\n---\n",  # the same size: an edit only the time can tell
+    "no front\n",
+    "---\nname: b\n---\nx",
+]
+
+
+class CatalogMachine(RuleBasedStateMachine):
+    """Skills added, edited in place (same size too), removed, and folders without a
+    ``SKILL.md``, in any order and as fast as possible: every lookup equals what a fresh
+    catalog reads from the disk now."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tmp = Path(tempfile.mkdtemp(prefix="skills-"))
+        self.user = self.tmp / "user"
+        self.work = self.tmp / "work"
+        self.catalog = SkillCatalog(self.user)
+
+    def teardown(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _folder(self, user: bool, name: str) -> Path:
+        root = self.user if user else self.work / ".claude" / "skills"
+        return root / name
+
+    @rule(user=st.booleans(), name=st.sampled_from(["a", "b", "c"]), text=st.sampled_from(TEXTS))
+    def write(self, user: bool, name: str, text: str) -> None:
+        folder = self._folder(user, name)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "SKILL.md").write_text(text)
+
+    @rule(user=st.booleans(), name=st.sampled_from(["a", "b", "c"]))
+    def remove(self, user: bool, name: str) -> None:
+        shutil.rmtree(self._folder(user, name), ignore_errors=True)
+
+    @rule(user=st.booleans(), name=st.sampled_from(["d", "e"]))
+    def empty_folder(self, user: bool, name: str) -> None:
+        self._folder(user, name).mkdir(parents=True, exist_ok=True)
+
+    @invariant()
+    def lookups_match_the_disk(self) -> None:
+        async def both() -> tuple[list[Skill], list[Skill]]:
+            cached = await self.catalog.skills(self.work)
+            fresh = await SkillCatalog(self.user).skills(self.work)
+            return cached, fresh
+
+        cached, fresh = trio.run(both)
+        assert cached == fresh
+
+
+CatalogMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=15, deadline=None)
+test_catalog_machine = CatalogMachine.TestCase
