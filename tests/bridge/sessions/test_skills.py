@@ -155,3 +155,17 @@ class CatalogMachine(RuleBasedStateMachine):
 
 CatalogMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=15, deadline=None)
 test_catalog_machine = CatalogMachine.TestCase
+
+
+def test_a_file_modified_around_its_read_is_read_again() -> None:
+    """On a file system with coarse timestamps an edit in the same tick keeps the stamp;
+    a file modified within RACY_NS of its read is therefore never trusted."""
+    from bridge.sessions.skills import RACY_NS, _Read
+
+    read_at = 10 * RACY_NS
+    stamp = (read_at - RACY_NS // 2, 0, 10, 1)
+    racy = _Read(stamp, None, read_at)
+    assert not racy.trusted(stamp)
+    settled = _Read((read_at - 2 * RACY_NS, 0, 10, 1), None, read_at)
+    assert settled.trusted(settled.stamp)
+    assert not settled.trusted((read_at - 2 * RACY_NS, 0, 11, 1))  # another size
