@@ -72,13 +72,7 @@ class Invocation:
     channel_id: int | None
     data: m.ApplicationCommandData
     role_ids: tuple[int, ...] = ()
-
-    @property
-    def subcommand(self) -> str | None:
-        options = self.data.options if isinstance(self.data.options, list) else []
-        if len(options) == 1 and options[0].type == m.CommandOptionType.SUB_COMMAND:
-            return options[0].name
-        return None
+    """The member's roles (for commands that approvers by role may use)."""
 
     def leaves(self) -> list[m.CommandInteractionOption]:
         """The value options, under a subcommand if there is one."""
