@@ -355,13 +355,16 @@ class SetInbox:
 class SetStatus:
     status: SessionStatus
     resume_reason: str | None = None
+    """Also mark the session for resume with this reason; ``None`` leaves the mark as it
+    is (the API may have set one)."""
 
 
 @attrs.frozen
 class MarkForResume:
-    """Record in the store that the next start resumes this session."""
+    """Record in the store that the next start resumes this session (``None``: clear the
+    mark, the resume happened)."""
 
-    reason: str
+    reason: str | None
 
 
 @attrs.frozen
@@ -643,6 +646,7 @@ class SessionMachine:
         if self.state not in _AT_REST:
             return  # already busy: the resume is moot
         orders.append(Notice(NoticeKind.RESUMED, detail=event.reason))
+        orders.append(MarkForResume(None))
         self.please_continue = not self.pending
         self._enqueue(orders)
 
@@ -786,14 +790,9 @@ class SessionMachine:
                 self._interrupt(InterruptReason.SHUTDOWN, orders)
             return  # answered when the turn ends
         if self.state is State.QUEUED:
+            # Its messages wait in the store; the next start continues them.
             self._release(orders)
-        if self.state is not State.SHUT_DOWN:
-            orders.append(
-                SetStatus(
-                    SessionStatus.STOPPED if self.state is State.STOPPED else SessionStatus.IDLE,
-                    resume_reason=None if self.state is State.STOPPED else "shutdown",
-                )
-            )
+            orders.append(SetStatus(SessionStatus.IDLE, resume_reason="shutdown"))
         self.state = State.SHUT_DOWN
         orders.append(ReplyShutdown())
 

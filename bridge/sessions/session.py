@@ -696,6 +696,8 @@ class _Session:
                 if state in (InboxState.DONE, InboxState.REJECTED):
                     for message_id in ids:
                         self.messages.pop(message_id, None)
+            case sm.SetStatus(status=status, resume_reason=None):
+                await self._update_session(status=status)
             case sm.SetStatus(status=status, resume_reason=reason):
                 await self._update_session(status=status, resume_reason=reason)
             case sm.MarkForResume(reason=reason):
