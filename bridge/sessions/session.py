@@ -217,6 +217,11 @@ class _Fired:
 
 
 @attrs.frozen
+class _ShowText:
+    """Time to show the text streamed since the last time (``TurnView.flush``)."""
+
+
+@attrs.frozen
 class _Started:
     """The start helper spawned ``claude`` and wrote the user message."""
 
@@ -236,12 +241,16 @@ class _StartFailed:
 
 @attrs.frozen
 class _Exited:
-    """The close helper saw the process exit (it may also report it itself)."""
+    """The close helper reaped the turn's process group: the turn's process is gone."""
 
     generation: int
     returncode: int
     stderr_tail: str
 
+
+TEXT_FLUSH_SECONDS: Final = 0.1
+"""How long streamed text may wait to be split into messages: Discord takes a few edits a
+second per channel at most, so showing it more often costs the actor time for nothing."""
 
 _TURN_STATES: Final = frozenset(
     {
@@ -308,6 +317,7 @@ class _Session:
         self.exit_tail = ""
         self.timeout_limit = 0.0
         self.last_activity: str | None = None
+        self.text_flush_armed = False
         # What is shown.
         self.anchor: Target | None = None
         """The latest user message (or resume notice): it carries the status reaction."""
@@ -414,6 +424,10 @@ class _Session:
                 await self._on_answer(msg)
             case _Fired():
                 await self._on_timer(msg)
+            case _ShowText():
+                self.text_flush_armed = False
+                if self.view is not None:
+                    self.view.flush()
             case _Started(generation=generation):
                 if generation == self.generation:
                     await self._on_started(msg)
@@ -463,8 +477,14 @@ class _Session:
         match message:
             case ClaudeEvent(event=event, at=now):
                 self.turn = proc.turn
-                if self.view is not None:
-                    self.view.show(event, proc.turn, now)
+                view = self.view
+                if view is not None:
+                    view.show(event, proc.turn, now)
+                    if view.text_waiting and not self.text_flush_armed:
+                        # Streamed text is split and shown a moment later, once for a
+                        # burst of deltas (presentation pacing, not a session decision).
+                        self.text_flush_armed = True
+                        self.ctx.send_after(TEXT_FLUSH_SECONDS, _ShowText())
                 if isinstance(event, ev.SystemInit | ev.Result):
                     await self._save_session_id(proc.session_id)
                 await self.feed(sm.ClaudeActivity())
@@ -490,15 +510,19 @@ class _Session:
                 log.warning(
                     "thread %s: claude ignored an interrupt; sent signal %d", self.thread_id, sig
                 )
-            case ClaudeExited(returncode=code, stderr_tail=tail):
-                await self._exited(code, tail)
+            case ClaudeExited(stderr_tail=tail):
+                # The main process is gone; its group may not be yet. The turn ends when
+                # the close helper has reaped it all (``_Exited``), so that a slot is
+                # never given back while a process of this turn still runs.
+                self.exit_tail = tail
+                self._close()
 
     async def _exited(self, returncode: int, stderr_tail: str) -> None:
-        """The process is gone (reported by itself or by the close helper, once)."""
+        """The close helper reaped the process and its group."""
         proc, self.proc = self.proc, None
         if proc is not None:
             self.turn = proc.turn
-        self.exit_tail = stderr_tail
+        self.exit_tail = stderr_tail or self.exit_tail
         await self.feed(sm.ClaudeExited(returncode))
 
     async def _on_started(self, msg: _Started) -> None:
@@ -752,6 +776,8 @@ class _Session:
     # -- notices -----------------------------------------------------------------------
 
     async def _show_notice(self, notice: sm.Notice) -> None:
+        if self.view is not None:
+            self.view.flush()  # what Claude said before it comes first
         kind = notice.kind
         if kind is sm.NoticeKind.QUEUE:
             payload = render.plain(render.queue_notice(notice.count, int(notice.detail)))

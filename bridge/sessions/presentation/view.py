@@ -167,6 +167,8 @@ class TurnView:
         """Usage of the last main-thread API call (for the context fill, C19)."""
         self.text_posted = False
         self.messages_posted = 0
+        self._partial: str | None = None
+        """Streamed text not split into messages yet (see :meth:`flush`)."""
 
     # -- status ------------------------------------------------------------------------
 
@@ -179,14 +181,35 @@ class TurnView:
         """Show what ``event`` changed; ``state`` already includes it. Never waits for
         Discord when the outbox has a sender task."""
         self.show(event, state, now)
+        self.flush()
         await self._outbox.settle()
 
+    @property
+    def text_waiting(self) -> bool:
+        """Streamed text was noted and not shown yet."""
+        return self._partial is not None
+
+    def flush(self) -> None:
+        """Show the streamed text noted by :meth:`show`."""
+        partial, self._partial = self._partial, None
+        if partial is not None:
+            self._sync_text(partial)
+
     def show(self, event: ev.Event, state: TurnState, now: float) -> None:
-        """:meth:`on_event` without sending: everything goes to the outbox's queue."""
+        """:meth:`on_event` without sending: everything goes to the outbox's queue.
+
+        A text delta is only noted (:attr:`text_waiting`): splitting the whole segment
+        again for every delta costs time the actor needs for its next message (a /stop
+        behind a burst of deltas), and only the latest text is shown anyway (Discord's
+        edit limits coalesce the rest). It is split by :meth:`flush`, which the owner
+        calls shortly after, and which every other change calls first, so the order on
+        screen stays the order of events."""
         if isinstance(event, ev.StreamEvent):
             if event.parent_tool_use_id is None and event.text_delta is not None:
-                self._sync_text(state.partial_text)
-        elif isinstance(event, ev.AssistantMessage):
+                self._partial = state.partial_text
+            return
+        self.flush()
+        if isinstance(event, ev.AssistantMessage):
             self._on_assistant(event, state, now)
         elif isinstance(event, ev.UserMessage) and event.tool_results:
             self._finish_tools(state, now)
@@ -255,6 +278,7 @@ class TurnView:
     def _close_segment(self, state: TurnState) -> None:
         """Show the segment's final text (a partial block is dropped: its complete block
         arrives as an assistant event), then start a new one."""
+        self.flush()
         self._sync_text("")
         self._segment = _Segment()
 
