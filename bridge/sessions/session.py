@@ -58,10 +58,12 @@ from bridge.claude.process import (
     ClaudeMessage,
     ClaudeProcess,
     ClaudeTimedOut,
+    ControlRequestFailed,
 )
 from bridge.claude.sessions import config_dir, find_session_file, read_session_messages
 from bridge.config import Config
 from bridge.sessions import machine as sm
+from bridge.sessions.approvers import approvers_of
 from bridge.sessions.attachments import AttachmentInfo
 from bridge.sessions.messages import (
     AcquireSlot,
@@ -80,6 +82,7 @@ from bridge.sessions.messages import (
     SessionMessage,
     SessionStarted,
     SessionStatusReport,
+    SetModel,
     SlotGranted,
     SlotsSnapshot,
     StopTurn,
@@ -420,6 +423,8 @@ class _Session:
                 await self.feed(sm.QueuePositionIs(position, running))
             case StopTurn(requested_by=user_id):
                 await self.feed(sm.Stop(allowed=self.config.is_allowed(user_id)))
+            case SetModel():
+                await self._on_set_model(msg)
             case AnswerPrompt():
                 await self._on_answer(msg)
             case _Fired():
@@ -654,12 +659,13 @@ class _Session:
                 await self._db(lambda db: db.prompt_set_message(prompt_id, message_id))
 
     async def _on_answer(self, msg: AnswerPrompt) -> None:
-        if not self.config.is_allowed(msg.user_id):
-            log.warning("thread %s: user %s may not answer prompts", self.thread_id, msg.user_id)
-            return
         pid = msg.prompt_id
         record: PromptRecord | None = await self._db(lambda db: db.prompt_get(pid))
         if record is None or record.thread_id != self.thread_id:
+            return
+        # Checked again here, whoever told us: approvers answer approvals (by id or role).
+        if not approvers_of(self.config).may_answer(record.kind, msg.user_id, msg.role_ids):
+            log.warning("thread %s: user %s may not answer prompts", self.thread_id, msg.user_id)
             return
         if not prompts.is_valid_choice(record, msg.choice):
             return
@@ -671,6 +677,36 @@ class _Session:
         )
         if resolved is not None:  # None: already answered, expired or withdrawn
             await self._resolved(resolved)
+
+    async def _on_set_model(self, msg: SetModel) -> None:
+        """C24: stored for the turns to come (``--model``); a running ``claude`` switches
+        now (control ``set_model``), so the rest of this turn uses it too. Not an input of
+        the machine: it changes no state, only what the next start and this process use."""
+        await self._update_session(model=msg.model)
+        proc = self.proc
+        if proc is None or proc.exited:
+            return
+        target = msg.model or self.deps.claude_command.model or "default"
+        try:
+            await proc.set_model(target)
+        except (ClaudeGone, ControlRequestFailed, trio.TooSlowError) as exc:
+            log.warning("thread %s: set_model %r failed: %r", self.thread_id, target, exc)
+            self.outbox.post(
+                render.plain(
+                    f"-# ⚠️ The running turn could not switch to `{target}`; the next one uses it."
+                )
+            )
+
+    def _turn_model(self, record: SessionRecord) -> str | None:
+        """The session's model (C24), else the bridge's default (CLAUDE_MODEL)."""
+        default = self.deps.claude_command.model
+        if record.model is None:
+            return default
+        try:
+            return control.validate_model(record.model)
+        except control.ControlError as exc:
+            log.error("thread %s: stored model rejected (%s); default used", self.thread_id, exc)
+            return default
 
     async def _resolved(self, resolved: PromptRecord) -> None:
         self._show_resolved(resolved)
@@ -915,6 +951,7 @@ class _Session:
                 resume=resume,
                 append_system_prompt=appended,
                 system_prompt_snapshot=False,
+                model=self._turn_model(record),
             )
         except control.ControlError as exc:
             log.error(
@@ -924,6 +961,7 @@ class _Session:
                 self.deps.claude_command,
                 append_system_prompt=appended,
                 system_prompt_snapshot=False,
+                model=self._turn_model(record),
             )
         # X4: neither the bot token nor the API secret may reach the child.
         secrets = [s for s in (self.config.discord_bot_token, self.config.api_secret) if s]
