@@ -19,8 +19,11 @@ an illegal input and raises :class:`IllegalInput` naming both)::
 
     state              input                     next state         main orders
     -----------------  ------------------------  -----------------  ---------------------------
+    IDLE               Loaded                    IDLE/STOPPED/QUEUED  recorded DONE, orphan timers
     IDLE/STOPPED       MessageStored (allowed)   QUEUED             AcquireSlot, status QUEUED
-    IDLE/STOPPED       Resume                    QUEUED             Notice, AcquireSlot
+    any                MessageStored (stranger)  same               SetInbox REJECTED
+    IDLE/STOPPED       Resume                    QUEUED             Notice, MarkForResume(None),
+                                                                    AcquireSlot
     IDLE               Stop                      IDLE               Notice "nothing to stop"
     QUEUED             SlotGranted               QUEUED             ConfirmGrant (stale check)
     QUEUED             GrantConfirmed(current)   STARTING           StartTurn(batch)
@@ -34,11 +37,14 @@ an illegal input and raises :class:`IllegalInput` naming both)::
       ANSWER_QUEUED    Stop / TotalTimeout       INTERRUPTING       Interrupt(STOP / TIMEOUT)
                        Shutdown                  INTERRUPTING       Interrupt(SHUTDOWN)
     any turn state     ClaudeResult              CLOSING            CloseProcess
+    CLOSING            ClaudeResult/TotalTimeout CLOSING            (none: the result is in)
     any turn state     ClaudeExited              IDLE/QUEUED/...    see "ending a turn"
     CLOSING            ClaudeExited              IDLE/QUEUED/...    see "ending a turn"
-    IDLE/QUEUED/       Shutdown                  SHUT_DOWN          ReleaseSlot, ReplyShutdown
-      STOPPED
+    IDLE/QUEUED/       Shutdown                  SHUT_DOWN          ReplyShutdown (QUEUED: also
+      STOPPED                                                       ReleaseSlot, status IDLE
+                                                                    marked "shutdown")
     SHUT_DOWN          MessageStored             SHUT_DOWN          Notice (it stays pending)
+    any                PromptResolved (orphan)   same               CancelTimer(expiry)
 
 Ending a turn: the turn's messages become ``DONE`` (the CLI recorded them), the slot is
 given back, a live prompt is cancelled, then: shutting down → ``SHUT_DOWN`` (marked for
@@ -46,7 +52,7 @@ resume); after /stop → messages typed before it are ``REJECTED`` and the sessi
 ``STOPPED`` unless later ones wait; messages waiting → ``QUEUED`` (C21); a timeout →
 ``STOPPED``; otherwise ``IDLE``. A turn is shown as finished only when its ``result``
 arrived *and* the process exited 0: a bare ``result`` followed by a non-zero exit is an
-error (issue 10, 7).
+error (issue 10, 7), shown as a crash (``TurnFinished.completed`` false).
 
 Slots: a grant can arrive after we stopped wanting it (a grant sent just before we left
 the queue), so a grant is answered with :class:`ConfirmGrant` (the actor asks the
