@@ -31,6 +31,8 @@ an illegal input and raises :class:`IllegalInput` naming both)::
     STARTING           TurnStarted               RUNNING            inbox DELIVERED, status RUNNING
     STARTING           StartFailed               IDLE               ReleaseSlot, REJECTED, Notice
     RUNNING            PermissionAsked           WAITING_FOR_HUMAN  ReleaseSlot, ArmTimer(expiry)
+    ANSWER_QUEUED      PermissionAsked (none     WAITING_FOR_HUMAN  leave the limiter's queue,
+                         open: one withdrawn)                       ArmTimer(expiry)
     WAITING_FOR_HUMAN  PromptResolved            ANSWER_QUEUED      AcquireSlot
     ANSWER_QUEUED      GrantConfirmed(current)   RUNNING            WriteControlResponse
     RUNNING/WAITING/   MessageStored             INTERRUPTING       Notice, Interrupt(MESSAGE)
@@ -742,12 +744,16 @@ class SessionMachine:
         del event, orders  # the result is in and the process is closing: nothing to end
 
     def _on_permission(self, event: PermissionAsked, orders: list[Order]) -> None:
+        if self.prompt is not None:
+            raise IllegalInput(self.state, event)  # the CLI asks one thing at a time
         self.orphans.discard(event.prompt_id)  # adopted: this request is its to answer
         self.prompt = _Prompt(event.prompt_id, event.request_id)
         orders.append(ArmTimer(Timer.PROMPT_EXPIRY, event.timeout, event.prompt_id))
-        if self.holding_slot:
-            self._release(orders)  # C8: never hold a slot while a human is awaited
-        if self.state is State.RUNNING:
+        if self.holding_slot or self.slot_requested:
+            # C8: never hold a slot while a human is awaited (nor wait for one: after a
+            # withdrawn prompt the CLI went on and now asks again).
+            self._release(orders)
+        if self.state in (State.RUNNING, State.ANSWER_QUEUED):
             self.state = State.WAITING_FOR_HUMAN
 
     def _on_prompt_resolved(self, event: PromptResolved, orders: list[Order]) -> None:
@@ -908,7 +914,11 @@ def _table() -> dict[tuple[type[object], State], _Handler]:
         (TurnStarted, frozenset({State.STARTING}), m._on_started),
         (StartFailed, frozenset({State.STARTING}), m._on_start_failed),
         (ClaudeActivity, _PROCESS_STATES, m._on_activity),
-        (PermissionAsked, frozenset({State.RUNNING, State.INTERRUPTING}), m._on_permission),
+        (
+            PermissionAsked,
+            frozenset({State.RUNNING, State.INTERRUPTING, State.ANSWER_QUEUED}),
+            m._on_permission,
+        ),
         (PromptResolved, _ALL, m._on_prompt_resolved),
         (ControlCancelled, _PROCESS_STATES, m._on_control_cancel),
         (TotalTimeout, _TURN_STATES, m._on_timeout),

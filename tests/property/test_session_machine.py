@@ -227,7 +227,8 @@ class SessionMachineTest(RuleBasedStateMachine):
     @precondition(lambda self: self._live())
     @rule()
     def permission(self) -> None:
-        if self.sm.state not in (m.State.RUNNING, m.State.INTERRUPTING) or self.sm.prompt:
+        asking = (m.State.RUNNING, m.State.INTERRUPTING, m.State.ANSWER_QUEUED)
+        if self.sm.state not in asking or self.sm.prompt:
             return  # the CLI asks one thing at a time, and only while it works
         orphans = sorted(self.sm.orphans)
         if orphans:
