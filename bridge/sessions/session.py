@@ -663,8 +663,7 @@ class _Session:
             return
         if not prompts.is_valid_choice(record, msg.choice):
             return
-        live = self.machine.prompt
-        applied = live is not None and live.prompt_id == pid and not live.resolved
+        applied = self.machine.awaits(pid)
         answer = prompts.answer(msg.choice, msg.user_id, applied=applied, values=msg.values)
         resolved: PromptRecord | None = await self._db(
             lambda db: db.prompt_resolve(pid, PromptState.ANSWERED, answer, msg.user_id)
@@ -771,6 +770,7 @@ class _Session:
                 view.set_status(render.EMOJI_STOPPED if interrupted else render.EMOJI_ERROR)
         self.result = None
         self.last_activity = None
+        self.answers.clear()  # the turn's requests are gone with it
         self._tell_coordinator(SessionFinished(thread_id=self.thread_id, outcome=order.outcome))
 
     # -- notices -----------------------------------------------------------------------

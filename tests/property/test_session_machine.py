@@ -73,6 +73,7 @@ class World:
     unresolved_prompts: set[str] = attrs.field(factory=set)
     """Prompts stored as pending (the live one and those of earlier runs)."""
     result_seen: bool = False
+    written: set[str] = attrs.field(factory=set)
 
 
 class SessionMachineTest(RuleBasedStateMachine):
@@ -140,6 +141,11 @@ class SessionMachineTest(RuleBasedStateMachine):
                 elif outcome in ("done", "error"):
                     assert m.Notice(m.NoticeKind.CRASHED, count=self.exit_code) in orders
                 w.outcomes.append(outcome)
+            case m.WriteControlResponse(prompt_id=pid):
+                assert w.slot_held, "an answer written without a slot"
+                assert pid not in w.unresolved_prompts, f"an answer to {pid} nobody gave"
+                assert pid not in w.written, f"{pid} answered twice"
+                w.written.add(pid)
             case m.ArmTimer(timer=m.Timer.PROMPT_EXPIRY, key=key):
                 assert key in w.unresolved_prompts, f"an expiry timer for a gone prompt {key}"
                 w.expiry_timers.add(key)
@@ -227,9 +233,8 @@ class SessionMachineTest(RuleBasedStateMachine):
     @precondition(lambda self: self._live())
     @rule()
     def permission(self) -> None:
-        asking = (m.State.RUNNING, m.State.INTERRUPTING, m.State.ANSWER_QUEUED)
-        if self.sm.state not in asking or self.sm.prompt:
-            return  # the CLI asks one thing at a time, and only while it works
+        if self.sm.state is m.State.CLOSING:
+            return  # the CLI asks only while it works (several requests at once, too)
         orphans = sorted(self.sm.orphans)
         if orphans:
             pid = orphans[0]  # the resumed turn asks what an earlier run's prompt shows
@@ -252,11 +257,11 @@ class SessionMachineTest(RuleBasedStateMachine):
         orders = self.feed(m.PromptResolved("p-of-an-earlier-run"))
         assert orders == []
 
-    @precondition(lambda self: self._live() and self.sm.prompt is not None)
-    @rule()
-    def control_cancel(self) -> None:
-        assert self.sm.prompt is not None
-        self.feed(m.ControlCancelled(self.sm.prompt.request_id))
+    @precondition(lambda self: self._live() and bool(self.sm.prompts))
+    @rule(data=st.data())
+    def control_cancel(self, data: st.DataObject) -> None:
+        prompt = data.draw(st.sampled_from(self.sm.prompts))
+        self.feed(m.ControlCancelled(prompt.request_id))
 
     @precondition(lambda self: self._live())
     @rule()
@@ -343,10 +348,18 @@ class SessionMachineTest(RuleBasedStateMachine):
     @invariant()
     def an_expiry_timer_for_each_unresolved_prompt(self) -> None:
         sm, w = self.sm, self.world
-        live = sm.prompt.prompt_id if sm.prompt is not None and not sm.prompt.resolved else None
-        expected = set(sm.orphans) | ({live} if live is not None else set())
+        open_ = {p.prompt_id for p in sm.prompts if not p.resolved}
+        expected = set(sm.orphans) | open_
         assert w.expiry_timers == expected, (w.expiry_timers, expected, sm.state)
         assert expected <= w.unresolved_prompts
+
+    @invariant()
+    def waiting_means_a_human_is_awaited(self) -> None:
+        sm = self.sm
+        if sm.state is m.State.WAITING_FOR_HUMAN:
+            assert any(not p.resolved for p in sm.prompts), sm.prompts
+        if sm.state is m.State.ANSWER_QUEUED:
+            assert all(p.resolved for p in sm.prompts), sm.prompts
 
     @invariant()
     def a_message_held_once(self) -> None:
@@ -422,9 +435,10 @@ class SessionMachineTest(RuleBasedStateMachine):
             elif w.closing:
                 self.exited(0)
             elif w.processes:
-                if sm.prompt is not None and not sm.prompt.resolved:
-                    w.unresolved_prompts.discard(sm.prompt.prompt_id)
-                    self.feed(m.PromptResolved(sm.prompt.prompt_id))
+                open_ = [p for p in sm.prompts if not p.resolved]
+                if open_:
+                    w.unresolved_prompts.discard(open_[0].prompt_id)
+                    self.feed(m.PromptResolved(open_[0].prompt_id))
                 elif sm.state is m.State.ANSWER_QUEUED and w.slot_requested:
                     self.grant()
                 else:
