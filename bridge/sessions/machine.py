@@ -34,6 +34,9 @@ an illegal input and raises :class:`IllegalInput` naming both)::
       ANSWER_QUEUED                                                 queue), ArmTimer(expiry)
     WAITING_FOR_HUMAN  PermissionAsked           WAITING_FOR_HUMAN  ArmTimer(expiry) (several
                                                                     requests at once)
+    any turn state     PermissionAnsweredBefore  same               WriteControlResponse if the
+                                                                    slot is held, else kept as
+                                                                    an answered request
     WAITING_FOR_HUMAN  PromptResolved (the last  ANSWER_QUEUED      AcquireSlot
                          open one) / ControlCancelled
     ANSWER_QUEUED      GrantConfirmed(current)   RUNNING            WriteControlResponse (each)
@@ -94,6 +97,7 @@ __all__ = [
     "Notice",
     "NoticeKind",
     "Order",
+    "PermissionAnsweredBefore",
     "PermissionAsked",
     "PromptResolved",
     "QueuePositionIs",
@@ -236,6 +240,15 @@ class PermissionAsked:
 
 
 @attrs.frozen
+class PermissionAnsweredBefore:
+    """A request that a prompt answered after its asking process was gone (a restart)
+    answers: same tool, same input. Nobody is asked again."""
+
+    prompt_id: str
+    request_id: str
+
+
+@attrs.frozen
 class PromptResolved:
     """Answered or expired (resolved once, in the store)."""
 
@@ -293,6 +306,7 @@ Input = (
     | StartFailed
     | ClaudeActivity
     | PermissionAsked
+    | PermissionAnsweredBefore
     | PromptResolved
     | ControlCancelled
     | TotalTimeout
@@ -777,6 +791,14 @@ class SessionMachine:
         if self.state in (State.RUNNING, State.ANSWER_QUEUED):
             self.state = State.WAITING_FOR_HUMAN
 
+    def _on_answered_before(self, event: PermissionAnsweredBefore, orders: list[Order]) -> None:
+        if self.holding_slot:
+            orders.append(WriteControlResponse(event.prompt_id, event.request_id))
+            return
+        # Written with the answers still awaited (WAITING_FOR_HUMAN) or with the slot on
+        # its way (ANSWER_QUEUED); INTERRUPTING: the turn is ending, the CLI withdraws it.
+        self.prompts.append(_Prompt(event.prompt_id, event.request_id, resolved=True))
+
     def _on_prompt_resolved(self, event: PromptResolved, orders: list[Order]) -> None:
         if event.prompt_id in self.orphans:
             self.orphans.discard(event.prompt_id)
@@ -937,6 +959,7 @@ def _table() -> dict[tuple[type[object], State], _Handler]:
         (StartFailed, frozenset({State.STARTING}), m._on_start_failed),
         (ClaudeActivity, _PROCESS_STATES, m._on_activity),
         (PermissionAsked, _TURN_STATES, m._on_permission),
+        (PermissionAnsweredBefore, _TURN_STATES, m._on_answered_before),
         (PromptResolved, _ALL, m._on_prompt_resolved),
         (ControlCancelled, _PROCESS_STATES, m._on_control_cancel),
         (TotalTimeout, _TURN_STATES, m._on_timeout),

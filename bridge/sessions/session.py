@@ -596,10 +596,9 @@ class _Session:
                     reused.prompt_id, {**(reused.answer or {}), "applied": True}
                 )
             )
-            response = prompts.control_response(reusable, event.request_id)
-            if response is not None:
-                self._write(proc, response)
-            self._notice(f"-# 🔐 {prompts.outcome_line(reusable)} (answer given earlier)")
+            self.answers[reused.prompt_id] = reused
+            self._notice(f"-# 🔐 {prompts.outcome_line(reused)} (answer given earlier)")
+            await self.feed(sm.PermissionAnsweredBefore(reused.prompt_id, event.request_id))
             return
         now = self.deps.wall_clock()
         adopted = await self._orphan_for(body)

@@ -244,6 +244,16 @@ class SessionMachineTest(RuleBasedStateMachine):
             self.world.unresolved_prompts.add(pid)
         self.feed(m.PermissionAsked(pid, f"r-{pid}", 300.0))
 
+    @precondition(lambda self: self._live())
+    @rule()
+    def answered_before(self) -> None:
+        """The resumed turn asks what a prompt answered after a restart already answers."""
+        if self.sm.state is m.State.CLOSING:
+            return
+        pid = f"a{self.next_prompt}"
+        self.next_prompt += 1
+        self.feed(m.PermissionAnsweredBefore(pid, f"r-{pid}"))
+
     @precondition(lambda self: bool(self.world.unresolved_prompts))
     @rule(data=st.data())
     def prompt_resolved(self, data: st.DataObject) -> None:
