@@ -4,7 +4,7 @@ Theory of operation
 -------------------
 Every decision of a session lives in :class:`~bridge.sessions.machine.SessionMachine`
 (pure, no IO; its docstring has the state and transition table). This actor does three
-things only (docs/architecture.md, "The session actor"):
+things only (docs/architecture.md, "Inside a session actor"):
 
 1. **Read**: each mailbox message (a user message, a slot grant, a Claude event, a timer,
    a prompt answer, /stop, shutdown, resume) is turned into one machine *input*, after the
@@ -29,6 +29,11 @@ things only (docs/architecture.md, "The session actor"):
 So /stop takes effect as soon as the machine reads it: the interrupt is written by a
 helper at once, and the turn ends when the process's ``result`` and exit are read, however
 many posts are still queued for Discord.
+
+Left out of the machine because they change no state of the session: the stopgap answers
+until C12 and C15 land (a multiple-choice question is denied with "ask in plain text", an
+elicitation declined, both written at once), naming the thread's record after its first
+message, and presentation pacing (streamed text shown once per burst, the status emoji).
 
 *Resource handling*: the ``claude`` process of a running turn is held by a helper task in
 this actor's nursery (``turn.TurnProcess``), so however the actor ends, the process group
