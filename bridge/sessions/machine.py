@@ -531,11 +531,6 @@ class SessionMachine:
             return "stopped"
         return "idle"
 
-    @property
-    def prompt(self) -> _Prompt | None:
-        """The oldest open request (``None``: nothing is asked)."""
-        return self.prompts[0] if self.prompts else None
-
     def awaits(self, prompt_id: str) -> bool:
         """Whether an open request of the running turn waits for this prompt's answer."""
         return any(p.prompt_id == prompt_id and not p.resolved for p in self.prompts)
