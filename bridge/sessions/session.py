@@ -4,7 +4,7 @@ Theory of operation
 -------------------
 Every decision of a session lives in :class:`~bridge.sessions.machine.SessionMachine`
 (pure, no IO; its docstring has the state and transition table). This actor does three
-things only (docs/architecture.md, "The session actor"):
+things only (docs/architecture.md, "Inside a session actor"):
 
 1. **Read**: each mailbox message (a user message, a slot grant, a Claude event, a timer,
    a prompt answer, /stop, shutdown, resume) is turned into one machine *input*, after the
@@ -29,6 +29,11 @@ things only (docs/architecture.md, "The session actor"):
 So /stop takes effect as soon as the machine reads it: the interrupt is written by a
 helper at once, and the turn ends when the process's ``result`` and exit are read, however
 many posts are still queued for Discord.
+
+Left out of the machine because they change no state of the session: the stopgap answers
+until C12 and C15 land (a multiple-choice question is denied with "ask in plain text", an
+elicitation declined, both written at once), naming the thread's record after its first
+message, and presentation pacing (streamed text shown once per burst, the status emoji).
 
 *Resource handling*: the ``claude`` process of a running turn is held by a helper task in
 this actor's nursery (``turn.TurnProcess``), so however the actor ends, the process group
@@ -601,10 +606,9 @@ class _Session:
                     reused.prompt_id, {**(reused.answer or {}), "applied": True}
                 )
             )
-            response = prompts.control_response(reusable, event.request_id)
-            if response is not None:
-                self._write(proc, response)
-            self._notice(f"-# 🔐 {prompts.outcome_line(reusable)} (answer given earlier)")
+            self.answers[reused.prompt_id] = reused
+            self._notice(f"-# 🔐 {prompts.outcome_line(reused)} (answer given earlier)")
+            await self.feed(sm.PermissionAnsweredBefore(reused.prompt_id, event.request_id))
             return
         now = self.deps.wall_clock()
         adopted = await self._orphan_for(body)
@@ -669,8 +673,7 @@ class _Session:
             return
         if not prompts.is_valid_choice(record, msg.choice):
             return
-        live = self.machine.prompt
-        applied = live is not None and live.prompt_id == pid and not live.resolved
+        applied = self.machine.awaits(pid)
         answer = prompts.answer(msg.choice, msg.user_id, applied=applied, values=msg.values)
         resolved: PromptRecord | None = await self._db(
             lambda db: db.prompt_resolve(pid, PromptState.ANSWERED, answer, msg.user_id)
@@ -807,6 +810,7 @@ class _Session:
                 view.set_status(render.EMOJI_STOPPED if interrupted else render.EMOJI_ERROR)
         self.result = None
         self.last_activity = None
+        self.answers.clear()  # the turn's requests are gone with it
         self._tell_coordinator(SessionFinished(thread_id=self.thread_id, outcome=order.outcome))
 
     # -- notices -----------------------------------------------------------------------
