@@ -12,13 +12,14 @@ Pure: :func:`parse_triggers` turns the file's text into :class:`Trigger` values 
 from __future__ import annotations
 
 import math
-import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
 import attrs
+
+from protocol.claude.control import ControlError, validate_model
 
 __all__ = [
     "Fire",
@@ -34,7 +35,6 @@ SNOWFLAKE_MAX: Final = 2**63 - 1
 TIMEOUT_DEFAULT: Final = 1800.0
 TIMEOUT_MAX: Final = 7 * 86400.0
 NAME_MAX: Final = 100
-_MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\[\]-]*")
 _KEYS: Final = frozenset(
     {"name", "exact", "prefix", "prompt", "working_dir", "model", "timeout_seconds"}
     | {"channels", "webhooks"}
@@ -156,7 +156,7 @@ def _trigger(index: int, entry: Mapping[str, Any]) -> Trigger:
     if working_dir is not None and not _is_dir(Path(working_dir)):
         raise fail(f"'working_dir' {working_dir!r} is not an existing directory")
     model = _text(entry, "model", fail)
-    if model is not None and not _MODEL.fullmatch(model):
+    if model is not None and not _is_model(model):
         raise fail(f"'model' {model!r} is not a model name such as sonnet or claude-sonnet-4-5")
     timeout = entry.get("timeout_seconds", TIMEOUT_DEFAULT)
     if (
@@ -201,6 +201,14 @@ def _ids(entry: Mapping[str, Any], key: str, fail: Any) -> frozenset[int]:
     ):
         raise fail(f"'{key}' must be a non-empty list of numeric Discord ids")
     return frozenset(value)
+
+
+def _is_model(name: str) -> bool:
+    try:
+        validate_model(name)
+    except ControlError:
+        return False
+    return True
 
 
 def _is_dir(path: Path) -> bool:

@@ -101,7 +101,13 @@ from bridge.sessions.presentation.system_prompt import build_appended_prompt
 from bridge.sessions.presentation.usage import thread_name
 from bridge.sessions.presentation.view import Reaction, SessionRest, TurnView, edit, post
 from bridge.sessions.resume import recorded_messages
-from bridge.sessions.turn import PendingMessage, TurnProcess, prepare_input, resume_failed
+from bridge.sessions.turn import (
+    PendingMessage,
+    TurnProcess,
+    prepare_input,
+    resume_failed,
+    session_command,
+)
 from bridge.store import (
     Database,
     InboxState,
@@ -626,11 +632,12 @@ class _Session:
             api_url=self.deps.api_url,
         )
         text = turn_input.text
+        template = session_command(self.deps.claude_command, record, self.thread_id)
         # Snapshot off: by default the CLI sends the first turn's system prompt again on
         # every --resume, so K3/K4 would freeze (tests/e2e/test_claude_cli_system_prompt.py).
         try:
             command = attrs.evolve(
-                self.deps.claude_command,
+                template,
                 resume=record.session_id,
                 append_system_prompt=appended,
                 system_prompt_snapshot=False,
@@ -640,7 +647,7 @@ class _Session:
                 "thread %s: stored session id rejected (%s); starting fresh", self.thread_id, exc
             )
             command = attrs.evolve(
-                self.deps.claude_command,
+                template,
                 append_system_prompt=appended,
                 system_prompt_snapshot=False,
             )
