@@ -429,8 +429,8 @@ class _Session:
                 await self._on_user_message(msg)
             case SlotGranted():
                 await self._on_slot_granted()
-            case QueuePosition(position=position, running=running):
-                await self._on_queue_position(position, running)
+            case QueuePosition(position=position, running=running, held=held):
+                await self._on_queue_position(position, running, held)
             case StopTurn(requested_by=user_id):
                 await self._on_stop(user_id)
             case AnswerPrompt():
@@ -595,11 +595,11 @@ class _Session:
         else:
             await self._send_prompt_answer()
 
-    async def _on_queue_position(self, position: int, running: int) -> None:
+    async def _on_queue_position(self, position: int, running: int, held: bool) -> None:
         if not self._wants_slot():
             return
         self.queue_position = position
-        payload = render.plain(render.queue_notice(position, running))
+        payload = render.plain(render.queue_notice(position, running, held=held))
         if self.queue_message_id is None:
             self.queue_message_id = await post(self.rest, self.thread_id, payload)
         else:
