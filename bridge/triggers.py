@@ -22,6 +22,7 @@ import attrs
 from protocol.claude.control import ControlError, validate_model
 
 __all__ = [
+    "ACTIONS",
     "Fire",
     "NoMatch",
     "Trigger",
@@ -37,8 +38,12 @@ TIMEOUT_MAX: Final = 7 * 86400.0
 NAME_MAX: Final = 100
 _KEYS: Final = frozenset(
     {"name", "exact", "prefix", "prompt", "working_dir", "model", "timeout_seconds"}
-    | {"channels", "webhooks"}
+    | {"channels", "webhooks", "action"}
 )
+ACTIONS: Final = ("session", "upgrade")
+"""``session`` (the default) starts a session with the prompt; ``upgrade`` starts the
+auto-upgrade (A3, docs/upgrade.md) and takes no session keys."""
+_SESSION_ONLY: Final = ("prompt", "working_dir", "model", "timeout_seconds")
 
 
 class TriggerFileError(ValueError):
@@ -59,6 +64,8 @@ class Trigger:
     timeout_seconds: float
     channel_ids: frozenset[int]
     webhook_ids: frozenset[int]
+    action: str = "session"
+    """One of :data:`ACTIONS`; an ``upgrade`` trigger has an empty ``prompt``."""
 
     def matches(self, text: str) -> bool:
         text = text.strip()
@@ -150,6 +157,25 @@ def _trigger(index: int, entry: Mapping[str, Any]) -> Trigger:
     prefix = _text(entry, "prefix", fail)
     if (exact is None) == (prefix is None):
         raise fail("give exactly one of 'exact' or 'prefix' (the webhook message to match)")
+    action = entry.get("action", "session")
+    if action not in ACTIONS:
+        raise fail(f"'action' must be one of {', '.join(repr(a) for a in ACTIONS)}")
+    if action == "upgrade":
+        extra = [key for key in _SESSION_ONLY if key in entry]
+        if extra:
+            raise fail(f"{extra[0]!r} is for session triggers; an upgrade trigger runs no prompt")
+        return Trigger(
+            name=name,
+            exact=exact,
+            prefix=prefix,
+            prompt="",
+            working_dir=None,
+            model=None,
+            timeout_seconds=TIMEOUT_DEFAULT,
+            channel_ids=_ids(entry, "channels", fail),
+            webhook_ids=_ids(entry, "webhooks", fail),
+            action="upgrade",
+        )
     prompt = _text(entry, "prompt", fail, required=True)
     assert prompt is not None
     working_dir = _text(entry, "working_dir", fail)

@@ -82,6 +82,8 @@ from bridge.store import (
 )
 from bridge.store.actor import StoreMessage, store_call
 from bridge.triggers import Fire, Trigger, Unlisted, select
+from bridge.upgrade._render import UPGRADE_SLASH_COMMAND, parse_approval_custom_id
+from bridge.upgrade.actor import AnswerUpgrade, RequestUpgrade, UpgradeAnswer, UpgradeMessage
 from protocol.discord import models as m
 from protocol.discord.converter import make_converter
 
@@ -125,7 +127,11 @@ SLASH_COMMANDS: Final = (
         type=m.ApplicationCommandType.CHAT_INPUT,
     ),
     TASK_COMMAND,
+    UPGRADE_SLASH_COMMAND,
 )
+UPGRADE_ASK_TIMEOUT: Final = 2.0
+"""Seconds to wait for the upgrade actor's answer (an interaction must be answered in 3)."""
+UPGRADES_OFF: Final = "Upgrades are off on this bot: its owner has not set UPGRADE_COMMAND."
 
 NOT_ALLOWED: Final = (
     "Sorry, you are not on this bot's list of allowed users, so it will not run Claude for "
@@ -197,6 +203,9 @@ class RouterConfig:
     """Webhook triggers (A2, TRIGGERS_FILE): the only way a webhook message starts anything."""
     task_control: TaskControl | None = None
     """The scheduler, for ``/task``; ``None``: the command says it is not running."""
+    upgrade: actors.Ref[UpgradeMessage] | None = None
+    """The upgrade actor (A3), for ``/upgrade``, its approval buttons and ``upgrade``
+    triggers; ``None``: upgrades are off (no ``UPGRADE_COMMAND``)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -450,6 +459,9 @@ class _Router(CatchUpMixin):
             if message.id in self.fired_messages:
                 return
             self.fired_messages.append(message.id)
+            if decision.trigger.action == "upgrade":
+                self.ctx.nursery.start_soon(self._fire_upgrade, decision.trigger.name)
+                return
             log.info(
                 "router: webhook %s fired trigger %r in channel %s",
                 webhook_id,
@@ -470,6 +482,24 @@ class _Router(CatchUpMixin):
                 "no trigger lists this webhook in this channel"
                 if why == "unlisted"
                 else "no trigger's match fits the text",
+            )
+
+    async def _fire_upgrade(self, name: str) -> None:
+        """An ``upgrade`` trigger: the upgrade actor says every step in the main channel."""
+        log.info("router: trigger %r asks for an upgrade", name)
+        answer = await self._ask_upgrade(RequestUpgrade(trigger=name))
+        if not answer.accepted:
+            await self._post(self.config.channel_id, f"🪝 Trigger **{quiet(name)}**: {answer.text}")
+
+    async def _ask_upgrade(self, msg: RequestUpgrade | AnswerUpgrade) -> UpgradeAnswer:
+        if self.config.upgrade is None:
+            return UpgradeAnswer(accepted=False, text=UPGRADES_OFF)
+        try:
+            return await self.config.upgrade.ask(msg, timeout=UPGRADE_ASK_TIMEOUT)
+        except actors.ActorsError as exc:
+            log.error("router: the upgrade actor did not answer: %s", exc)
+            return UpgradeAnswer(
+                accepted=False, text="The upgrade could not be asked for now; try again."
             )
 
     async def _fire_trigger(self, trigger: Trigger) -> None:
@@ -783,6 +813,10 @@ class _Router(CatchUpMixin):
             )
             await self._reply_ephemeral(interaction, answer)
             return
+        if interaction.data.name == "upgrade":
+            asked = await self._ask_upgrade(RequestUpgrade(user_id=user_id))
+            await self._reply_ephemeral(interaction, asked.text)
+            return
         if interaction.data.name != "stop":
             await self._reply_ephemeral(interaction, f"Unknown command /{interaction.data.name}.")
             return
@@ -808,6 +842,21 @@ class _Router(CatchUpMixin):
 
     async def _on_component(self, interaction: Any, user_id: int) -> None:
         custom_id = getattr(interaction.data, "custom_id", None)
+        approval = parse_approval_custom_id(custom_id) if isinstance(custom_id, str) else None
+        if approval is not None:
+            token, approve = approval
+            clicked = await self._ask_upgrade(
+                AnswerUpgrade(token=token, user_id=user_id, approve=approve)
+            )
+            if not clicked.accepted:
+                await self._reply_ephemeral(interaction, clicked.text)
+                return
+            # The upgrade actor edits the approval message itself.
+            await self._respond(
+                interaction,
+                m.InteractionResponse(type=m.InteractionCallbackType.DEFERRED_UPDATE_MESSAGE),
+            )
+            return
         parsed = parse_prompt_custom_id(custom_id) if isinstance(custom_id, str) else None
         if parsed is None:
             await self._reply_ephemeral(interaction, "This button is not one of this bot's.")

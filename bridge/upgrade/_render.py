@@ -15,6 +15,7 @@ from protocol.discord import models as m
 
 __all__ = [
     "APPROVAL_PREFIX",
+    "UPGRADE_SLASH_COMMAND",
     "announcement",
     "approval_buttons",
     "approval_closed",
@@ -26,6 +27,12 @@ __all__ = [
 APPROVAL_PREFIX: Final = "ccb:upgrade:"
 """``custom_id`` of an approval button: ``ccb:upgrade:<token>:yes|no``."""
 MESSAGE_MAX: Final = 2000
+
+UPGRADE_SLASH_COMMAND: Final = m.ApplicationCommand(
+    name="upgrade",
+    description="Upgrade the bridge: run UPGRADE_COMMAND, drain, restart (approvers only)",
+    type=m.ApplicationCommandType.CHAT_INPUT,
+)
 
 
 def _who(by_user: int | None, trigger: str | None) -> str:

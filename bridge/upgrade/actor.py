@@ -132,12 +132,12 @@ class _Feed:
     event: Event
 
 
-UpgradeMessage = RequestUpgrade | AnswerUpgrade
-_Mailbox = UpgradeMessage | _Feed
+UpgradeMessage = RequestUpgrade | AnswerUpgrade | _Feed
+"""Everything the upgrade actor takes (``_Feed`` it sends itself)."""
 
 
 async def upgrade_actor(
-    ctx: actors.Context[_Mailbox],
+    ctx: actors.Context[UpgradeMessage],
     limiter: actors.Ref[LimiterMessage],
     rest: UpgradeRest,
     config: UpgradeConfig,
