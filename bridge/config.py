@@ -199,13 +199,13 @@ def load_config(
         api_secret=secret,
         api_host=_api_host(reader, secret),
         triggers=_triggers(reader),
-        upgrade_command=_argv(reader, "UPGRADE_COMMAND"),
+        upgrade_command=reader.argv("UPGRADE_COMMAND"),
         upgrade_timeout_seconds=reader.seconds(
             "UPGRADE_TIMEOUT_SECONDS", default=600.0, high=86400.0
         ),
         upgrade_drain_seconds=reader.seconds("UPGRADE_DRAIN_SECONDS", default=300.0, high=86400.0),
         upgrade_require_approval=reader.boolean("UPGRADE_REQUIRE_APPROVAL", default=False),
-        restart_command=_argv(reader, "RESTART_COMMAND"),
+        restart_command=reader.argv("RESTART_COMMAND"),
     )
 
 
@@ -339,31 +339,6 @@ def _triggers(reader: _Reader) -> tuple[Trigger, ...]:
         ) from None
 
 
-def _argv(reader: _Reader, name: str) -> tuple[str, ...] | None:
-    """A command line split like a POSIX shell would (``shlex``), then exec'd directly:
-    no shell ever runs it, so ``;``, ``|`` or ``$VAR`` are plain arguments."""
-    raw = reader.text(name)
-    if raw is None:
-        return None
-    advice = "write the program and its arguments, e.g. /usr/bin/git -C /srv/ccbridge pull"
-    try:
-        argv = tuple(shlex.split(raw))
-    except ValueError as exc:
-        raise ConfigError(name, f"cannot be split into arguments ({exc}); {advice}") from None
-    if not argv or not argv[0]:
-        raise ConfigError(name, f"is empty; {advice}")
-    try:
-        found = shutil.which(argv[0])
-    except (OSError, ValueError):
-        found = None
-    if found is None:
-        raise ConfigError(
-            name,
-            f"{argv[0][:200]!r} is not an executable (a name on PATH or a path); {advice}",
-        )
-    return argv
-
-
 def _worktree_base_dir(reader: _Reader) -> Path | None:
     base = reader.path("WORKTREE_BASE_DIR")
     if base is not None and not _is_dir(base):
@@ -490,6 +465,30 @@ class _Reader:
         if value > high:
             raise ConfigError(name, f"must be at most {high:g} seconds, got {value:g}")
         return value
+
+    def argv(self, name: str) -> tuple[str, ...] | None:
+        """A command line split like a POSIX shell would (``shlex``), then exec'd directly:
+        no shell ever runs it, so ``;``, ``|`` or ``$VAR`` are plain arguments."""
+        raw = self.text(name)
+        if raw is None:
+            return None
+        advice = "write the program and its arguments, e.g. /usr/bin/git -C /srv/ccbridge pull"
+        try:
+            argv = tuple(shlex.split(raw))
+        except ValueError as exc:
+            raise ConfigError(name, f"cannot be split into arguments ({exc}); {advice}") from None
+        if not argv or not argv[0]:
+            raise ConfigError(name, f"is empty; {advice}")
+        try:
+            found = shutil.which(argv[0])
+        except (OSError, ValueError):
+            found = None
+        if found is None:
+            raise ConfigError(
+                name,
+                f"{argv[0][:200]!r} is not an executable (a name on PATH or a path); {advice}",
+            )
+        return argv
 
     def boolean(self, name: str, *, default: bool) -> bool:
         raw = self.text(name)
