@@ -199,12 +199,17 @@ async def upgrade_actor(
             case RunCommand():
                 ctx.nursery.start_soon(run_command)
             case HoldTurns(until=until):
+                remaining = max(0.0, until - trio.current_time())
+                # The reply means drained; a timeout, or any failure of the ask, is fed as
+                # the bound (the machine ignores it before its time), and the timer makes
+                # sure the bound comes even if the ask failed early.
                 ctx.ask_into(
                     limiter,
                     DrainSlots(),
-                    timeout=max(0.0, until - trio.current_time()),
+                    timeout=remaining,
                     map=lambda result: _Feed(Drained() if result is None else DrainBoundPassed()),
                 )
+                ctx.send_after(remaining, _Feed(DrainBoundPassed()))
             case Stop():
                 log.info("upgrade: stopping the bridge for the restart (%r)", action)
                 request_restart(action)

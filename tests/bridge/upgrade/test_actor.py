@@ -165,3 +165,15 @@ async def test_a_drain_ends_when_the_last_turn_finishes_without_interrupting(
         assert stops == [Stop(interrupted=False)]
         busy = await upgrade.ask(RequestUpgrade(user_id=OWNER), timeout=5)
         assert "already under way (restarting)" in busy.text
+
+
+async def test_the_drain_bound_comes_even_if_the_limiter_cannot_be_asked(tmp_path: Path) -> None:
+    async with open_test_system() as system:
+        upgrade, limiter, rest, stops, _ = await _start(system, tmp_path, approval=False, drain=1.0)
+        await limiter.stop()  # the ask fails at once: only the bound's timer is left
+        await upgrade.ask(RequestUpgrade(user_id=OWNER), timeout=5)
+        await rest.until("The drain bound (1 s) passed")
+        with trio.fail_after(10):
+            while not stops:
+                await rest.changed.wait()
+        assert stops == [Stop(interrupted=True)]
