@@ -45,6 +45,7 @@ import trio
 
 import actors
 from bridge.api import ApiDeps, LateRefs, SessionTokens, make_api_app, serve_api
+from bridge.claude.sessions import config_dir
 from bridge.config import Config
 from bridge.discord import (
     BackgroundFailure,
@@ -65,6 +66,7 @@ from bridge.scheduler.actor import (
 )
 from bridge.sessions.coordinator import CoordinatorConfig, coordinator_actor
 from bridge.sessions.limiter import LIMITER_MAILBOX, limiter_actor
+from bridge.sessions.management import ManagementConfig
 from bridge.sessions.messages import (
     CoordinatorMessage,
     LimiterMessage,
@@ -522,6 +524,12 @@ async def _start(
                     api_author_id=api_author,
                     triggers=config.triggers,
                     task_control=_LateScheduler(late),
+                    management=ManagementConfig(
+                        channel_id=config.discord_channel_id,
+                        working_dir=str(config.claude_working_dir),
+                        claude_config_dir=config_dir(env),
+                        worktree_base_dir=config.worktree_base_dir,
+                    ),
                 ),
                 router_rest,
                 store,

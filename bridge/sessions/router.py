@@ -60,6 +60,7 @@ from bridge.discord.errors import DiscordError
 from bridge.discord.gateway import GatewayDispatch
 from bridge.sessions.attachments import AttachmentInfo
 from bridge.sessions.lanes import Job, Lanes
+from bridge.sessions.management import MANAGEMENT_COMMANDS, Management, ManagementConfig
 from bridge.sessions.messages import (
     AnswerPrompt,
     SessionMessage,
@@ -125,6 +126,7 @@ SLASH_COMMANDS: Final = (
         type=m.ApplicationCommandType.CHAT_INPUT,
     ),
     TASK_COMMAND,
+    *MANAGEMENT_COMMANDS,
 )
 
 NOT_ALLOWED: Final = (
@@ -151,6 +153,18 @@ class RouterRest(Protocol):
     async def bulk_overwrite_guild_commands(
         self, application_id: int, guild_id: int, commands: Sequence[m.ApplicationCommand]
     ) -> Any: ...
+
+    async def edit_original_response(
+        self,
+        application_id: int,
+        token: str,
+        *,
+        content: Any = ...,
+        embeds: Any = ...,
+        components: Any = ...,
+    ) -> m.Message: ...
+
+    async def delete_message(self, channel_id: int, message_id: int) -> None: ...
 
     async def get_messages(
         self,
@@ -197,6 +211,9 @@ class RouterConfig:
     """Webhook triggers (A2, TRIGGERS_FILE): the only way a webhook message starts anything."""
     task_control: TaskControl | None = None
     """The scheduler, for ``/task``; ``None``: the command says it is not running."""
+    management: ManagementConfig | None = None
+    """S1-S4 (``bridge.sessions.management``); ``None``: those commands are answered as
+    unknown."""
 
 
 @attrs.frozen(kw_only=True)
@@ -360,6 +377,17 @@ class _Router(CatchUpMixin):
         self.stats = RouterStats()
         self.readies = 0
         self.guild_id: int | None = None
+        self.management = (
+            Management(
+                config.management,
+                rest,
+                self._db,
+                started=self._mark_live,
+                guild_id=lambda: self.guild_id,
+            )
+            if config.management is not None
+            else None
+        )
 
     # -- the loop's step ---------------------------------------------------------------
 
@@ -777,6 +805,8 @@ class _Router(CatchUpMixin):
         )
 
     async def _on_command(self, interaction: m.CommandInteraction, user_id: int) -> None:
+        if self.management is not None and await self.management.on_command(interaction, user_id):
+            return
         if interaction.data.name == "task":
             answer = await task_command(
                 interaction.data, self._db, self.config.task_control, self.config.clock()
@@ -807,6 +837,12 @@ class _Router(CatchUpMixin):
         await self._in_lane(channel_id, partial(self._deliver, channel_id, stop))
 
     async def _on_component(self, interaction: Any, user_id: int) -> None:
+        if (
+            self.management is not None
+            and isinstance(interaction, m.ComponentInteraction)
+            and await self.management.on_component(interaction, user_id)
+        ):
+            return
         custom_id = getattr(interaction.data, "custom_id", None)
         parsed = parse_prompt_custom_id(custom_id) if isinstance(custom_id, str) else None
         if parsed is None:

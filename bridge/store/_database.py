@@ -18,6 +18,7 @@ import attrs
 import sqlite_utils
 
 from bridge.store._automation import AutomationTables
+from bridge.store._imports import ImportTables
 from bridge.store._schema import migrate
 
 
@@ -112,7 +113,7 @@ class LoungeLine:
 _SESSION_FIELDS = frozenset(a.name for a in attrs.fields(SessionRecord))
 
 
-class Database(AutomationTables):
+class Database(AutomationTables, ImportTables):
     """The SQLite file, in WAL mode, at the latest schema version."""
 
     def __init__(self, db: sqlite_utils.Database) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import sqlite_utils
 
 from bridge.store._automation import migrate_automation
+from bridge.store._imports import migrate_imports
 
 Migration = Callable[[sqlite_utils.Database], None]
 
@@ -91,7 +92,12 @@ def _v2_cursors(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_initial, _v2_cursors, migrate_automation)
+MIGRATIONS: tuple[Migration, ...] = (
+    _v1_initial,
+    _v2_cursors,
+    migrate_automation,
+    migrate_imports,
+)
 """Migration ``i`` takes the schema from version ``i`` to ``i + 1``."""
 
 
