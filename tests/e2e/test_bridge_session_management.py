@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -138,8 +137,8 @@ async def test_sync_imports_cli_sessions_that_continue_and_resume_info_resumes(
                 ["sh", "-c", f"{command} -p 'And now?' --output-format json"],
                 env=env,
                 cwd=tmp_path,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+                capture_stdout=True,
+                capture_stderr=True,
                 check=False,
             )
         assert done.returncode == 0, done.stderr.decode(errors="replace")
