@@ -18,9 +18,7 @@ from tests.e2e.bridge_harness import TIMEOUT, Scene, open_scene
 from tests.support.model_server import ModelServer, Reply
 
 
-async def _cli_session(
-    claude_bin: Path, claude_env: dict[str, str], cwd: Path, prompt: str
-) -> str:
+async def _cli_session(claude_bin: Path, claude_env: dict[str, str], cwd: Path, prompt: str) -> str:
     """Run the real CLI once in ``cwd`` (as a person at a terminal would); its session id."""
     done = await trio.run_process(
         [str(claude_bin), "-p", prompt, "--output-format", "json", "--allowedTools", "Bash"],
@@ -103,7 +101,8 @@ async def test_sync_imports_cli_sessions_that_continue_and_resume_info_resumes(
             "Noted: PELICAN.",
         ]
         positions = [shown.find(part) for part in order]
-        assert all(p >= 0 for p in positions) and positions == sorted(positions), shown
+        assert all(p >= 0 for p in positions), shown
+        assert positions == sorted(positions), shown
         assert "Second topic: ORCHID" in scene.shown(by_session[second])
         assert "PELICAN" not in scene.shown(by_session[second])
 
