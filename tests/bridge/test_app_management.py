@@ -33,7 +33,9 @@ async def server() -> AsyncIterator[Any]:
 
 async def _invoke(server: Any, user: Any, channel: int, name: str, **options: Any) -> Any:
     """Run ``/name`` and wait until its answer is filled in; the answer message."""
-    given = [{"name": k, "type": 4 if isinstance(v, int) else 3, "value": v} for k, v in options.items()]  # fmt: skip
+    given = [
+        {"name": k, "type": 4 if isinstance(v, int) else 3, "value": v} for k, v in options.items()
+    ]
     sent = server.control.invoke_command(user, channel, name, given or None)
 
     def answer() -> Any:
@@ -165,7 +167,8 @@ async def test_worktree_list_and_cleanup_dry_run_then_confirm(server: Any, tmp_p
         # K2: the bridge's start removes clean worktrees by itself; wait for that, so the
         # ones made now are the commands' to handle.
         with trio.fail_after(TIMEOUT):
-            while at_start.exists():  # a file system change no world event signals: polled
+            # A file system change that no event signals: polled, bounded by the timeout.
+            while at_start.exists():  # noqa: ASYNC110
                 await trio.sleep(0.05)
         clean = add_worktree(repo, base, 111)
         also_clean = add_worktree(repo, base, 333)
