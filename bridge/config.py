@@ -23,6 +23,7 @@ import attrs
 from dotenv import dotenv_values
 from dotenv.parser import parse_stream
 
+from bridge.budget import Limits
 from bridge.triggers import Trigger, TriggerFileError, load_triggers
 from protocol.claude.control import ControlError, validate_model
 
@@ -99,6 +100,9 @@ class Config:
     reach the lounge with their own per-session tokens)."""
     triggers: tuple[Trigger, ...] = ()
     """Webhook triggers read from ``TRIGGERS_FILE`` (A2); empty: webhooks start nothing."""
+    budget: Limits = attrs.Factory(Limits)
+    """Spending limits in USD (BUDGET_THREAD_USD, BUDGET_USER_DAILY_USD, BUDGET_DAILY_USD);
+    each ``None`` when unset."""
 
     @property
     def local_mode(self) -> bool:
@@ -188,6 +192,11 @@ def load_config(
         api_secret=secret,
         api_host=_api_host(reader, secret),
         triggers=_triggers(reader),
+        budget=Limits(
+            thread_usd=reader.usd("BUDGET_THREAD_USD"),
+            user_daily_usd=reader.usd("BUDGET_USER_DAILY_USD"),
+            daily_usd=reader.usd("BUDGET_DAILY_USD"),
+        ),
     )
 
 
@@ -255,6 +264,8 @@ SNOWFLAKE_MAX = 2**64 - 1
 # A turn, a stall notice or a permission prompt longer than a week is a typo, and a huge or
 # infinite number of seconds overflows the clocks and timers it is added to.
 MAX_SECONDS = 7 * 24 * 3600.0
+MAX_USD = 1_000_000.0
+"""A budget above this is a typo (a missing decimal point), not a limit."""
 
 
 def _bot_token(reader: _Reader) -> str | None:
@@ -448,6 +459,17 @@ class _Reader:
             raise ConfigError(name, f"must be at most {high:g} seconds, got {value:g}")
         return value
 
+    def usd(self, name: str) -> float | None:
+        """An optional amount of US dollars: positive, finite, at most :data:`MAX_USD`."""
+        value = self._parsed(name, _parse_usd, "an amount in US dollars, like 5 or 2.50")
+        if value is None:
+            return None
+        if not value > 0 or not math.isfinite(value) or value > MAX_USD:
+            raise ConfigError(
+                name, f"must be more than 0 and at most {MAX_USD:,.0f} US dollars, got {value:,.2f}"
+            )
+        return value
+
     def path(self, name: str) -> Path | None:
         raw = self.text(name)
         if raw is None:
@@ -458,6 +480,14 @@ class _Reader:
             raise ConfigError(
                 name, f"{raw!r} names an unknown home directory; write the full path"
             ) from None
+
+
+def _parse_usd(raw: str) -> float:
+    # A plain decimal, optionally with a leading $: float() would also take "inf", "1e3"
+    # or "1_000", which nobody writes for money.
+    if not re.fullmatch(r"\$?[0-9]+(\.[0-9]+)?", raw):
+        raise ValueError(raw)
+    return float(raw.removeprefix("$"))
 
 
 def _parse_integer(raw: str) -> int:

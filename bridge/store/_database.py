@@ -20,6 +20,7 @@ import sqlite_utils
 from bridge.store._automation import AutomationTables
 from bridge.store._imports import ImportTables
 from bridge.store._schema import migrate
+from bridge.store._spending import SpendingTables
 
 
 class SessionStatus(enum.StrEnum):
@@ -113,7 +114,7 @@ class LoungeLine:
 _SESSION_FIELDS = frozenset(a.name for a in attrs.fields(SessionRecord))
 
 
-class Database(AutomationTables, ImportTables):
+class Database(AutomationTables, ImportTables, SpendingTables):
     """The SQLite file, in WAL mode, at the latest schema version."""
 
     def __init__(self, db: sqlite_utils.Database) -> None:

@@ -14,6 +14,7 @@ import sqlite_utils
 
 from bridge.store._automation import migrate_automation
 from bridge.store._imports import migrate_imports
+from bridge.store._spending import migrate_spending
 
 Migration = Callable[[sqlite_utils.Database], None]
 
@@ -97,6 +98,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _v2_cursors,
     migrate_automation,
     migrate_imports,
+    migrate_spending,
 )
 """Migration ``i`` takes the schema from version ``i`` to ``i + 1``."""
 
