@@ -529,6 +529,7 @@ async def _start(
                         working_dir=str(config.claude_working_dir),
                         claude_config_dir=config_dir(env),
                         worktree_base_dir=config.worktree_base_dir,
+                        budget=config.budget,
                     ),
                 ),
                 router_rest,

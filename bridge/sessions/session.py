@@ -101,6 +101,7 @@ from bridge.sessions.presentation.system_prompt import build_appended_prompt
 from bridge.sessions.presentation.usage import thread_name
 from bridge.sessions.presentation.view import Reaction, SessionRest, TurnView, edit, post
 from bridge.sessions.resume import recorded_messages
+from bridge.sessions.spending import record_spending
 from bridge.sessions.turn import PendingMessage, TurnProcess, prepare_input, resume_failed
 from bridge.store import (
     Database,
@@ -770,7 +771,23 @@ class _Session:
             await self._on_control_cancel(event.request_id)
         elif isinstance(event, ev.Result):
             self.result = event
+            await self._record_spending(event, proc)
             await self._end_turn(event)
+
+    async def _record_spending(self, event: ev.Result, proc: ClaudeProcess) -> None:
+        """Budgets: charge the turn (to the author of the last message it answered) and
+        post the notices due (``bridge.sessions.spending``)."""
+        author = self.batch[-1].author_id if self.batch else None
+        for text in await record_spending(
+            self._db,
+            self.config.budget,
+            self.thread_id,
+            proc.session_id,
+            author,
+            event,
+            self.deps.wall_clock(),
+        ):
+            await self._notice(text)
 
     async def _save_session_id(self, session_id: str | None) -> None:
         if session_id and self.record is not None and session_id != self.record.session_id:

@@ -160,6 +160,14 @@ ROWS: list[Row] = [
     *rows_for("CCBRIDGE_API_HOST", "CCBRIDGE_API_SECRET", "0.0.0.0", "192.0.2.7"),
     *rows_for("CATCHUP_MAX_MESSAGES", "at least 0", "-1", "-20"),
     *rows_for("CATCHUP_MAX_MESSAGES", "whole number", "all", "2.5", "1_000"),
+    *[
+        row
+        for name in ("BUDGET_THREAD_USD", "BUDGET_USER_DAILY_USD", "BUDGET_DAILY_USD")
+        for row in (
+            *rows_for(name, "amount in US dollars", "five", "-1", "1e3", "inf", "nan", "2,50"),
+            *rows_for(name, "more than 0", "0", "0.00", "2000000"),
+        )
+    ],
     *rows_for("COORDINATION_CHANNEL_ID", "Copy ID", *_SNOWFLAKES),
     *rows_for("LOUNGE_CHANNEL_ID", "Copy ID", *_SNOWFLAKES),
     *rows_for(

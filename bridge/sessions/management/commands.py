@@ -20,9 +20,11 @@ from typing import Any, Final, Protocol
 import attrs
 import trio
 
+from bridge.budget import Limits
 from bridge.sessions.management import listing
 from bridge.sessions.management.listing import Origin, SessionsQuery
 from bridge.sessions.management.sync import COUNT_DEFAULT, COUNT_MAX, Store, SyncRest, sync_sessions
+from bridge.sessions.management.usage_command import USAGE_TOP, usage_text
 from bridge.sessions.management.worktree_commands import (
     CLEANUP_CANCEL,
     CLEANUP_CONFIRM,
@@ -32,7 +34,7 @@ from bridge.sessions.management.worktree_commands import (
 )
 from bridge.sessions.presentation.render import truncate
 from bridge.sessions.worktrees import cleanup_worktrees, list_session_worktrees
-from bridge.store import Database, SessionStatus
+from bridge.store import Database, SessionStatus, utc_day
 from protocol.discord import limits
 from protocol.discord import models as m
 
@@ -100,12 +102,19 @@ WORKTREE_CLEANUP_COMMAND: Final = m.ApplicationCommand(
     type=m.ApplicationCommandType.CHAT_INPUT,
 )
 
+USAGE_COMMAND: Final = m.ApplicationCommand(
+    name="usage",
+    description="What today cost: in all, by user and by thread, against the budgets",
+    type=m.ApplicationCommandType.CHAT_INPUT,
+)
+
 MANAGEMENT_COMMANDS: Final = (
     SYNC_COMMAND,
     SESSIONS_COMMAND,
     RESUME_INFO_COMMAND,
     WORKTREE_LIST_COMMAND,
     WORKTREE_CLEANUP_COMMAND,
+    USAGE_COMMAND,
 )
 
 
@@ -134,6 +143,8 @@ class ManagementConfig:
     claude_config_dir: Path
     """Where the CLI keeps its sessions (``$CLAUDE_CONFIG_DIR`` or ``~/.claude``)."""
     worktree_base_dir: Path | None = None
+    budget: Limits = attrs.Factory(Limits)
+    """The configured budgets, shown by ``/usage``."""
     clock: Callable[[], float] = time.time
 
 
@@ -195,6 +206,10 @@ class Management:
             await self._worktree_list(interaction)
         elif name == WORKTREE_CLEANUP_COMMAND.name:
             await self._worktree_plan(interaction)
+        elif name == USAGE_COMMAND.name:
+            day = utc_day(self.config.clock())
+            report = await self.store(lambda db: db.usage(day, top=USAGE_TOP))
+            await self._reply(interaction, usage_text(report, self.config.budget))
         else:
             return False
         return True
