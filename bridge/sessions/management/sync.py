@@ -18,6 +18,7 @@ session records and they are never offered.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -198,10 +199,13 @@ async def _import_one(
     except DiscordError:
 
         def abandon(db: Database) -> None:
-            db.update_session(thread_id, now, status=SessionStatus.ENDED)
+            # Ended and without the CLI's id, so the next sync offers the session again.
+            db.update_session(thread_id, now, status=SessionStatus.ENDED, session_id=None)
             db.cli_import_forget(sid)
 
         await store(abandon)
+        with contextlib.suppress(DiscordError):
+            await rest.delete_message(channel_id, thread_id)
         raise
     return thread_id
 
