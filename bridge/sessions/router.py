@@ -18,7 +18,11 @@ each checked against the allowed users first (X5):
   (deduplicated by message id) in that thread's lane and then goes to the session.
 * ``MESSAGE_CREATE`` from a webhook fires the trigger :func:`bridge.triggers.select` picks
   (A2), through the same path as ``StartSession``; otherwise it is dropped.
-* ``INTERACTION_CREATE``: ``/task`` is answered by :mod:`bridge.sessions.task_commands`
+* ``INTERACTION_CREATE``: the session-management commands (``/sync-sessions``,
+  ``/sessions``, ``/resume-info``, ``/worktree-list``, ``/worktree-cleanup``, ``/usage``)
+  and their buttons (``custom_id`` ``ccb:mgmt:...``) go to
+  :class:`~bridge.sessions.management.Management` first;
+  ``/task`` is answered by :mod:`bridge.sessions.task_commands`
   (autocomplete included); ``/stop`` becomes ``StopTurn``; a prompt button or select
   (``custom_id`` ``ccb:prompt:<prompt_id>:<choice>``) is acknowledged with a deferred
   update and becomes ``AnswerPrompt``. Each interaction is answered by its own helper task
