@@ -175,6 +175,9 @@ class Loaded:
     recorded: tuple[int, ...] = ()
     """Pending messages of a cut-off turn that the CLI's session file already holds:
     sending them again would show them twice in the conversation."""
+    prompts: tuple[tuple[str, float], ...] = ()
+    """Unanswered prompts of an earlier run and the seconds until each expires: they stay
+    answerable (and a resumed turn asking the same adopts one) until then."""
 
 
 @attrs.frozen
@@ -352,13 +355,16 @@ class SetInbox:
 class SetStatus:
     status: SessionStatus
     resume_reason: str | None = None
+    """Also mark the session for resume with this reason; ``None`` leaves the mark as it
+    is (the API may have set one)."""
 
 
 @attrs.frozen
 class MarkForResume:
-    """Record in the store that the next start resumes this session."""
+    """Record in the store that the next start resumes this session (``None``: clear the
+    mark, the resume happened)."""
 
-    reason: str
+    reason: str | None
 
 
 @attrs.frozen
@@ -376,8 +382,14 @@ class CancelTimer:
 
 @attrs.frozen
 class TurnFinished:
+    """Show the turn as ended (its completion embed, the final reaction) and tell the
+    coordinator."""
+
     outcome: str
     """``done``, ``error``, ``interrupted``, ``stopped``, ``timed out``, ``shutdown``."""
+    completed: bool = False
+    """The ``result`` stands and is shown (completion embed); ``False``: no result, or a
+    result the process's non-zero exit voided."""
 
 
 @attrs.frozen
@@ -464,6 +476,8 @@ class SessionMachine:
     """Shutdown asks to answer when the running turn ends."""
     result: ClaudeResult | None = None
     fresh_conversation: bool = False
+    orphans: set[str] = attrs.field(factory=set)
+    """Prompts of an earlier run still answerable (their expiry timers run)."""
 
     def feed(self, event: Input) -> list[Order]:
         handler = _TABLE.get((type(event), self.state))
@@ -557,6 +571,9 @@ class SessionMachine:
     # -- handlers ----------------------------------------------------------------------
 
     def _on_loaded(self, event: Loaded, orders: list[Order]) -> None:
+        for prompt_id, remaining in event.prompts:
+            self.orphans.add(prompt_id)
+            orders.append(ArmTimer(Timer.PROMPT_EXPIRY, remaining, prompt_id))
         recorded = [m for m in event.pending if m in event.recorded]
         if recorded:
             # Claude has them already: they count as given; "please continue" instead.
@@ -583,10 +600,13 @@ class SessionMachine:
             # X5: never let it reach Claude; the router already answered.
             orders.append(SetInbox((event.message_id,), InboxState.REJECTED))
             return
+        if event.message_id in self.batch:
+            return  # already on its way to Claude (read from the store, then told again)
         if self.shutting_down:
             orders.append(Notice(NoticeKind.SHUTTING_DOWN))  # it stays pending in the store
             return
-        self.pending.append(event.message_id)
+        if event.message_id not in self.pending:  # else read from the store at start
+            self.pending.append(event.message_id)
         self.please_continue = False  # a real message replaces "please continue"
         if self.state in _AT_REST:
             self._enqueue(orders)
@@ -626,6 +646,7 @@ class SessionMachine:
         if self.state not in _AT_REST:
             return  # already busy: the resume is moot
         orders.append(Notice(NoticeKind.RESUMED, detail=event.reason))
+        orders.append(MarkForResume(None))
         self.please_continue = not self.pending
         self._enqueue(orders)
 
@@ -711,7 +732,11 @@ class SessionMachine:
     def _on_stall_ignored(self, event: StallCheck, orders: list[Order]) -> None:
         del event, orders  # a timer of a turn that ended
 
+    def _on_late(self, event: TotalTimeout | ClaudeResult, orders: list[Order]) -> None:
+        del event, orders  # the result is in and the process is closing: nothing to end
+
     def _on_permission(self, event: PermissionAsked, orders: list[Order]) -> None:
+        self.orphans.discard(event.prompt_id)  # adopted: this request is its to answer
         self.prompt = _Prompt(event.prompt_id, event.request_id)
         orders.append(ArmTimer(Timer.PROMPT_EXPIRY, event.timeout, event.prompt_id))
         if self.holding_slot:
@@ -720,6 +745,10 @@ class SessionMachine:
             self.state = State.WAITING_FOR_HUMAN
 
     def _on_prompt_resolved(self, event: PromptResolved, orders: list[Order]) -> None:
+        if event.prompt_id in self.orphans:
+            self.orphans.discard(event.prompt_id)
+            orders.append(CancelTimer(Timer.PROMPT_EXPIRY, event.prompt_id))
+            return  # nothing waits for its answer in this run
         prompt = self.prompt
         if prompt is None or prompt.prompt_id != event.prompt_id or prompt.resolved:
             return  # an orphan of an earlier run, or already resolved
@@ -761,14 +790,9 @@ class SessionMachine:
                 self._interrupt(InterruptReason.SHUTDOWN, orders)
             return  # answered when the turn ends
         if self.state is State.QUEUED:
+            # Its messages wait in the store; the next start continues them.
             self._release(orders)
-        if self.state is not State.SHUT_DOWN:
-            orders.append(
-                SetStatus(
-                    SessionStatus.STOPPED if self.state is State.STOPPED else SessionStatus.IDLE,
-                    resume_reason=None if self.state is State.STOPPED else "shutdown",
-                )
-            )
+            orders.append(SetStatus(SessionStatus.IDLE, resume_reason="shutdown"))
         self.state = State.SHUT_DOWN
         orders.append(ReplyShutdown())
 
@@ -793,6 +817,19 @@ class SessionMachine:
         if self.state is State.RUNNING or self.state is State.INTERRUPTING:
             orders.append(CloseProcess())  # it exited on its own; reap it
         batch, self.batch = self.batch, ()
+        # A result followed by a non-zero exit, with nothing asked of the process, is a
+        # crash: the result is not shown (issue 10, 7). An error result says so itself.
+        completed = result is not None and (reason is not None or result.error or returncode == 0)
+        if reason is not None:
+            outcome = _OUTCOME[reason]
+        elif not completed or result is None or result.error or returncode != 0:
+            # Never "done" when the process failed, whatever it printed before.
+            outcome = "error"
+        else:
+            outcome = "done"
+        orders.append(TurnFinished(outcome, completed=completed))
+        if not completed and reason in (None, InterruptReason.MESSAGE):
+            orders.append(Notice(NoticeKind.CRASHED, count=returncode))
         if result is not None and result.resume_failed:
             # The stored conversation cannot be resumed: start a new one with the same
             # messages, or the thread would fail the same way on every message.
@@ -804,18 +841,8 @@ class SessionMachine:
             orders.append(Notice(NoticeKind.RESTARTED_CONVERSATION))
         elif batch:
             orders.append(SetInbox(batch, InboxState.DONE))
-        if result is None and reason in (None, InterruptReason.MESSAGE):
-            orders.append(Notice(NoticeKind.CRASHED, count=returncode))
         if self.holding_slot or self.slot_requested:
             self._release(orders)
-        if reason is not None:
-            outcome = _OUTCOME[reason]
-        elif result is None or result.error or returncode != 0:
-            # Never "done" when the process failed, whatever it printed before.
-            outcome = "error"
-        else:
-            outcome = "done"
-        orders.append(TurnFinished(outcome))
         if reason is InterruptReason.STOP or self.drop_on_stop:
             self._drop_stopped(orders)
         if self.shutting_down:
@@ -879,9 +906,11 @@ def _table() -> dict[tuple[type[object], State], _Handler]:
         (PromptResolved, _ALL, m._on_prompt_resolved),
         (ControlCancelled, _PROCESS_STATES, m._on_control_cancel),
         (TotalTimeout, _TURN_STATES, m._on_timeout),
+        (TotalTimeout, frozenset({State.CLOSING}), m._on_late),
         (StallCheck, _PROCESS_STATES, m._on_stall),
         (StallCheck, _ALL - _PROCESS_STATES, m._on_stall_ignored),
         (ClaudeResult, _TURN_STATES, m._on_result),
+        (ClaudeResult, frozenset({State.CLOSING}), m._on_late),
         (ClaudeExited, _TURN_STATES | {State.CLOSING}, m._on_exited),
         (Shutdown, _ALL, m._on_shutdown),
     ]
