@@ -530,6 +530,9 @@ async def _start(
                         claude_config_dir=config_dir(env),
                         worktree_base_dir=config.worktree_base_dir,
                         budget=config.budget,
+                        approver_ids=frozenset({config.discord_owner_id})
+                        if config.discord_owner_id is not None
+                        else config.allowed_user_ids,
                     ),
                 ),
                 router_rest,

@@ -20,8 +20,10 @@ to the author of the last message the turn answered, and to the day.
 which notices to give: at :data:`WARN_AT` (80 %) of a limit the thread is told once, at
 100 % once more. A scope (one thread, one user's day, one day) is announced at each level
 at most once, whichever thread crossed it; a turn that jumps past both levels gets only
-the 100 % notice (both are marked). Nothing is stopped at 100 % yet: parking a session
-over its budget is not built.
+the 100 % notice (both are marked). A turn after which a budget is used up (``over``)
+parks its session when it ends (``bridge.sessions.machine``, state ``PARKED``) until an
+approver lets it continue with +$N: those dollars are added to what this thread may spend
+beyond each budget.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import attrs
 
 __all__ = [
     "LEVELS",
+    "PARK_OFFERS",
     "WARN_AT",
     "Assessment",
     "Limits",
@@ -43,6 +46,7 @@ __all__ = [
     "Totals",
     "assess",
     "notice_text",
+    "over_text",
     "turn_cost",
 ]
 
@@ -109,6 +113,9 @@ class Assessment:
     """What to tell the thread now, at most one per scope."""
     mark: tuple[tuple[Scope, float], ...] = ()
     """The ``(scope, level)`` pairs announced now: never announced again."""
+    over: tuple[Scope, ...] = ()
+    """The scopes whose limit (plus what approvers allowed this thread) is used up: the
+    session parks when the turn ends."""
 
 
 def turn_cost(previous_total: float | None, reported_total: float | None) -> float:
@@ -123,24 +130,34 @@ def turn_cost(previous_total: float | None, reported_total: float | None) -> flo
     return reported_total - previous_total
 
 
-def assess(limits: Limits, totals: Totals, announced: Iterable[tuple[Scope, float]]) -> Assessment:
+def assess(
+    limits: Limits,
+    totals: Totals,
+    announced: Iterable[tuple[Scope, float]],
+    allowed_extra: float = 0.0,
+) -> Assessment:
     """The notices due, given the totals after a turn and the ``(scope, level)`` pairs
-    already announced for these scopes (this thread, this user's day, this day)."""
+    already announced for these scopes (this thread, this user's day, this day), and
+    which budgets are used up for this thread: ``allowed_extra`` is what approvers let
+    this thread spend beyond any of them ("continue with +$N")."""
     done = set(announced)
     notices: list[Notice] = []
     mark: list[tuple[Scope, float]] = []
+    over: list[Scope] = []
     for scope in Scope:
         limit = limits.of(scope)
         if limit is None:
             continue
         spent = totals.of(scope)
+        if spent >= limit + max(0.0, allowed_extra):
+            over.append(scope)
         reached = [level for level in LEVELS if spent >= level * limit]
         new = [level for level in reached if (scope, level) not in done]
         if not new:
             continue
         mark.extend((scope, level) for level in new)
         notices.append(Notice(scope=scope, level=max(new), spent=spent, limit=limit))
-    return Assessment(notices=tuple(notices), mark=tuple(mark))
+    return Assessment(notices=tuple(notices), mark=tuple(mark), over=tuple(over))
 
 
 _WHAT: Final = {
@@ -148,6 +165,15 @@ _WHAT: Final = {
     Scope.USER_DAY: "your daily budget",
     Scope.ALL_DAY: "today's budget for all sessions",
 }
+
+
+PARK_OFFERS: Final = (1.0, 5.0, 20.0)
+"""The "continue with +$N" buttons offered to approvers."""
+
+
+def over_text(over: Iterable[Scope]) -> str:
+    """Why a session parks: the budgets used up, in words."""
+    return " and ".join(_WHAT[s] for s in over) + " is used up"
 
 
 def notice_text(notice: Notice) -> str:

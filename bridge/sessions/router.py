@@ -388,6 +388,7 @@ class _Router(CatchUpMixin):
                 self._db,
                 started=self._mark_live,
                 guild_id=lambda: self.guild_id,
+                deliver=self._deliver_in_lane,
             )
             if config.management is not None
             else None
@@ -758,6 +759,10 @@ class _Router(CatchUpMixin):
 
     def _user_message(self, item: InboxItem, message: m.Message) -> UserMessage:
         return _user_message(item, message)
+
+    async def _deliver_in_lane(self, thread_id: int, msg: Any) -> None:
+        """From a helper task: tell a thread's session ``msg`` in its lane."""
+        await self._in_lane(thread_id, partial(self._deliver, thread_id, msg))
 
     async def _in_lane(self, key: int, job: Job) -> None:
         """From a helper task: queue ``job`` in ``key``'s lane (the loop owns the lanes)."""

@@ -34,6 +34,9 @@ class SessionStatus(enum.StrEnum):
     """Stopped by /stop or a timeout; resumable."""
     ENDED = "ended"
     """The thread was archived or deleted; never resumed automatically."""
+    PARKED = "parked"
+    """Paused over its budget: no turn runs until an approver lets it continue; messages
+    typed meanwhile wait in the inbox."""
 
 
 class InboxState(enum.StrEnum):

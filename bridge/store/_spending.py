@@ -44,6 +44,11 @@ def migrate_spending(db: sqlite_utils.Database) -> None:
     db.table("spending").create_index(["day"])
     db.table("spending").create_index(["thread_id"])
     db.table("spending").create_index(["session_id"])
+    db.table("budget_allowances").create(
+        {"id": int, "thread_id": int, "extra_usd": float, "approved_by": int, "at": float},
+        pk="id",
+        not_null={"thread_id", "extra_usd", "at"},
+    )
     db.table("budget_marks").create(
         {"scope": str, "key": str, "day": str, "level": float, "at": float},
         pk=("scope", "key", "day", "level"),
@@ -130,7 +135,7 @@ class SpendingTables:
                 [scope.value, key, mark_day],
             ).fetchall()
             announced.extend((scope, float(level)) for (level,) in rows)
-        decision = assess(limits, totals, announced)
+        decision = assess(limits, totals, announced, self.budget_allowed(thread_id))
         for scope, level in decision.mark:
             key, mark_day = _mark_key(scope, thread_id, user_id, day)
             self._db.execute(
@@ -158,6 +163,21 @@ class SpendingTables:
             by_user=tuple((None if u is None else int(u), float(c)) for u, c in by_user),
             by_thread=tuple((int(t), float(c)) for t, c in by_thread),
         )
+
+    def budget_allow(self, thread_id: int, extra_usd: float, approved_by: int, now: float) -> float:
+        """An approver lets a thread spend ``extra_usd`` more; returns its allowance now."""
+        self._db.table("budget_allowances").insert(
+            {"thread_id": thread_id, "extra_usd": extra_usd, "approved_by": approved_by, "at": now}
+        )
+        return self.budget_allowed(thread_id)
+
+    def budget_allowed(self, thread_id: int) -> float:
+        """All that approvers let this thread spend beyond the budgets."""
+        row = self._db.execute(
+            "select coalesce(sum(extra_usd), 0) from budget_allowances where thread_id = ?",
+            [thread_id],
+        ).fetchone()
+        return float(row[0])
 
     def thread_spent(self, thread_id: int) -> float:
         """All a thread has cost."""

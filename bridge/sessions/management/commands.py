@@ -32,7 +32,9 @@ from bridge.sessions.management.worktree_commands import (
     cleanup_results_text,
     worktree_list_text,
 )
+from bridge.sessions.messages import ContinueParked
 from bridge.sessions.presentation.render import truncate
+from bridge.sessions.spending import parse_budget_custom_id
 from bridge.sessions.worktrees import cleanup_worktrees, list_session_worktrees
 from bridge.store import Database, SessionStatus, utc_day
 from protocol.discord import limits
@@ -145,6 +147,9 @@ class ManagementConfig:
     worktree_base_dir: Path | None = None
     budget: Limits = attrs.Factory(Limits)
     """The configured budgets, shown by ``/usage``."""
+    approver_ids: frozenset[int] = frozenset()
+    """Who may let a session parked over its budget continue: the owner
+    (DISCORD_OWNER_ID), else every allowed user."""
     clock: Callable[[], float] = time.time
 
 
@@ -176,12 +181,14 @@ class Management:
         *,
         started: Callable[[int], Awaitable[None]],
         guild_id: Callable[[], int | None],
+        deliver: Callable[[int, ContinueParked], Awaitable[None]] | None = None,
     ) -> None:
         self.config = config
         self.rest = rest
         self.store = store
         self.started = started
         self.guild_id = guild_id
+        self.deliver = deliver
         self.syncing = trio.Lock()
 
     # -- dispatch ----------------------------------------------------------------------
@@ -218,8 +225,11 @@ class Management:
         custom_id = interaction.data.custom_id
         if not custom_id.startswith(PREFIX):
             return False
+        budget = parse_budget_custom_id(custom_id)
         query = listing.parse_sessions_custom_id(custom_id)
-        if query is not None:
+        if budget is not None:
+            await self._continue_parked(interaction, user_id, *budget)
+        elif query is not None:
             content, rows = await self._sessions_page(query)
             await self._update(interaction, content, rows)
         elif custom_id == CLEANUP_CONFIRM:
@@ -229,6 +239,38 @@ class Management:
         else:
             await self._reply(interaction, "This button is not one of this bot's.")
         return True
+
+    # -- budgets -----------------------------------------------------------------------
+
+    async def _continue_parked(
+        self, interaction: m.ComponentInteraction, user_id: int, thread_id: int, extra: float
+    ) -> None:
+        """An approver's "continue with +$N": the allowance is stored, then the session is
+        told. Anyone else's click changes nothing."""
+        if user_id not in self.config.approver_ids:
+            await self._reply(
+                interaction,
+                "Only an approver (the bot's owner) can let this session continue; nothing "
+                "changed.",
+            )
+            return
+        now = self.config.clock()
+
+        def allow(db: Database) -> bool:
+            record = db.get_session(thread_id)
+            if record is None or record.status is not SessionStatus.PARKED:
+                return False
+            db.budget_allow(thread_id, extra, user_id, now)
+            return True
+
+        if not await self.store(allow) or self.deliver is None:
+            await self._reply(interaction, "This session is not paused any more; nothing changed.")
+            return
+        before = interaction.message.content if isinstance(interaction.message.content, str) else ""
+        await self._update(
+            interaction, f"{before}\n-# ▶️ Continued with +${extra:.2f} by <@{user_id}>.", []
+        )
+        await self.deliver(thread_id, ContinueParked(approved_by=user_id, extra_usd=extra))
 
     # -- S1 ----------------------------------------------------------------------------
 
