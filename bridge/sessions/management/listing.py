@@ -53,6 +53,7 @@ _STATUS_EMOJI: Final = {
     SessionStatus.RUNNING: "▶️",
     SessionStatus.STOPPED: "⏹️",
     SessionStatus.ENDED: "🏁",
+    SessionStatus.PARKED: "💸",
 }
 
 
