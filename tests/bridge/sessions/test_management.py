@@ -338,3 +338,25 @@ def test_starter_text_pings_nobody(title: str) -> None:
     text = starter_text(summary)
     assert "@everyone" not in text
     assert "<@123>" not in text
+
+
+@given(st.text(max_size=60))
+def test_junk_budget_button_ids_parse_to_nothing_or_a_valid_offer(custom_id: str) -> None:
+    from bridge.sessions.spending import budget_custom_id, parse_budget_custom_id
+
+    parsed = parse_budget_custom_id("ccb:mgmt:budget:" + custom_id)
+    if parsed is not None:
+        thread_id, extra = parsed
+        assert 0 < thread_id < 2**63
+        assert extra > 0
+        assert parse_budget_custom_id(budget_custom_id(thread_id, extra)) == parsed
+    assert parse_budget_custom_id(custom_id) is None or custom_id.startswith("ccb:mgmt:budget:")
+
+
+def test_budget_button_ids_round_trip() -> None:
+    from bridge.sessions.spending import budget_custom_id, parse_budget_custom_id
+
+    custom_id = budget_custom_id(1578677046169567235, 5.0)
+    assert custom_id == "ccb:mgmt:budget:1578677046169567235:500"
+    assert len(custom_id) <= 100
+    assert parse_budget_custom_id(custom_id) == (1578677046169567235, 5.0)
