@@ -280,18 +280,27 @@ class Management:
             return
         async with self.syncing:
             await self._defer(interaction)
-            report = await sync_sessions(
-                self.rest,
-                self.store,
-                channel_id=self.config.channel_id,
-                guild_id=self.guild_id(),
-                working_dir=self.config.working_dir,
-                claude_config_dir=self.config.claude_config_dir,
-                now=self.config.clock(),
-                hours=_int_option(options, "hours", 1, HOURS_MAX),
-                count=_int_option(options, "count", 1, COUNT_MAX) or COUNT_DEFAULT,
-                started=self.started,
-            )
+            try:
+                report = await sync_sessions(
+                    self.rest,
+                    self.store,
+                    channel_id=self.config.channel_id,
+                    guild_id=self.guild_id(),
+                    working_dir=self.config.working_dir,
+                    claude_config_dir=self.config.claude_config_dir,
+                    now=self.config.clock(),
+                    hours=_int_option(options, "hours", 1, HOURS_MAX),
+                    count=_int_option(options, "count", 1, COUNT_MAX) or COUNT_DEFAULT,
+                    started=self.started,
+                )
+            except OSError as exc:
+                # The CLI's session directory could not be read: say so, crash nothing.
+                await self.rest.edit_original_response(
+                    interaction.application_id,
+                    interaction.token,
+                    content=_cut(f"⚠️ Could not read the CLI's sessions: {exc}"),
+                )
+                return
         lines = []
         if report.imported:
             lines.append(f"📥 Imported {len(report.imported)} session(s):")

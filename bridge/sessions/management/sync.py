@@ -33,6 +33,8 @@ from bridge.sessions.management.backfill import backfill_messages
 from bridge.sessions.presentation.render import quiet
 from bridge.sessions.presentation.usage import thread_name
 from bridge.store import Database, SessionRecord, SessionStatus
+from protocol.claude.argv import validate_session_id
+from protocol.claude.control import ControlError
 from protocol.claude.sessions import SessionSummary
 from protocol.discord import models as m
 
@@ -131,7 +133,12 @@ async def sync_sessions(
     ``started(thread_id)`` is awaited for each thread made (the router catches it up at
     later READYs). Discord refusing one import is reported and the others go on.
     """
-    summaries = await list_sessions(claude_config_dir, Path(working_dir))
+    # A file not named by a session id (a backup, a stray copy) is nothing to resume.
+    summaries = [
+        s
+        for s in await list_sessions(claude_config_dir, Path(working_dir))
+        if _is_session_id(s.session_id)
+    ]
     taken: set[str] = await store(lambda db: set(db.cli_imported()) | db.bridged_session_ids())
     chosen, already = choose_imports(
         summaries, taken, datetime.fromtimestamp(now, UTC), hours=hours, count=count
@@ -208,6 +215,14 @@ async def _import_one(
             await rest.delete_message(channel_id, thread_id)
         raise
     return thread_id
+
+
+def _is_session_id(text: str) -> bool:
+    try:
+        validate_session_id(text)
+    except ControlError:
+        return False
+    return True
 
 
 def _guild(message: m.Message) -> int | None:

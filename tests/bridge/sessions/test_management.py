@@ -360,3 +360,35 @@ def test_budget_button_ids_round_trip() -> None:
     assert custom_id == "ccb:mgmt:budget:1578677046169567235:500"
     assert len(custom_id) <= 100
     assert parse_budget_custom_id(custom_id) == (1578677046169567235, 5.0)
+
+
+async def test_a_file_not_named_by_a_session_id_is_not_imported(tmp_path: Path) -> None:
+    config, workdir = tmp_path / "claude", tmp_path / "repo"
+    workdir.mkdir()
+    _write_session(config, workdir, "backup-copy", "an old copy")
+    _write_session(config, workdir, "22222222-2222-4333-8444-555555555555", "the real one")
+    db = Database.open(tmp_path / "db.sqlite")
+
+    async def store(fn: Any) -> Any:
+        return fn(db)
+
+    async def mark(thread_id: int) -> None:
+        del thread_id
+
+    rest = _Rest()
+    report = await sync_sessions(
+        rest,
+        store,
+        channel_id=42,
+        guild_id=7,
+        working_dir=str(workdir),
+        claude_config_dir=config,
+        now=NOW.timestamp(),
+        hours=None,
+        count=10,
+        started=mark,
+    )
+    assert len(report.imported) == 1
+    assert set(db.cli_imported()) == {"22222222-2222-4333-8444-555555555555"}
+    assert not any("an old copy" in (text or "") for _, text in rest.posts)
+    db.close()
