@@ -1,5 +1,5 @@
-"""The session-management slash commands (S1-S4) and their buttons: definitions and
-dispatch.
+"""The session-management slash commands (S1-S4, ``/usage``) and their buttons: dispatch
+and answers (the definitions are in :mod:`.definitions`).
 
 The router checks the user (X5) and hands every interaction here first
 (:meth:`Management.on_command`, :meth:`Management.on_component`); what is not ours returns
@@ -22,6 +22,16 @@ import trio
 
 from bridge.budget import Limits
 from bridge.sessions.management import listing
+from bridge.sessions.management.definitions import (
+    HOURS_MAX,
+    PREFIX,
+    RESUME_INFO_COMMAND,
+    SESSIONS_COMMAND,
+    SYNC_COMMAND,
+    USAGE_COMMAND,
+    WORKTREE_CLEANUP_COMMAND,
+    WORKTREE_LIST_COMMAND,
+)
 from bridge.sessions.management.listing import Origin, SessionsQuery
 from bridge.sessions.management.sync import COUNT_DEFAULT, COUNT_MAX, Store, SyncRest, sync_sessions
 from bridge.sessions.management.usage_command import USAGE_TOP, usage_text
@@ -41,83 +51,10 @@ from protocol.discord import limits
 from protocol.discord import models as m
 
 __all__ = [
-    "MANAGEMENT_COMMANDS",
     "Management",
     "ManagementConfig",
     "ManagementRest",
 ]
-
-PREFIX: Final = "ccb:mgmt:"
-"""Every management button's ``custom_id`` starts so (prompts use ``ccb:prompt:``)."""
-HOURS_MAX: Final = 24 * 366
-
-_HOURS = m.CommandOption(
-    type=m.CommandOptionType.INTEGER,
-    name="hours",
-    description="Only sessions active in the last this many hours",
-    min_value=1,
-    max_value=HOURS_MAX,
-)
-
-SYNC_COMMAND: Final = m.ApplicationCommand(
-    name="sync-sessions",
-    description="Import the Claude CLI's sessions of the working directory as threads",
-    type=m.ApplicationCommandType.CHAT_INPUT,
-    options=[
-        _HOURS,
-        m.CommandOption(
-            type=m.CommandOptionType.INTEGER,
-            name="count",
-            description=f"At most this many sessions, newest first (default {COUNT_DEFAULT})",
-            min_value=1,
-            max_value=COUNT_MAX,
-        ),
-    ],
-)
-SESSIONS_COMMAND: Final = m.ApplicationCommand(
-    name="sessions",
-    description="List the bridge's sessions with their status and thread",
-    type=m.ApplicationCommandType.CHAT_INPUT,
-    options=[
-        m.CommandOption(
-            type=m.CommandOptionType.STRING,
-            name="origin",
-            description="Started in Discord, imported from the CLI, or all (default)",
-            choices=[m.CommandChoice(name=o.value, value=o.value) for o in Origin],
-        ),
-        _HOURS,
-    ],
-)
-RESUME_INFO_COMMAND: Final = m.ApplicationCommand(
-    name="resume-info",
-    description="The terminal command that continues this thread's Claude session",
-    type=m.ApplicationCommandType.CHAT_INPUT,
-)
-WORKTREE_LIST_COMMAND: Final = m.ApplicationCommand(
-    name="worktree-list",
-    description="Session worktrees, clean or with uncommitted changes",
-    type=m.ApplicationCommandType.CHAT_INPUT,
-)
-WORKTREE_CLEANUP_COMMAND: Final = m.ApplicationCommand(
-    name="worktree-cleanup",
-    description="Remove clean session worktrees (shows a dry run to confirm first)",
-    type=m.ApplicationCommandType.CHAT_INPUT,
-)
-
-USAGE_COMMAND: Final = m.ApplicationCommand(
-    name="usage",
-    description="What today cost: in all, by user and by thread, against the budgets",
-    type=m.ApplicationCommandType.CHAT_INPUT,
-)
-
-MANAGEMENT_COMMANDS: Final = (
-    SYNC_COMMAND,
-    SESSIONS_COMMAND,
-    RESUME_INFO_COMMAND,
-    WORKTREE_LIST_COMMAND,
-    WORKTREE_CLEANUP_COMMAND,
-    USAGE_COMMAND,
-)
 
 
 class ManagementRest(SyncRest, Protocol):
