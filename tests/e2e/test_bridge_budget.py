@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bridge.store import utc_day
@@ -18,6 +19,7 @@ from tests.support.model_server import ModelServer, Reply
 
 # 100,000 input and 1,000 output tokens: $0.42 at the default model's prices, as the
 # pinned CLI computes them (measured; the test reads the figure back from the store).
+SECRET = "budget-test-secret-0123456789"
 BIG = {"input_tokens": 100_000, "output_tokens": 1_000}
 
 
@@ -79,6 +81,7 @@ async def test_turns_are_charged_their_cost_told_once_parked_over_budget_and_app
         bridge=False,
         BUDGET_THREAD_USD="0.50",
         BUDGET_DAILY_USD="100",
+        CCBRIDGE_API_SECRET=SECRET,
     ) as scene:
         colleague = scene.server.world.add_user("colleague").id
         allowed = f"{scene.owner_id},{colleague}"
@@ -101,6 +104,13 @@ async def test_turns_are_charged_their_cost_told_once_parked_over_budget_and_app
             # Used up: the session parks, with the approvers' buttons.
             await scene.until_shown(thread, "⏸️ Paused: this thread's budget is used up.")
             assert (await scene.status(thread)).status == "parked"
+            assert scene.bridge is not None
+            async with httpx.AsyncClient(base_url=scene.bridge.api_url) as client:
+                listed = await client.get(
+                    "/api/sessions", headers={"Authorization": f"Bearer {SECRET}"}
+                )
+            (entry,) = [e for e in listed.json()["sessions"] if e["thread_id"] == str(thread)]
+            assert entry["status"] == "parked"
             assert set(_buttons(scene, thread)) == {
                 "Continue with +$1",
                 "Continue with +$5",
