@@ -28,6 +28,10 @@ plus ones only the machine makes expressible:
   shutdown).
 * parking (budgets): a turn that used up a budget ends parked, holding no slot and
   starting nothing, messages typed meanwhile are kept, and an approval continues them.
+* parking at the usage limit: a turn that hit it ends parked with its timer armed (the
+  time passed in), holding no slot; it resumes only when that timer fires (the clock is
+  at the reset), by itself, with the kept messages or "please continue"; a restart
+  re-arms the stored time.
 """
 
 from __future__ import annotations
@@ -77,6 +81,10 @@ class World:
     """Prompts stored as pending (the live one and those of earlier runs)."""
     result_seen: bool = False
     written: set[str] = attrs.field(factory=set)
+    clock: float = 0.0
+    usage_reset_at: float | None = None
+    """The armed usage-limit timer's time (``None``: none armed)."""
+    usage_resumes: int = 0
 
 
 class SessionMachineTest(RuleBasedStateMachine):
@@ -165,6 +173,14 @@ class SessionMachineTest(RuleBasedStateMachine):
                 assert count == len(rejected)
             case m.ReplyShutdown():
                 w.shutdown_replies += 1
+            case m.ArmTimer(timer=m.Timer.USAGE_RESET, delay=delay):
+                assert delay >= 0
+                assert self.sm.state is m.State.PARKED, "a usage timer while not parked"
+                w.usage_reset_at = w.clock + delay
+            case m.CancelTimer(timer=m.Timer.USAGE_RESET):
+                w.usage_reset_at = None
+            case m.Notice(kind=m.NoticeKind.USAGE_RESUMED):
+                w.usage_resumes += 1
             case _:
                 pass
 
@@ -327,6 +343,36 @@ class SessionMachineTest(RuleBasedStateMachine):
         if parked:
             assert self.sm.state is (m.State.QUEUED if pending else m.State.IDLE)
 
+    @rule(resume_in=st.floats(0, 1000), reported=st.booleans())
+    def usage_limited(self, resume_in: float, reported: bool) -> None:
+        """The running turn hit the usage limit (fed before its result; anywhere else it
+        changes nothing)."""
+        self.feed(m.UsageLimited(resume_in, "15:20 UTC", reported=reported))
+
+    @precondition(lambda self: self.world.usage_reset_at is not None)
+    @rule(typed=st.integers(0, 2))
+    def usage_reset(self, typed: int) -> None:
+        """Time passes (messages typed meanwhile are kept) until the usage timer fires."""
+        w = self.world
+        for _ in range(typed):
+            self.message(allowed=True)
+            assert self.sm.state is m.State.PARKED
+        assert w.usage_reset_at is not None
+        w.clock = max(w.clock, w.usage_reset_at)
+        w.usage_reset_at = None
+        pending, carry_on = bool(self.sm.pending), self.sm.please_continue
+        self.feed(m.UsageReset())
+        if self.state_before is m.State.PARKED:
+            assert self.sm.state is (m.State.QUEUED if pending or carry_on else m.State.IDLE)
+
+    @rule()
+    def stale_usage_reset(self) -> None:
+        """A usage timer's firing when none is armed (cancelled, or not ours): ignored."""
+        if self.world.usage_reset_at is None:
+            before = self.sm.state
+            self.feed(m.UsageReset())
+            assert self.sm.state is before
+
     @precondition(lambda self: self.sm.state is not m.State.SHUT_DOWN)
     @rule()
     def shutdown(self) -> None:
@@ -346,6 +392,9 @@ class SessionMachineTest(RuleBasedStateMachine):
             if state in (InboxState.PENDING, InboxState.DELIVERED) and mid not in w.strangers
         )
         w.expiry_timers = set()  # timers end with the incarnation
+        stored = w.usage_reset_at  # the store keeps the usage-limit time
+        w.usage_reset_at = None
+        usage_in = stored - w.clock if stored is not None and self.sm.parked_usage else None
         self.sm = m.SessionMachine(stall_seconds=30.0, tick_seconds=1.0)
         self.feed(
             m.Loaded(
@@ -353,8 +402,11 @@ class SessionMachineTest(RuleBasedStateMachine):
                 pending=left,
                 restarted=crashed,
                 prompts=tuple((pid, 60.0) for pid in sorted(w.unresolved_prompts)),
+                usage_resume_in=usage_in,
             )
         )
+        if usage_in is not None:
+            assert w.usage_reset_at == stored, "a restart lost the usage-limit time"
         self.feed(m.Resume("restart"))
 
     @precondition(lambda self: self.sm.state is not m.State.SHUT_DOWN)
@@ -446,6 +498,15 @@ class SessionMachineTest(RuleBasedStateMachine):
             assert sm.status == "parked"
 
     @invariant()
+    def parked_at_the_usage_limit_waits_for_its_timer(self) -> None:
+        sm, w = self.sm, self.world
+        if sm.state is m.State.PARKED and sm.parked_usage:
+            assert w.usage_reset_at is not None, "parked at the usage limit with no timer"
+        if w.usage_reset_at is not None:
+            assert sm.parked_usage
+            assert sm.state in (m.State.PARKED, m.State.SHUT_DOWN), sm.state
+
+    @invariant()
     def shutdown_answered_once_idle(self) -> None:
         w = self.world
         if self.sm.state is m.State.SHUT_DOWN:
@@ -482,6 +543,8 @@ class SessionMachineTest(RuleBasedStateMachine):
                     self.result(error=False, resume_failed=False)
             elif w.slot_requested and not w.slot_held:
                 self.grant()
+            elif sm.state is m.State.PARKED and w.usage_reset_at is not None:
+                self.usage_reset(typed=0)
             elif sm.state is m.State.PARKED:
                 self.approve()
             else:
