@@ -103,7 +103,6 @@ from bridge.sessions.presentation.usage import thread_name
 from bridge.sessions.presentation.view import Reaction, SessionRest, TurnView
 from bridge.sessions.resume import recorded_messages
 from bridge.sessions.spending import parked_payload, record_spending
-from bridge.sessions.usage_parked import park_at_usage_limit, parked_text, resumed_text
 from bridge.sessions.turn import (
     PendingMessage,
     TurnProcess,
@@ -111,6 +110,7 @@ from bridge.sessions.turn import (
     resume_failed,
     session_command,
 )
+from bridge.sessions.usage_parked import park_at_usage_limit, parked_text, resumed_text
 from bridge.store import (
     Database,
     InboxState,

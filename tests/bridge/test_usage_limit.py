@@ -3,6 +3,7 @@ store's one-call parking that decides it (issue 13)."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 from hypothesis import given
@@ -55,7 +56,7 @@ def test_sessions_resume_in_the_order_they_parked_staggered(
         assert at > now  # never at once: the limit was just hit
         assert db.usage_parked_until(thread) == at
         times.append(at)
-    for earlier, later in zip(times, times[1:], strict=False):
+    for earlier, later in itertools.pairwise(times):
         assert later >= earlier + stagger - 1e-9
 
 
