@@ -422,6 +422,8 @@ class StartTurn:
     """No message waits: send the resume prompt ("please continue") instead."""
     fresh_conversation: bool = False
     """The stored conversation could not be resumed: do not pass ``--resume``."""
+    after_usage_limit: bool = False
+    """It continues a turn the account's usage limit cut off (the resume prompt says so)."""
 
 
 @attrs.frozen
@@ -591,6 +593,8 @@ class SessionMachine:
     """The running turn hit the usage limit: park when it ends."""
     parked_usage: bool = False
     """Parked at the usage limit (its timer runs), not over a budget."""
+    usage_resuming: bool = False
+    """The next turn is the one after a usage-limit parking."""
 
     def feed(self, event: Input) -> list[Order]:
         handler = _TABLE.get((type(event), self.state))
@@ -815,9 +819,15 @@ class SessionMachine:
             batch, self.pending = tuple(self.pending), []
             self.batch = batch
             orders.append(
-                StartTurn(batch, self.please_continue and not batch, self.fresh_conversation)
+                StartTurn(
+                    batch,
+                    self.please_continue and not batch,
+                    self.fresh_conversation,
+                    after_usage_limit=self.usage_resuming,
+                )
             )
             self.please_continue = False
+            self.usage_resuming = False
             self.fresh_conversation = False
             self.state = State.STARTING
         else:
@@ -1069,6 +1079,7 @@ class SessionMachine:
         if not self.parked_usage:
             return  # parked over a budget: a human decides, not the clock
         self.parked_usage = False
+        self.usage_resuming = True
         orders.append(Notice(NoticeKind.USAGE_RESUMED))
         if self.pending or self.please_continue:
             self._enqueue(orders)

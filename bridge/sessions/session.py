@@ -130,6 +130,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "RESUME_PROMPT",
+    "USAGE_RESUME_PROMPT",
     "SESSION_MAILBOX",
     "SessionDeps",
     "session_actor",
@@ -138,6 +139,10 @@ __all__ = [
 
 RESUME_PROMPT: Final = (
     "The bridge restarted while you were working; please continue where you left off."
+)
+USAGE_RESUME_PROMPT: Final = (
+    "The account's usage limit stopped you mid-turn and has reset now; please continue "
+    "where you left off."
 )
 
 SESSION_MAILBOX: Final = actors.Mailbox(capacity=512, overflow=actors.Overflow.BLOCK_SENDER)
@@ -992,7 +997,8 @@ class _Session:
     def _start(self, order: sm.StartTurn) -> None:
         """Start the turn in a helper; it reports ``_Started`` or ``_StartFailed``."""
         if order.please_continue:
-            batch = [PendingMessage(None, 0, RESUME_PROMPT)]
+            text = USAGE_RESUME_PROMPT if order.after_usage_limit else RESUME_PROMPT
+            batch = [PendingMessage(None, 0, text)]
         else:
             batch = [self.messages[i] for i in order.batch if i in self.messages]
         record = self.record
