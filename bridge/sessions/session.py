@@ -130,8 +130,8 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "RESUME_PROMPT",
-    "USAGE_RESUME_PROMPT",
     "SESSION_MAILBOX",
+    "USAGE_RESUME_PROMPT",
     "SessionDeps",
     "session_actor",
     "session_child_spec",
