@@ -124,7 +124,7 @@ from protocol.claude import control
 from protocol.claude import events as ev
 from protocol.claude.argv import ClaudeCommand, child_env
 from protocol.claude.turn import Activity, PendingKind, TimeoutKind, TurnState
-from protocol.claude.usage_limit import usage_limit
+from protocol.claude.usage import usage_limit
 
 log = logging.getLogger(__name__)
 

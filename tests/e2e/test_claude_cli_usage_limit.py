@@ -12,7 +12,8 @@ message>``, then a ``result`` with ``is_error``, ``api_error_status: 429``,
 ``api_error_type: "rate_limit_error"`` and ``terminal_reason: "api_error"``, and exit
 status 1. (The binary also holds a ``rate_limit_event`` with ``resetsAt``, reportedly for
 claude.ai logins only; it cannot be produced here.) So the bridge cannot learn a reset
-time from the CLI in this setup, and usage-limit parking is not built on it.
+time from the CLI in this setup: it parks the session for ``USAGE_LIMIT_RETRY_SECONDS``
+instead (``protocol/claude/usage.py``, docs/sessions.md).
 """
 
 from __future__ import annotations

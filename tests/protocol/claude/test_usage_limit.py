@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from protocol.claude import parse_event, parse_line
-from protocol.claude.usage_limit import UsageLimit, usage_limit
+from protocol.claude.usage import UsageLimit, usage_limit
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "claude"
 
