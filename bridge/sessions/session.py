@@ -217,6 +217,11 @@ class _Fired:
 
 
 @attrs.frozen
+class _PromptShown:
+    """A prompt's message was created: its id can be reported (C17 links it)."""
+
+
+@attrs.frozen
 class _ShowText:
     """Time to show the text streamed since the last time (``TurnView.flush``)."""
 
@@ -331,6 +336,8 @@ class _Session:
         self.timers: dict[tuple[sm.Timer, str], tuple[int, actors.TimerHandle]] = {}
         self.timer_token = 0
         self.shutdown_asks: list[PrepareShutdown] = []
+        self.reported: SessionActivity | None = None
+        """The status last reported to the coordinator (and so the dashboard, C17)."""
 
     # -- store -------------------------------------------------------------------------
 
@@ -408,6 +415,10 @@ class _Session:
     # -- read: mailbox messages become inputs -------------------------------------------
 
     async def handle(self, msg: Any) -> None:
+        await self._handle(msg)
+        self._report()
+
+    async def _handle(self, msg: Any) -> None:
         match msg:
             case _FromClaude(generation=generation, message=message):
                 if generation == self.generation and self.proc is not None:
@@ -424,6 +435,8 @@ class _Session:
                 await self._on_answer(msg)
             case _Fired():
                 await self._on_timer(msg)
+            case _PromptShown():
+                pass  # reported by handle()
             case _ShowText():
                 self.text_flush_armed = False
                 if self.view is not None:
@@ -630,9 +643,6 @@ class _Session:
                 record.prompt_id, event.request_id, self.config.permission_timeout_seconds
             )
         )
-        self._tell_coordinator(
-            SessionActivity(thread_id=tid, status="waiting", activity="waiting for permission")
-        )
 
     async def _orphan_for(self, body: ev.CanUseTool) -> PromptRecord | None:
         if not self.machine.orphans:
@@ -652,6 +662,8 @@ class _Session:
         if message_id is not None:
             with contextlib.suppress(actors.ActorsError, trio.TooSlowError):
                 await self._db(lambda db: db.prompt_set_message(prompt_id, message_id))
+            with contextlib.suppress(actors.ActorStopped):
+                await self.ctx.self.send(_PromptShown())
 
     async def _on_answer(self, msg: AnswerPrompt) -> None:
         if not self.config.is_allowed(msg.user_id):
@@ -858,14 +870,26 @@ class _Session:
         turn = proc.turn
         if self.view is not None:
             self.view.set_status(render.status_emoji(turn.activity, turn.current_tool))
-        activity = render.activity_phrase(turn.activity, turn.current_tool)
-        if activity != self.last_activity:
-            self.last_activity = activity
-            self._tell_coordinator(
-                SessionActivity(
-                    thread_id=self.thread_id, status=self.machine.status, activity=activity
-                )
-            )
+        self.last_activity = render.activity_phrase(turn.activity, turn.current_tool)
+
+    def _report(self) -> None:
+        """Tell the coordinator what the session is doing now, if that changed: status,
+        activity, queue position, the waiting prompt's message (registry K3, dashboard C17)."""
+        machine = self.machine
+        prompt_message_id = None
+        if machine.state is sm.State.WAITING_FOR_HUMAN and machine.prompt is not None:
+            shown = self.prompt_messages.get(machine.prompt.prompt_id)
+            prompt_message_id = shown.id if shown is not None else None
+        report = SessionActivity(
+            thread_id=self.thread_id,
+            status=machine.status,
+            activity=self.last_activity or "",
+            queue_position=machine.queue_position if machine.state is sm.State.QUEUED else None,
+            prompt_message_id=prompt_message_id,
+        )
+        if report != self.reported:
+            self.reported = report
+            self._tell_coordinator(report)
 
     def _tell_coordinator(self, msg: Any) -> None:
         if self.deps.coordinator is not None:

@@ -60,6 +60,7 @@ class SessionRest(Protocol):
         embeds: Sequence[m.Embed] = (),
         components: Sequence[m.ActionRow] = (),
         reply_to: int | None = None,
+        ping_user: int | None = None,
     ) -> m.Message: ...
 
     def submit_edit(
