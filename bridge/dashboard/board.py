@@ -169,11 +169,10 @@ def entry_line(entry: Entry, guild_id: int | None) -> str:
     since = f"<t:{int(entry.since)}:R>"
     if entry.phase is Phase.WAITING:
         what = _clean(entry.activity) or "waiting for an answer"
-        link = (
-            f" · [open the prompt]({message_link(guild_id, entry.thread_id, entry.prompt_message_id)})"
-            if entry.prompt_message_id is not None
-            else ""
-        )
+        link = ""
+        if entry.prompt_message_id is not None:
+            url = message_link(guild_id, entry.thread_id, entry.prompt_message_id)
+            link = f" · [open the prompt]({url})"
         line = f"{where} · {what}{link} · since {since}"
     elif entry.phase is Phase.WORKING:
         what = _clean(entry.activity) or "working"
@@ -212,8 +211,7 @@ def render_dashboard(board: Board, guild_id: int | None) -> MessagePayload:
     else:
         room = (limits.EMBED_DESCRIPTION - 2 * len(present)) // len(present)
         description = "\n\n".join(
-            _section(h, (entry_line(e, guild_id) for e in entries), room)
-            for h, entries in present
+            _section(h, (entry_line(e, guild_id) for e in entries), room) for h, entries in present
         )
     counts = {phase: len(board.phase(phase)) for phase, _ in _SECTIONS}
     footer = (

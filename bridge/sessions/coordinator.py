@@ -41,7 +41,6 @@ import trio
 
 import actors
 from bridge.sessions.messages import (
-    CoordinatorMessage,
     GetRegistry,
     GetTurnContext,
     PostLounge,
@@ -50,13 +49,13 @@ from bridge.sessions.messages import (
     SessionStarted,
     TurnContext,
 )
-from bridge.sessions.spans import SessionSpans, Span
 from bridge.sessions.presentation.system_prompt import (
     LOUNGE_LINES_SHOWN,
     ActiveSession,
     LoungeEntry,
     worktree_path,
 )
+from bridge.sessions.spans import SessionSpans, Span
 from bridge.sessions.worktrees import CleanupOutcome, remove_if_clean
 from bridge.store import Database
 from bridge.store.actor import StoreMessage, store_call
@@ -98,7 +97,7 @@ class CoordinatorConfig:
     session_end_quiet: float = 0.0
     """Seconds a thread must be without a turn before its session's end line is posted
     (a turn within that time continues the session: no new start line)."""
-    forward: Callable[[SessionStarted | SessionActivity | SessionFinished], None] | None = None
+    forward: Callable[[SessionStarted | SessionActivity | SessionFinished], object] | None = None
     """Called with every session report (the dashboard's ``offer``, C17)."""
 
 
