@@ -47,7 +47,7 @@ import trio
 import actors
 from bridge.api import ApiDeps, LateRefs, SessionTokens, make_api_app, serve_api
 from bridge.config import Config
-from bridge.dashboard.actor import DashboardConfig, dashboard_actor
+from bridge.dashboard.actor import DASHBOARD_MAILBOX, DashboardConfig, dashboard_actor
 from bridge.discord import (
     BackgroundFailure,
     GatewayConfig,
@@ -421,6 +421,7 @@ async def _start(
             dashboard_actor,
             args=(rest, DashboardConfig(channel_id=config.discord_channel_id)),
             id="dashboard",
+            mailbox=DASHBOARD_MAILBOX,
             shutdown=10.0,
         )
     )

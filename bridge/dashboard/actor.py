@@ -45,10 +45,19 @@ from bridge.sessions.messages import SessionActivity, SessionFinished, SessionSt
 from bridge.sessions.presentation.render import MessagePayload
 from protocol.discord import models as m
 
-__all__ = ["REFRESH_SECONDS", "DashboardConfig", "DashboardRest", "dashboard_actor"]
+__all__ = [
+    "DASHBOARD_MAILBOX",
+    "REFRESH_SECONDS",
+    "DashboardConfig",
+    "DashboardRest",
+    "dashboard_actor",
+]
 
 log = logging.getLogger(__name__)
 
+DASHBOARD_MAILBOX: Final = actors.Mailbox(capacity=4096)
+"""Room for bursts: the coordinator ``offer``s every report and a dropped one would leave
+the dashboard stale; each costs the actor a dictionary update and no IO."""
 REFRESH_SECONDS: Final = 60.0
 SETUP_RETRY_SECONDS: Final = 5.0
 """Pause between attempts to find or create the message while Discord refuses."""
