@@ -63,7 +63,10 @@ _PHASE_OF_STATUS: Final = {
     "waiting": Phase.WAITING,
     "queued": Phase.QUEUED,
 }
-"""``idle`` and ``stopped`` change nothing: ``SessionFinished`` ends a turn's entry."""
+_AT_REST: Final = frozenset({"idle", "stopped"})
+"""A turn's end comes as ``SessionFinished`` (before the session reports it is at rest);
+at rest without one (stopped while queued, a turn that never started) finishes the entry
+with the status as its outcome."""
 
 
 @attrs.frozen
@@ -92,6 +95,11 @@ class Board:
                 since = current.since if current and current.phase is Phase.WORKING else now
                 activity = current.activity if current and current.phase is Phase.WORKING else ""
                 self.entries[tid] = Entry(tid, Phase.WORKING, since, title=title, activity=activity)
+            case SessionActivity(thread_id=tid, status=status) if status in _AT_REST:
+                if current is not None and current.phase is not Phase.FINISHED:
+                    self.entries[tid] = Entry(
+                        tid, Phase.FINISHED, now, title=current.title, outcome=status
+                    )
             case SessionActivity(thread_id=tid, status=status):
                 phase = _PHASE_OF_STATUS.get(status)
                 if phase is None:
@@ -118,7 +126,7 @@ class Board:
         """Forget finished entries that are too old or beyond the newest few."""
         finished = sorted(
             (e for e in self.entries.values() if e.phase is Phase.FINISHED),
-            key=lambda e: e.since,
+            key=lambda e: (e.since, e.thread_id),
             reverse=True,
         )
         for index, entry in enumerate(finished):

@@ -220,6 +220,9 @@ class _Fired:
 class _PromptShown:
     """A prompt's message was created: its id can be reported (C17 links it)."""
 
+    prompt_id: str
+    message_id: int
+
 
 @attrs.frozen
 class _ShowText:
@@ -337,6 +340,8 @@ class _Session:
         self.timer_token = 0
         self.shutdown_asks: list[PrepareShutdown] = []
         self.reported: SessionActivity | None = None
+        self.prompt_message_ids: dict[str, int] = {}
+        """Prompt id -> the id of the message showing it, once known (C17 links it)."""
         """The status last reported to the coordinator (and so the dashboard, C17)."""
 
     # -- store -------------------------------------------------------------------------
@@ -367,6 +372,9 @@ class _Session:
             return record, db.inbox(tid), db.prompts_pending(tid)
 
         self.record, inbox, pending_prompts = await self._db(load)
+        for prompt in pending_prompts:
+            if prompt.message_id is not None:
+                self.prompt_message_ids[prompt.prompt_id] = prompt.message_id
         allowed = [i for i in inbox if self.config.is_allowed(i.author_id)]
         for item in allowed:
             self.messages[item.message_id] = PendingMessage(
@@ -435,8 +443,8 @@ class _Session:
                 await self._on_answer(msg)
             case _Fired():
                 await self._on_timer(msg)
-            case _PromptShown():
-                pass  # reported by handle()
+            case _PromptShown(prompt_id=prompt_id, message_id=message_id):
+                self.prompt_message_ids[prompt_id] = message_id  # reported by handle()
             case _ShowText():
                 self.text_flush_armed = False
                 if self.view is not None:
@@ -663,7 +671,7 @@ class _Session:
             with contextlib.suppress(actors.ActorsError, trio.TooSlowError):
                 await self._db(lambda db: db.prompt_set_message(prompt_id, message_id))
             with contextlib.suppress(actors.ActorStopped):
-                await self.ctx.self.send(_PromptShown())
+                await self.ctx.self.send(_PromptShown(prompt_id, message_id))
 
     async def _on_answer(self, msg: AnswerPrompt) -> None:
         if not self.config.is_allowed(msg.user_id):
@@ -878,8 +886,7 @@ class _Session:
         machine = self.machine
         prompt_message_id = None
         if machine.state is sm.State.WAITING_FOR_HUMAN and machine.prompt is not None:
-            shown = self.prompt_messages.get(machine.prompt.prompt_id)
-            prompt_message_id = shown.id if shown is not None else None
+            prompt_message_id = self.prompt_message_ids.get(machine.prompt.prompt_id)
         report = SessionActivity(
             thread_id=self.thread_id,
             status=machine.status,

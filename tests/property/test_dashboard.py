@@ -44,7 +44,7 @@ class BoardMachine(RuleBasedStateMachine):
     def _prune_model(self) -> None:
         finished = sorted(
             (t for t, p in self.model.items() if p is Phase.FINISHED),
-            key=lambda t: self.finished_at[t],
+            key=lambda t: (self.finished_at[t], t),
             reverse=True,
         )
         for index, tid in enumerate(finished):
@@ -83,6 +83,14 @@ class BoardMachine(RuleBasedStateMachine):
         )
         self.board.apply(report, self.now)
         phase = {"running": Phase.WORKING, "waiting": Phase.WAITING, "queued": Phase.QUEUED}
+        if (
+            status in ("idle", "stopped")
+            and self.model.get(tid, Phase.FINISHED) is not Phase.FINISHED
+        ):
+            self.model[tid] = Phase.FINISHED  # at rest without a SessionFinished
+            self.finished_at[tid] = self.now
+            if tid in self.board.entries:  # (five others may have finished at this instant)
+                assert self.board.entries[tid].outcome == status
         if status in phase:
             self.model[tid] = phase[status]
             entry = self.board.entries[tid]
