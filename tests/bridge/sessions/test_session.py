@@ -4,10 +4,12 @@ trio's real clock with short, configurable timers and generous ``fail_after`` bo
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -839,7 +841,7 @@ async def test_the_session_reports_working_waiting_and_finished(tmp_path: Path) 
     assert isinstance(of_a[kinds.index("SessionStarted")], SessionStarted)
     # Never the same report twice in a row: only changes are sent.
     activities = [r for r in of_a if isinstance(r, SessionActivity)]
-    assert all(x != y for x, y in zip(activities, activities[1:], strict=False))
+    assert all(x != y for x, y in itertools.pairwise(activities))
 
 
 async def test_a_queued_session_reports_its_position(tmp_path: Path) -> None:
