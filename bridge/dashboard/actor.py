@@ -9,8 +9,10 @@ copy of the board to its *keeper*, a helper task that owns the Discord side:
 1. **Find or create.** At start the keeper asks for the bot's id, the channel's guild (for
    prompt links) and the channel's pins; the dashboard is the bot's pinned message titled
    :data:`~bridge.dashboard.board.DASHBOARD_TITLE`
-   (:func:`~bridge.dashboard.placement.find_dashboard`). None (first start, deleted or
-   unpinned): it posts one and pins it. So a restart edits the same message, and nothing
+   (:func:`~bridge.dashboard.placement.find_dashboard`). Not among the pins (someone
+   unpinned it, or the bot may not pin), it is looked for among the channel's newest
+   :data:`HISTORY_SEARCHED` messages and pinned again. Found nowhere (first start,
+   deleted): it posts one and pins it. So a restart edits the same message, and nothing
    needs to be stored.
 2. **Edit in place, coalesced.** The keeper renders the newest board it has (every board
    queued behind it is dropped: only the latest matters), and edits the message only when
@@ -59,6 +61,8 @@ DASHBOARD_MAILBOX: Final = actors.Mailbox(capacity=4096)
 """Room for bursts: the coordinator ``offer``s every report and a dropped one would leave
 the dashboard stale; each costs the actor a dictionary update and no IO."""
 REFRESH_SECONDS: Final = 60.0
+HISTORY_SEARCHED: Final = 100
+"""Newest messages of the main channel searched for an unpinned dashboard at start."""
 SETUP_RETRY_SECONDS: Final = 5.0
 """Pause between attempts to find or create the message while Discord refuses."""
 
@@ -71,6 +75,8 @@ class DashboardRest(Protocol):
     async def get_channel(self, channel_id: int) -> m.Channel: ...
 
     async def get_pinned_messages(self, channel_id: int) -> list[m.Message]: ...
+
+    async def get_messages(self, channel_id: int, *, limit: int = 100) -> list[m.Message]: ...
 
     async def create_message(
         self,
@@ -173,7 +179,26 @@ async def _setup(rest: DashboardRest, channel_id: int) -> tuple[int | None, int 
             continue
         guild = channel.guild_id
         guild_id = int(guild) if isinstance(guild, int) else None
-        return guild_id, find_dashboard(pinned, int(me.id))
+        found = find_dashboard(pinned, int(me.id))
+        if found is None:
+            found = await _find_unpinned(rest, channel_id, int(me.id))
+        return guild_id, found
+
+
+async def _find_unpinned(rest: DashboardRest, channel_id: int, bot_id: int) -> int | None:
+    """The dashboard among the channel's newest messages, pinned again (best effort)."""
+    try:
+        recent = await rest.get_messages(channel_id, limit=HISTORY_SEARCHED)
+    except DiscordError as exc:
+        log.warning("dashboard: cannot read channel %s's history: %s", channel_id, exc)
+        return None
+    found = find_dashboard(recent, bot_id)
+    if found is not None:
+        try:
+            await rest.pin_message(channel_id, found)
+        except DiscordError as exc:
+            log.warning("dashboard: could not pin message %s again: %s", found, exc)
+    return found
 
 
 async def _show(

@@ -1,7 +1,8 @@
-"""Which message is the dashboard (C17): found among the main channel's pins, or none.
+"""Which message is the dashboard (C17): found among messages (the main channel's pins, or
+its newest messages), or none.
 
-Pure: the actor reads the pins and the bot's own id, this decides. The dashboard is the
-newest pinned message the bot wrote whose first embed carries :data:`DASHBOARD_TITLE`; a
+Pure: the actor reads the messages and the bot's own id, this decides. The dashboard is the
+first (newest) message the bot wrote whose first embed carries :data:`DASHBOARD_TITLE`; a
 message of anyone else with the same title is never taken (a person cannot hijack it).
 """
 
@@ -15,9 +16,10 @@ from protocol.discord import models as m
 __all__ = ["find_dashboard"]
 
 
-def find_dashboard(pinned: Sequence[m.Message], bot_id: int) -> int | None:
-    """The id of the dashboard among ``pinned`` (newest first, as Discord lists them)."""
-    for message in pinned:
+def find_dashboard(messages: Sequence[m.Message], bot_id: int) -> int | None:
+    """The id of the dashboard among ``messages`` (newest first, as Discord lists pins and
+    history)."""
+    for message in messages:
         if int(message.author.id) != bot_id:
             continue
         if message.embeds and message.embeds[0].title == DASHBOARD_TITLE:

@@ -118,13 +118,13 @@ async def test_posted_once_pinned_edited_in_place_and_found_after_a_restart(
         assert "<#8> Docs" in rig.description()
         await again.stop()
 
-        # Unpinned by someone: not the dashboard any more; the next start pins a new one.
+        # Unpinned by someone: the next start finds it in the history and pins it again.
         rig.server.control.set_pinned(fresh["id"], pinned=False)
         third = await rig.start("dashboard-3")
-        (newest,) = await rig.until(lambda: rig.pinned() or None)
-        assert len(rig.dashboards()) == 2
-        assert newest["id"] != fresh["id"]
-        assert rig.server.control.channel(rig.channel_id)["pins"] == [newest["id"]]
+        (repinned,) = await rig.until(lambda: rig.pinned() or None)
+        assert repinned["id"] == fresh["id"]
+        assert len(rig.dashboards()) == 1
+        assert rig.server.control.channel(rig.channel_id)["pins"] == [fresh["id"]]
         await third.stop()
 
 
