@@ -105,7 +105,7 @@ from bridge.store.actor import StoreMessage, store_call
 from protocol.claude import control
 from protocol.claude import events as ev
 from protocol.claude.argv import ClaudeCommand, child_env
-from protocol.claude.turn import Activity, PendingKind, TimeoutKind, TurnState
+from protocol.claude.turn import Activity, PendingKind, TaskItem, TimeoutKind, TurnState
 
 log = logging.getLogger(__name__)
 
@@ -552,7 +552,9 @@ class _Session:
         self.resumed_with = msg.resumed_with
         self.result = None
         self._notice_refusals(msg.refusals)
-        self.view = TurnView(self.rest, self.thread_id, self._reaction(), self.outbox)
+        self.view = TurnView(
+            self.rest, self.thread_id, self._reaction(), self.outbox, tasks=msg.proc.turn.tasks
+        )
         self.view.set_status(render.status_emoji(Activity.REQUESTING))
         record = self.record
         if record is not None:
@@ -917,8 +919,12 @@ class _Session:
         record = self.record
         assert record is not None
         resume = None if order.fresh_conversation else record.session_id
+        # C16: a resumed conversation keeps its task list (the CLI does too).
+        tasks = self.turn.tasks if self.turn is not None and resume is not None else ()
         self.generation += 1
-        self.ctx.nursery.start_soon(self._start_helper, self.generation, batch, record, resume)
+        self.ctx.nursery.start_soon(
+            self._start_helper, self.generation, batch, record, resume, tasks
+        )
 
     async def _start_helper(
         self,
@@ -926,6 +932,7 @@ class _Session:
         batch: list[PendingMessage],
         record: SessionRecord,
         resume: str | None,
+        tasks: tuple[TaskItem, ...] = (),
     ) -> None:
         ref = self.ctx.self
         turn_input = await prepare_input(self.rest, batch)
@@ -982,6 +989,7 @@ class _Session:
                 env,
                 self.config.session_timeout_seconds,
                 self.deps.interrupt_grace,
+                tasks,
             )
         except OSError as exc:
             error = f"`{command.executable}` could not be started: {exc}"

@@ -33,6 +33,7 @@ from bridge.sessions.attachments import (
 from protocol.claude import control
 from protocol.claude import events as ev
 from protocol.claude.argv import ClaudeCommand
+from protocol.claude.turn import TaskItem
 
 __all__ = ["PendingMessage", "TurnInput", "TurnProcess", "prepare_input", "resume_failed"]
 
@@ -139,6 +140,7 @@ class TurnProcess:
         env: Mapping[str, str],
         total_timeout: float,
         interrupt_grace: float,
+        tasks: tuple[TaskItem, ...] = (),
         *,
         task_status: trio.TaskStatus[ClaudeProcess] = trio.TASK_STATUS_IGNORED,
     ) -> None:
@@ -150,6 +152,7 @@ class TurnProcess:
                 env=env,
                 total_timeout=total_timeout,
                 interrupt_grace=interrupt_grace,
+                tasks=tasks,
             ) as proc:
                 task_status.started(proc)
                 await self._close_requested.wait()

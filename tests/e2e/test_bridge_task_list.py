@@ -41,6 +41,9 @@ async def test_task_create_and_update_edit_one_embed(
             Reply.tool("TaskUpdate", {"taskId": "1", "status": "completed"}),
             Reply.tool("TaskUpdate", {"taskId": "2", "status": "in_progress"}),
             Reply.text("Working through the list."),
+            # The next turn (a new process, --resume) finishes a task of the first one.
+            Reply.tool("TaskUpdate", {"taskId": "2", "status": "completed"}),
+            Reply.text("All done."),
         ]
     )
     async with open_scene(tmp_path, model_server, claude_bin, claude_env) as scene:
@@ -66,10 +69,23 @@ async def test_task_create_and_update_edit_one_embed(
         ]
         assert not any("📋 Tasks" in str(m["embeds"]) for m in deleted)
         assert "TaskCreate" not in scene.shown(thread)  # the list is the task tools' display
+
+        # A later turn shows the whole list again, in its own embed.
+        scene.post(thread, "Finish it")
+        await scene.until(lambda: scene.shown(thread).count("✅ Done") == 2)
+        done = f"{DONE} ~~Read the code~~\n{DONE} ~~Fix the bug~~"
+        await scene.until(
+            lambda: [_description(scene, m["id"]) for m in _task_messages(scene, thread)]
+            == [expected, done]
+        )
+        second = _task_messages(scene, thread)[1]
+        assert second["embeds"][0]["title"] == "📋 Tasks (2/2 done)"
     # The CLI ran the tools: the model saw their results (pins the 2.1.330 shapes).
     results = [r for turn in model_server.turns[1:6] for r in turn.tool_results()]
     assert "Task #1 created successfully: Read the code" in str(results[0]["content"])
     assert "Updated task #1 status" in str(results[2]["content"])
+    (later,) = model_server.turns[7].tool_results()
+    assert "Updated task #2 status" in str(later["content"])  # the CLI kept the list
 
 
 async def test_todo_write_shows_the_same_embed(
