@@ -42,7 +42,7 @@ import trio
 import actors
 from bridge.dashboard.board import Board, Report, render_dashboard
 from bridge.dashboard.placement import find_dashboard
-from bridge.discord.errors import DiscordError, NotFound
+from bridge.discord.errors import DiscordError, HTTPError, NotFound
 from bridge.sessions.messages import SessionActivity, SessionFinished, SessionStarted
 from bridge.sessions.presentation.render import MessagePayload
 from protocol.discord import models as m
@@ -174,7 +174,10 @@ async def _setup(rest: DashboardRest, channel_id: int) -> tuple[int | None, int 
             channel = await rest.get_channel(channel_id)
             pinned = await rest.get_pinned_messages(channel_id)
         except DiscordError as exc:
-            log.warning("dashboard: cannot read channel %s yet: %s", channel_id, exc)
+            # A refused token (401) ends the bridge with its own clear message (exit 78).
+            refused = isinstance(exc, HTTPError) and exc.status == 401
+            level = logging.DEBUG if refused else logging.WARNING
+            log.log(level, "dashboard: cannot read channel %s yet: %s", channel_id, exc)
             await trio.sleep(SETUP_RETRY_SECONDS)
             continue
         guild = channel.guild_id
