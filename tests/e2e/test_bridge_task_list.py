@@ -75,8 +75,10 @@ async def test_task_create_and_update_edit_one_embed(
         await scene.until(lambda: scene.shown(thread).count("✅ Done") == 2)
         done = f"{DONE} ~~Read the code~~\n{DONE} ~~Fix the bug~~"
         await scene.until(
-            lambda: [_description(scene, m["id"]) for m in _task_messages(scene, thread)]
-            == [expected, done]
+            lambda: (
+                [_description(scene, m["id"]) for m in _task_messages(scene, thread)]
+                == [expected, done]
+            )
         )
         second = _task_messages(scene, thread)[1]
         assert second["embeds"][0]["title"] == "📋 Tasks (2/2 done)"
