@@ -173,7 +173,7 @@ class SpansMachine(RuleBasedStateMachine):
             return
         tid, token = self.timers.pop(data.draw(st.integers(0, len(self.timers) - 1)))
         ended = self.spans.quiet_over(tid, token)
-        latest = max((t for th, t in self.timers if th == tid), default=token)
+        latest = max([t for th, t in self.timers if th == tid] + [token])
         if ended is not None:
             assert tid in self.open
             assert tid not in self.running  # never ends a span whose turn runs
