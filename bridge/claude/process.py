@@ -49,7 +49,7 @@ from protocol.claude import control
 from protocol.claude import events as ev
 from protocol.claude.argv import ClaudeCommand, build_argv
 from protocol.claude.framing import DEFAULT_MAX_LINE_BYTES, Sentinel, StreamJsonReader
-from protocol.claude.turn import TimeoutKind, TurnState, next_deadline, timeout_due
+from protocol.claude.turn import TaskItem, TimeoutKind, TurnState, next_deadline, timeout_due
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +179,7 @@ class ClaudeProcess:
         interrupt_grace: float,
         idle_timeout: float | None,
         total_timeout: float | None,
+        tasks: tuple[TaskItem, ...] = (),
     ) -> None:
         self._proc = proc
         self._deliver = deliver
@@ -195,7 +196,9 @@ class ClaudeProcess:
         self.interrupt_grace = interrupt_grace
         self.idle_timeout = idle_timeout
         self.total_timeout = total_timeout
-        self.turn = TurnState()
+        self.turn = TurnState(tasks=tasks)
+        """Starts with the task list an earlier turn of the conversation left (C16): the
+        CLI keeps it across ``--resume``, and a TaskUpdate may name an earlier task."""
         self.results_seen = 0
         self.events_seen = 0
 
@@ -508,6 +511,7 @@ async def open_claude(
     interrupt_grace: float = DEFAULT_INTERRUPT_GRACE,
     term_grace: float = 5.0,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    tasks: tuple[TaskItem, ...] = (),
 ) -> AsyncIterator[ClaudeProcess]:
     """Run the ``claude`` CLI for the duration of the block.
 
@@ -526,6 +530,7 @@ async def open_claude(
             SIGTERM).
         term_grace: Seconds between SIGTERM and SIGKILL when the block exits.
         max_line_bytes: Longest stdout line kept (longer ones arrive as ``Malformed``).
+        tasks: The task list the conversation has so far (C16; ``TurnState.tasks``).
 
     *Resource handling*: however the block exits (normally, by an exception, by the owning
     actor's stop or crash, or by cancellation) the process group gets SIGTERM, then
@@ -548,6 +553,7 @@ async def open_claude(
             interrupt_grace=interrupt_grace,
             idle_timeout=idle_timeout,
             total_timeout=total_timeout,
+            tasks=tasks,
         )
         claude._nursery = nursery
         stdout, stderr = proc.stdout, proc.stderr

@@ -446,6 +446,21 @@ class RestClient:
             persistent=True,
         )
 
+    async def get_pinned_messages(self, channel_id: int) -> list[m.Message]:
+        """The newest pinned messages of a channel (up to 50), newest pin first (docs
+        message.mdx "Get Channel Pins")."""
+        route = routes.GET_PINS.compile(channel_id=channel_id)
+        request = HTTPRequest("GET", route.path, query={"limit": "50"})
+
+        def parse(response: httpx.Response) -> list[m.Message]:
+            items = response.json().get("items", [])
+            return [structure(item["message"], m.Message) for item in items]
+
+        pinned: list[m.Message] = await self._call(
+            self._job(route, Priority.MESSAGE, request, parse)
+        )
+        return pinned
+
     async def trigger_typing(self, channel_id: int) -> None:
         await self._request(routes.TRIGGER_TYPING.compile(channel_id=channel_id), Priority.REACTION)
 

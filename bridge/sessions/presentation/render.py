@@ -39,6 +39,9 @@ class MessagePayload:
     content: str | None = None
     embeds: tuple[m.Embed, ...] = ()
     components: tuple[m.ActionRow, ...] = ()
+    ping_user: int | None = None
+    """The one user this message may notify (its content mentions them); nobody else, and
+    nobody at all on edits (``allowed_mentions``, set by the REST client)."""
 
 
 #: Embed colours (Discord's palette): running tools yellow, success green, errors red,
