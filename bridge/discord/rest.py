@@ -39,6 +39,7 @@ import httpx
 import trio
 
 from bridge.discord._convert import structure, unstructure
+from bridge.discord._direct import DirectSender, env_proxies
 from bridge.discord._scheduler import HTTPRequest, Job, Priority, RestStats, Scheduler
 from bridge.discord.errors import AttachmentTooLarge, HTTPError, RestClientClosed
 from protocol.discord import limits, routes
@@ -782,13 +783,18 @@ async def open_rest_client(
     """
     rng = random or _random.Random()
     headers = {"Authorization": f"Bot {token}", "User-Agent": USER_AGENT}
+    if transport is None:
+        # Made here rather than by the client, so the scheduler can send through it too.
+        transport = httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        )
     http = httpx.AsyncClient(
         base_url=base_url.rstrip("/"),
         headers=headers,
         transport=transport,
         timeout=httpx.Timeout(timeout),
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),
     )
+    direct = None if env_proxies() else DirectSender(http, transport)
     stats = RestStats()
     client_box: list[RestClient] = []
 
@@ -808,6 +814,7 @@ async def open_rest_client(
         stats,
         shed_threshold=shed_threshold,
         on_background_failure=on_failure,
+        direct=direct,
     )
     client = RestClient(http, scheduler, rng=rng, cdn_max_bytes=cdn_max_bytes)
     client_box.append(client)
