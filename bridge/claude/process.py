@@ -457,7 +457,14 @@ async def _pump_stdout(
                 if isinstance(event, ev.Malformed):
                     log.warning("claude pid %d wrote a bad line: %s", claude.pid, event.reason)
                 claude._update(claude.turn.apply(event, now))
-                await buffer.send(ClaudeEvent(event, now))
+                message = ClaudeEvent(event, now)
+                try:
+                    # No schedule point per event: the read of the next chunk is one, so
+                    # the lines of one chunk go to the buffer together (and wake the
+                    # forwarder once); only a full buffer waits.
+                    buffer.send_nowait(message)
+                except trio.WouldBlock:
+                    await buffer.send(message)
                 if (reply := control.automatic_reply(event)) is not None:
                     # The CLI would wait forever for an answer nobody else will give.
                     with suppress(ClaudeGone):
