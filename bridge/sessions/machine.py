@@ -19,26 +19,39 @@ an illegal input and raises :class:`IllegalInput` naming both)::
 
     state              input                     next state         main orders
     -----------------  ------------------------  -----------------  ---------------------------
+    IDLE               Loaded                    IDLE/STOPPED/QUEUED  recorded DONE, orphan timers
     IDLE/STOPPED       MessageStored (allowed)   QUEUED             AcquireSlot, status QUEUED
-    IDLE/STOPPED       Resume                    QUEUED             Notice, AcquireSlot
+    any                MessageStored (stranger)  same               SetInbox REJECTED
+    IDLE/STOPPED       Resume                    QUEUED             Notice, MarkForResume(None),
+                                                                    AcquireSlot
     IDLE               Stop                      IDLE               Notice "nothing to stop"
     QUEUED             SlotGranted               QUEUED             ConfirmGrant (stale check)
     QUEUED             GrantConfirmed(current)   STARTING           StartTurn(batch)
     QUEUED             Stop                      STOPPED            ReleaseSlot, REJECTED, Notice
     STARTING           TurnStarted               RUNNING            inbox DELIVERED, status RUNNING
     STARTING           StartFailed               IDLE               ReleaseSlot, REJECTED, Notice
-    RUNNING            PermissionAsked           WAITING_FOR_HUMAN  ReleaseSlot, ArmTimer(expiry)
-    WAITING_FOR_HUMAN  PromptResolved            ANSWER_QUEUED      AcquireSlot
-    ANSWER_QUEUED      GrantConfirmed(current)   RUNNING            WriteControlResponse
+    RUNNING/           PermissionAsked           WAITING_FOR_HUMAN  ReleaseSlot (or leave the
+      ANSWER_QUEUED                                                 queue), ArmTimer(expiry)
+    WAITING_FOR_HUMAN  PermissionAsked           WAITING_FOR_HUMAN  ArmTimer(expiry) (several
+                                                                    requests at once)
+    any turn state     PermissionAnsweredBefore  same               WriteControlResponse if the
+                                                                    slot is held, else kept as
+                                                                    an answered request
+    WAITING_FOR_HUMAN  PromptResolved (the last  ANSWER_QUEUED      AcquireSlot
+                         open one) / ControlCancelled
+    ANSWER_QUEUED      GrantConfirmed(current)   RUNNING            WriteControlResponse (each)
     RUNNING/WAITING/   MessageStored             INTERRUPTING       Notice, Interrupt(MESSAGE)
       ANSWER_QUEUED    Stop / TotalTimeout       INTERRUPTING       Interrupt(STOP / TIMEOUT)
                        Shutdown                  INTERRUPTING       Interrupt(SHUTDOWN)
     any turn state     ClaudeResult              CLOSING            CloseProcess
+    CLOSING            ClaudeResult/TotalTimeout CLOSING            (none: the result is in)
     any turn state     ClaudeExited              IDLE/QUEUED/...    see "ending a turn"
     CLOSING            ClaudeExited              IDLE/QUEUED/...    see "ending a turn"
-    IDLE/QUEUED/       Shutdown                  SHUT_DOWN          ReleaseSlot, ReplyShutdown
-      STOPPED
+    IDLE/QUEUED/       Shutdown                  SHUT_DOWN          ReplyShutdown (QUEUED: also
+      STOPPED                                                       ReleaseSlot, status IDLE
+                                                                    marked "shutdown")
     SHUT_DOWN          MessageStored             SHUT_DOWN          Notice (it stays pending)
+    any                PromptResolved (orphan)   same               CancelTimer(expiry)
 
 Ending a turn: the turn's messages become ``DONE`` (the CLI recorded them), the slot is
 given back, a live prompt is cancelled, then: shutting down → ``SHUT_DOWN`` (marked for
@@ -46,7 +59,7 @@ resume); after /stop → messages typed before it are ``REJECTED`` and the sessi
 ``STOPPED`` unless later ones wait; messages waiting → ``QUEUED`` (C21); a timeout →
 ``STOPPED``; otherwise ``IDLE``. A turn is shown as finished only when its ``result``
 arrived *and* the process exited 0: a bare ``result`` followed by a non-zero exit is an
-error (issue 10, 7).
+error (issue 10, 7), shown as a crash (``TurnFinished.completed`` false).
 
 Slots: a grant can arrive after we stopped wanting it (a grant sent just before we left
 the queue), so a grant is answered with :class:`ConfirmGrant` (the actor asks the
@@ -84,6 +97,7 @@ __all__ = [
     "Notice",
     "NoticeKind",
     "Order",
+    "PermissionAnsweredBefore",
     "PermissionAsked",
     "PromptResolved",
     "QueuePositionIs",
@@ -175,6 +189,9 @@ class Loaded:
     recorded: tuple[int, ...] = ()
     """Pending messages of a cut-off turn that the CLI's session file already holds:
     sending them again would show them twice in the conversation."""
+    prompts: tuple[tuple[str, float], ...] = ()
+    """Unanswered prompts of an earlier run and the seconds until each expires: they stay
+    answerable (and a resumed turn asking the same adopts one) until then."""
 
 
 @attrs.frozen
@@ -220,6 +237,15 @@ class PermissionAsked:
     prompt_id: str
     request_id: str
     timeout: float
+
+
+@attrs.frozen
+class PermissionAnsweredBefore:
+    """A request that a prompt answered after its asking process was gone (a restart)
+    answers: same tool, same input. Nobody is asked again."""
+
+    prompt_id: str
+    request_id: str
 
 
 @attrs.frozen
@@ -280,6 +306,7 @@ Input = (
     | StartFailed
     | ClaudeActivity
     | PermissionAsked
+    | PermissionAnsweredBefore
     | PromptResolved
     | ControlCancelled
     | TotalTimeout
@@ -352,13 +379,16 @@ class SetInbox:
 class SetStatus:
     status: SessionStatus
     resume_reason: str | None = None
+    """Also mark the session for resume with this reason; ``None`` leaves the mark as it
+    is (the API may have set one)."""
 
 
 @attrs.frozen
 class MarkForResume:
-    """Record in the store that the next start resumes this session."""
+    """Record in the store that the next start resumes this session (``None``: clear the
+    mark, the resume happened)."""
 
-    reason: str
+    reason: str | None
 
 
 @attrs.frozen
@@ -376,8 +406,14 @@ class CancelTimer:
 
 @attrs.frozen
 class TurnFinished:
+    """Show the turn as ended (its completion embed, the final reaction) and tell the
+    coordinator."""
+
     outcome: str
     """``done``, ``error``, ``interrupted``, ``stopped``, ``timed out``, ``shutdown``."""
+    completed: bool = False
+    """The ``result`` stands and is shown (completion embed); ``False``: no result, or a
+    result the process's non-zero exit voided."""
 
 
 @attrs.frozen
@@ -455,7 +491,10 @@ class SessionMachine:
     """An ``AcquireSlot`` is outstanding (we are in the limiter's queue)."""
     interrupt: InterruptReason | None = None
     drop_on_stop: tuple[int, ...] = ()
-    prompt: _Prompt | None = None
+    prompts: list[_Prompt] = attrs.field(factory=list)
+    """The running turn's permission requests, oldest first: waiting for a human, or
+    resolved and waiting for a slot to write the answer (the CLI may ask several at once,
+    for tools it runs in parallel)."""
     queue_position: int | None = None
     queue_notice_shown: bool = False
     stall_shown: bool = False
@@ -464,6 +503,8 @@ class SessionMachine:
     """Shutdown asks to answer when the running turn ends."""
     result: ClaudeResult | None = None
     fresh_conversation: bool = False
+    orphans: set[str] = attrs.field(factory=set)
+    """Prompts of an earlier run still answerable (their expiry timers run)."""
 
     def feed(self, event: Input) -> list[Order]:
         handler = _TABLE.get((type(event), self.state))
@@ -489,6 +530,10 @@ class SessionMachine:
         if self.state is State.STOPPED:
             return "stopped"
         return "idle"
+
+    def awaits(self, prompt_id: str) -> bool:
+        """Whether an open request of the running turn waits for this prompt's answer."""
+        return any(p.prompt_id == prompt_id and not p.resolved for p in self.prompts)
 
     @property
     def has_process(self) -> bool:
@@ -532,16 +577,22 @@ class SessionMachine:
         self._acquire(orders)
         orders.append(SetStatus(SessionStatus.QUEUED))
 
-    def _cancel_prompt(self, orders: list[Order]) -> None:
-        """Withdraw the live prompt: its timer, and (unless shutting down, when it stays
+    def _cancel_prompts(self, orders: list[Order]) -> None:
+        """Withdraw every open request (the turn is over)."""
+        for prompt in list(self.prompts):
+            self._withdraw(prompt, orders)
+
+    def _withdraw(self, prompt: _Prompt, orders: list[Order]) -> None:
+        """Withdraw one request: its timer, and (unless shutting down, when it stays
         answerable after the restart) its buttons. One place for what the actor did
         three times."""
-        prompt, self.prompt = self.prompt, None
-        if prompt is None:
-            return
+        self.prompts.remove(prompt)
         orders.append(CancelTimer(Timer.PROMPT_EXPIRY, prompt.prompt_id))
         if not prompt.resolved and not self.shutting_down:
             orders.append(Notice(NoticeKind.PROMPT_CANCELLED, detail=prompt.prompt_id))
+
+    def _all_resolved(self) -> bool:
+        return all(p.resolved for p in self.prompts)
 
     def _interrupt(self, reason: InterruptReason, orders: list[Order]) -> None:
         self._ending(reason, orders)
@@ -557,6 +608,9 @@ class SessionMachine:
     # -- handlers ----------------------------------------------------------------------
 
     def _on_loaded(self, event: Loaded, orders: list[Order]) -> None:
+        for prompt_id, remaining in event.prompts:
+            self.orphans.add(prompt_id)
+            orders.append(ArmTimer(Timer.PROMPT_EXPIRY, remaining, prompt_id))
         recorded = [m for m in event.pending if m in event.recorded]
         if recorded:
             # Claude has them already: they count as given; "please continue" instead.
@@ -583,10 +637,13 @@ class SessionMachine:
             # X5: never let it reach Claude; the router already answered.
             orders.append(SetInbox((event.message_id,), InboxState.REJECTED))
             return
+        if event.message_id in self.batch:
+            return  # already on its way to Claude (read from the store, then told again)
         if self.shutting_down:
             orders.append(Notice(NoticeKind.SHUTTING_DOWN))  # it stays pending in the store
             return
-        self.pending.append(event.message_id)
+        if event.message_id not in self.pending:  # else read from the store at start
+            self.pending.append(event.message_id)
         self.please_continue = False  # a real message replaces "please continue"
         if self.state in _AT_REST:
             self._enqueue(orders)
@@ -626,6 +683,7 @@ class SessionMachine:
         if self.state not in _AT_REST:
             return  # already busy: the resume is moot
         orders.append(Notice(NoticeKind.RESUMED, detail=event.reason))
+        orders.append(MarkForResume(None))
         self.please_continue = not self.pending
         self._enqueue(orders)
 
@@ -657,9 +715,10 @@ class SessionMachine:
             self.fresh_conversation = False
             self.state = State.STARTING
         else:
-            prompt, self.prompt = self.prompt, None
+            # Every request is resolved (none left: the CLI withdrew them and went on).
+            answered, self.prompts = self.prompts, []
             self.state = State.RUNNING
-            if prompt is not None:  # None: the CLI withdrew it and went on
+            for prompt in answered:
                 orders.append(WriteControlResponse(prompt.prompt_id, prompt.request_id))
             orders.append(ArmTimer(Timer.STALL, self.stall_seconds))
 
@@ -711,33 +770,54 @@ class SessionMachine:
     def _on_stall_ignored(self, event: StallCheck, orders: list[Order]) -> None:
         del event, orders  # a timer of a turn that ended
 
+    def _on_late(self, event: TotalTimeout | ClaudeResult, orders: list[Order]) -> None:
+        del event, orders  # the result is in and the process is closing: nothing to end
+
     def _on_permission(self, event: PermissionAsked, orders: list[Order]) -> None:
-        self.prompt = _Prompt(event.prompt_id, event.request_id)
+        if any(p.prompt_id == event.prompt_id for p in self.prompts):
+            raise IllegalInput(self.state, event)  # one prompt answers one request
+        self.orphans.discard(event.prompt_id)  # adopted: this request is its to answer
+        self.prompts.append(_Prompt(event.prompt_id, event.request_id))
         orders.append(ArmTimer(Timer.PROMPT_EXPIRY, event.timeout, event.prompt_id))
-        if self.holding_slot:
-            self._release(orders)  # C8: never hold a slot while a human is awaited
-        if self.state is State.RUNNING:
+        if self.holding_slot or self.slot_requested:
+            # C8: never hold a slot while a human is awaited, nor wait for one: the
+            # answers already given are written with this one's.
+            self._release(orders)
+        if self.state in (State.RUNNING, State.ANSWER_QUEUED):
             self.state = State.WAITING_FOR_HUMAN
 
+    def _on_answered_before(self, event: PermissionAnsweredBefore, orders: list[Order]) -> None:
+        if self.holding_slot:
+            orders.append(WriteControlResponse(event.prompt_id, event.request_id))
+            return
+        # Written with the answers still awaited (WAITING_FOR_HUMAN) or with the slot on
+        # its way (ANSWER_QUEUED); INTERRUPTING: the turn is ending, the CLI withdraws it.
+        self.prompts.append(_Prompt(event.prompt_id, event.request_id, resolved=True))
+
     def _on_prompt_resolved(self, event: PromptResolved, orders: list[Order]) -> None:
-        prompt = self.prompt
-        if prompt is None or prompt.prompt_id != event.prompt_id or prompt.resolved:
+        if event.prompt_id in self.orphans:
+            self.orphans.discard(event.prompt_id)
+            orders.append(CancelTimer(Timer.PROMPT_EXPIRY, event.prompt_id))
+            return  # nothing waits for its answer in this run
+        prompt = next((p for p in self.prompts if p.prompt_id == event.prompt_id), None)
+        if prompt is None or prompt.resolved:
             return  # an orphan of an earlier run, or already resolved
         prompt.resolved = True
         orders.append(CancelTimer(Timer.PROMPT_EXPIRY, prompt.prompt_id))
-        if self.state is State.WAITING_FOR_HUMAN:
+        if self.state is State.WAITING_FOR_HUMAN and self._all_resolved():
             self.state = State.ANSWER_QUEUED
             self._acquire(orders)
-        # INTERRUPTING: the turn is ending; the CLI withdraws the request.
+        # Others still open: their answers come first. INTERRUPTING: the turn is ending;
+        # the CLI withdraws the request.
 
     def _on_control_cancel(self, event: ControlCancelled, orders: list[Order]) -> None:
-        prompt = self.prompt
-        if prompt is None or prompt.request_id != event.request_id:
+        prompt = next((p for p in self.prompts if p.request_id == event.request_id), None)
+        if prompt is None:
             return
-        self._cancel_prompt(orders)
-        if self.state is State.WAITING_FOR_HUMAN:
+        self._withdraw(prompt, orders)
+        if self.state is State.WAITING_FOR_HUMAN and self._all_resolved():
             # Withdrawn without an interrupt: the CLI goes on, so it needs a slot back
-            # (ANSWER_QUEUED with no prompt left to answer).
+            # (to write the answers given, if any).
             self.state = State.ANSWER_QUEUED
             self._acquire(orders)
         elif self.state is State.INTERRUPTING and self.slot_requested:
@@ -761,20 +841,15 @@ class SessionMachine:
                 self._interrupt(InterruptReason.SHUTDOWN, orders)
             return  # answered when the turn ends
         if self.state is State.QUEUED:
+            # Its messages wait in the store; the next start continues them.
             self._release(orders)
-        if self.state is not State.SHUT_DOWN:
-            orders.append(
-                SetStatus(
-                    SessionStatus.STOPPED if self.state is State.STOPPED else SessionStatus.IDLE,
-                    resume_reason=None if self.state is State.STOPPED else "shutdown",
-                )
-            )
+            orders.append(SetStatus(SessionStatus.IDLE, resume_reason="shutdown"))
         self.state = State.SHUT_DOWN
         orders.append(ReplyShutdown())
 
     def _on_result(self, event: ClaudeResult, orders: list[Order]) -> None:
         self.result = event
-        self._cancel_prompt(orders)
+        self._cancel_prompts(orders)
         if self.slot_requested and not self.holding_slot:
             self._release(orders)  # the turn is over: no answer left to write
         self.state = State.CLOSING
@@ -789,10 +864,23 @@ class SessionMachine:
         orders.append(CancelTimer(Timer.TOOL_TICK))
         orders.append(CancelTimer(Timer.STALL))
         self._clear_stall(orders)
-        self._cancel_prompt(orders)
+        self._cancel_prompts(orders)
         if self.state is State.RUNNING or self.state is State.INTERRUPTING:
             orders.append(CloseProcess())  # it exited on its own; reap it
         batch, self.batch = self.batch, ()
+        # A result followed by a non-zero exit, with nothing asked of the process, is a
+        # crash: the result is not shown (issue 10, 7). An error result says so itself.
+        completed = result is not None and (reason is not None or result.error or returncode == 0)
+        if reason is not None:
+            outcome = _OUTCOME[reason]
+        elif not completed or result is None or result.error or returncode != 0:
+            # Never "done" when the process failed, whatever it printed before.
+            outcome = "error"
+        else:
+            outcome = "done"
+        orders.append(TurnFinished(outcome, completed=completed))
+        if not completed and reason in (None, InterruptReason.MESSAGE):
+            orders.append(Notice(NoticeKind.CRASHED, count=returncode))
         if result is not None and result.resume_failed:
             # The stored conversation cannot be resumed: start a new one with the same
             # messages, or the thread would fail the same way on every message.
@@ -804,18 +892,8 @@ class SessionMachine:
             orders.append(Notice(NoticeKind.RESTARTED_CONVERSATION))
         elif batch:
             orders.append(SetInbox(batch, InboxState.DONE))
-        if result is None and reason in (None, InterruptReason.MESSAGE):
-            orders.append(Notice(NoticeKind.CRASHED, count=returncode))
         if self.holding_slot or self.slot_requested:
             self._release(orders)
-        if reason is not None:
-            outcome = _OUTCOME[reason]
-        elif result is None or result.error or returncode != 0:
-            # Never "done" when the process failed, whatever it printed before.
-            outcome = "error"
-        else:
-            outcome = "done"
-        orders.append(TurnFinished(outcome))
         if reason is InterruptReason.STOP or self.drop_on_stop:
             self._drop_stopped(orders)
         if self.shutting_down:
@@ -875,13 +953,16 @@ def _table() -> dict[tuple[type[object], State], _Handler]:
         (TurnStarted, frozenset({State.STARTING}), m._on_started),
         (StartFailed, frozenset({State.STARTING}), m._on_start_failed),
         (ClaudeActivity, _PROCESS_STATES, m._on_activity),
-        (PermissionAsked, frozenset({State.RUNNING, State.INTERRUPTING}), m._on_permission),
+        (PermissionAsked, _TURN_STATES, m._on_permission),
+        (PermissionAnsweredBefore, _TURN_STATES, m._on_answered_before),
         (PromptResolved, _ALL, m._on_prompt_resolved),
         (ControlCancelled, _PROCESS_STATES, m._on_control_cancel),
         (TotalTimeout, _TURN_STATES, m._on_timeout),
+        (TotalTimeout, frozenset({State.CLOSING}), m._on_late),
         (StallCheck, _PROCESS_STATES, m._on_stall),
         (StallCheck, _ALL - _PROCESS_STATES, m._on_stall_ignored),
         (ClaudeResult, _TURN_STATES, m._on_result),
+        (ClaudeResult, frozenset({State.CLOSING}), m._on_late),
         (ClaudeExited, _TURN_STATES | {State.CLOSING}, m._on_exited),
         (Shutdown, _ALL, m._on_shutdown),
     ]
