@@ -60,6 +60,7 @@ class OutboxRest(Protocol):
         embeds: Sequence[m.Embed] = (),
         components: Sequence[m.ActionRow] = (),
         reply_to: int | None = None,
+        ping_user: int | None = None,
     ) -> m.Message: ...
 
     def submit_edit(
@@ -243,6 +244,7 @@ class Outbox:
                         content=p.payload.content,
                         embeds=list(p.payload.embeds),
                         components=list(p.payload.components),
+                        ping_user=p.payload.ping_user,
                     )
                     p.id = int(message.id)
                     self.posted += 1
