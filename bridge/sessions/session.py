@@ -926,14 +926,18 @@ class _Session:
                 "new one with your message."
             )
         elif kind is sm.NoticeKind.PARKED:
+            self.last_activity = "over budget"  # the dashboard's parked line
             self.outbox.post(parked_payload(self.thread_id, notice.detail))
         elif kind is sm.NoticeKind.KEPT_WHILE_PARKED:
             self._notice("-# 📥 Kept: it goes to Claude when the session continues.")
         elif kind is sm.NoticeKind.UNPARKED:
+            self.last_activity = None
             self._notice(f"▶️ {notice.detail}.")
         elif kind is sm.NoticeKind.PARKED_USAGE:
+            self.last_activity = f"usage limit, until {notice.detail}"
             self._notice(parked_text(notice.detail, reported=bool(notice.count)))
         elif kind is sm.NoticeKind.USAGE_RESUMED:
+            self.last_activity = None
             self._notice(resumed_text())
         elif kind is sm.NoticeKind.PROMPT_CANCELLED:
             pid = notice.detail

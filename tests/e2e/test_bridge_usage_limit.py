@@ -72,8 +72,16 @@ async def test_three_sessions_park_at_the_usage_limit_and_resume_staggered_in_or
         for name, thread in threads.items():
             assert f"{PAUSED}{until_text(until[name])}." in scene.shown(thread)
             assert (await scene.status(thread)).status == "parked"
-        assert scene.bridge is not None
         order = sorted(until, key=until.__getitem__)
+
+        def dashboard() -> str:
+            boards = scene.dashboards()
+            return str(boards[0]["embeds"][0]["description"]) if boards else ""
+
+        # The pinned dashboard lists them as parked, with the time.
+        await scene.until(lambda: "💤 Parked (3)" in dashboard())
+        for name in order:
+            assert f"usage limit, until {until_text(until[name])}" in dashboard()
         # They parked within moments of each other; the stagger spaces their times.
         times = [until[name] for name in order]
         assert times[1] - times[0] >= STAGGER - 1e-6
