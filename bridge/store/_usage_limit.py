@@ -71,6 +71,13 @@ class UsageLimitTables:
         ).fetchone()
         return None if row is None or row[0] is None else float(row[0])
 
+    def usage_parked_threads(self) -> list[int]:
+        """Threads waiting to try again, in the order they will."""
+        rows = self._db.execute(
+            "SELECT thread_id FROM usage_parking WHERE resume_at IS NOT NULL ORDER BY resume_at"
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
     def usage_resumed(self, thread_id: int) -> None:
         """It tries again now (its strikes stay until a turn gets through)."""
         self._db.execute(

@@ -128,3 +128,38 @@ async def test_three_sessions_park_at_the_usage_limit_and_resume_staggered_in_or
         await scene.until(lambda: all("✅ Done" in scene.shown(t) for t in threads.values()))
         for thread in threads.values():
             assert (await scene.status(thread)).status == "idle"
+
+
+async def test_a_session_parked_at_the_usage_limit_stays_parked_across_a_restart(
+    tmp_path: Path, model_server: ModelServer, claude_bin: Path, claude_env: dict[str, str]
+) -> None:
+    arrivals: list[float] = []
+
+    def script(request: RecordedRequest) -> ScriptStep:
+        arrivals.append(time.time())
+        return REFUSED if len(arrivals) == 1 else Reply.text("Back at work")
+
+    model_server.set_script(script)
+    async with open_scene(
+        tmp_path,
+        model_server,
+        claude_bin,
+        {**claude_env, "CLAUDE_CODE_MAX_RETRIES": "0"},
+        bridge=False,
+        USAGE_LIMIT_RETRY_SECONDS="6",
+    ) as scene:
+        async with scene.run_bridge():
+            thread = scene.post(scene.channel_id, "Task A")
+            await scene.until_shown(thread, PAUSED)
+            until = await _parked_until(scene, thread)
+        # Another seed: the same one would send the same message nonces, which Discord
+        # dedups.
+        async with scene.run_bridge(seed=2):
+            assert await _parked_until(scene, thread) == until
+            if time.time() < until - 1:
+                assert (await scene.status(thread)).status == "parked"
+            with trio.fail_after(TIMEOUT):
+                resumed = await model_server.wait_for_turns(2)
+            assert arrivals[1] >= until - 0.01
+            assert resumed.last_user_text == f"Task A\n\n{USAGE_RESUME_PROMPT}"
+            await scene.until_shown(thread, "Back at work")
