@@ -307,3 +307,96 @@ async def test_allow_always_stops_asking_for_the_same_call(
     ]
     # The rule was kept in the session, not written to the project's settings.
     assert not (claude_workdir / ".claude").exists()
+
+
+async def test_several_questions_multi_select_and_free_text_answers_reach_the_model(
+    claude_bin: Path, model_server: ModelServer, claude_env: dict[str, str], claude_workdir: Path
+) -> None:
+    """C12 pins: one call, two questions; a multi-select answer is the labels joined by
+    ", " and a free-text answer (no option's label) is taken as it is."""
+    questions = [
+        {
+            "question": "Which toppings?",
+            "header": "Toppings",
+            "options": [
+                {"label": "Cheese", "description": "melted"},
+                {"label": "Olives", "description": "black"},
+                {"label": "Basil", "description": "fresh"},
+            ],
+            "multiSelect": True,
+        },
+        {
+            "question": "Which crust?",
+            "header": "Crust",
+            "options": [
+                {"label": "Thin", "description": "crisp"},
+                {"label": "Thick", "description": "soft"},
+            ],
+            "multiSelect": False,
+        },
+    ]
+    model_server.set_script(
+        [Reply.tool("AskUserQuestion", {"questions": questions}), Reply.text("Ordering.")]
+    )
+    async with (
+        actors.open_system() as system,
+        open_claude_actor(
+            system, ClaudeCommand(executable=str(claude_bin)), cwd=claude_workdir, env=claude_env
+        ) as h,
+    ):
+        await h.claude.send_user("ASK about pizza")
+        asked = await h.until_event(ev.ControlRequest)
+        assert isinstance(asked.request, ev.CanUseTool)
+        assert asked.request.tool_name == "AskUserQuestion"
+        assert asked.request.input == {"questions": questions}
+        answers = {"Which toppings?": "Cheese, Basil", "Which crust?": "gluten-free, please"}
+        await h.claude.answer(answer_questions(asked.request_id, asked.request.input, answers))
+        await h.until_result()
+    (tool_result,) = model_server.turns[1].tool_results()
+    assert not tool_result.get("is_error")
+    text = json.dumps(tool_result["content"])
+    assert '\\"Which toppings?\\"=\\"Cheese, Basil\\"' in text
+    assert '\\"Which crust?\\"=\\"gluten-free, please\\"' in text
+
+
+async def test_exit_plan_mode_denied_with_feedback_stays_in_plan_mode(
+    claude_bin: Path, model_server: ModelServer, claude_env: dict[str, str], claude_workdir: Path
+) -> None:
+    """C13 pin: "Revise" is a deny whose message the model reads; the mode stays plan."""
+    model_server.set_script(
+        [Reply.tool("ExitPlanMode", {"plan": "1. Do it"}), Reply.text("Revising.")]
+    )
+    command = ClaudeCommand(executable=str(claude_bin), permission_mode="plan")
+    async with (
+        actors.open_system() as system,
+        open_claude_actor(system, command, cwd=claude_workdir, env=claude_env) as h,
+    ):
+        await h.claude.send_user("PLAN something")
+        asked = await h.until_event(ev.ControlRequest)
+        await h.claude.answer(deny(asked.request_id, "Revise the plan: add tests first."))
+        await h.until_result()
+        assert h.claude.turn.permission_mode == "plan"
+    (tool_result,) = model_server.turns[1].tool_results()
+    assert tool_result["is_error"] is True
+    assert "Revise the plan: add tests first." in json.dumps(tool_result["content"])
+
+
+async def test_exit_plan_mode_approved_then_accept_edits_is_set(
+    claude_bin: Path, model_server: ModelServer, claude_env: dict[str, str], claude_workdir: Path
+) -> None:
+    """C13 pin: approving leaves plan mode for ``default``; "approve and auto-accept edits"
+    follows the allow with ``set_permission_mode acceptEdits``."""
+    model_server.set_script(
+        [Reply.tool("ExitPlanMode", {"plan": "1. Do it"}), Reply.text("Starting.")]
+    )
+    command = ClaudeCommand(executable=str(claude_bin), permission_mode="plan")
+    async with (
+        actors.open_system() as system,
+        open_claude_actor(system, command, cwd=claude_workdir, env=claude_env) as h,
+    ):
+        await h.claude.send_user("PLAN something")
+        asked = await h.until_event(ev.ControlRequest)
+        await h.claude.answer(allow(asked.request_id, asked.request.input))
+        assert await h.claude.set_permission_mode("acceptEdits") == {"mode": "acceptEdits"}
+        await h.until_result()
+        assert h.claude.turn.permission_mode == "acceptEdits"
