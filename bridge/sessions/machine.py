@@ -28,6 +28,8 @@ an illegal input and raises :class:`IllegalInput` naming both)::
     STARTING           TurnStarted               RUNNING            inbox DELIVERED, status RUNNING
     STARTING           StartFailed               IDLE               ReleaseSlot, REJECTED, Notice
     RUNNING            PermissionAsked           WAITING_FOR_HUMAN  ReleaseSlot, ArmTimer(expiry)
+                                                                    (no timer: never expires)
+    WAITING_FOR_HUMAN  MessageStored (question)  WAITING_FOR_HUMAN  AnswerWithMessage, DONE (C12)
     WAITING_FOR_HUMAN  PromptResolved            ANSWER_QUEUED      AcquireSlot
     ANSWER_QUEUED      GrantConfirmed(current)   RUNNING            WriteControlResponse
     RUNNING/WAITING/   MessageStored             INTERRUPTING       Notice, Interrupt(MESSAGE)
@@ -56,6 +58,7 @@ limiter) when wanted and given straight back (:class:`ReleaseSlot`) when not.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Callable
 from typing import Final
 
@@ -65,6 +68,7 @@ from bridge.store import InboxState, SessionStatus
 
 __all__ = [
     "AcquireSlot",
+    "AnswerWithMessage",
     "ArmTimer",
     "CancelTimer",
     "ClaudeActivity",
@@ -220,9 +224,14 @@ class ClaudeActivity:
 
 @attrs.frozen
 class PermissionAsked:
+    """A prompt to a human is shown (a permission, or a question: C12)."""
+
     prompt_id: str
     request_id: str
     timeout: float
+    """Seconds until it expires; ``math.inf``: never (no timer is armed)."""
+    answered_by_message: bool = False
+    """A question: a message typed in the thread while it waits answers it (C12)."""
 
 
 @attrs.frozen
@@ -329,6 +338,16 @@ class WriteControlResponse:
 
 
 @attrs.frozen
+class AnswerWithMessage:
+    """Resolve the waiting question with this stored message's text as the answer, say
+    so, then feed :class:`PromptResolved` (C12). The message never reaches Claude as a
+    prompt of its own."""
+
+    prompt_id: str
+    message_id: int
+
+
+@attrs.frozen
 class Interrupt:
     reason: InterruptReason
 
@@ -403,6 +422,7 @@ Order = (
     | ConfirmGrant
     | StartTurn
     | WriteControlResponse
+    | AnswerWithMessage
     | Interrupt
     | CloseProcess
     | Notice
@@ -447,6 +467,7 @@ class _Prompt:
     prompt_id: str
     request_id: str
     resolved: bool = False
+    answered_by_message: bool = False
 
 
 @attrs.define
@@ -573,7 +594,8 @@ class SessionMachine:
     def _on_loaded(self, event: Loaded, orders: list[Order]) -> None:
         for prompt_id, remaining in event.prompts:
             self.orphans.add(prompt_id)
-            orders.append(ArmTimer(Timer.PROMPT_EXPIRY, remaining, prompt_id))
+            if math.isfinite(remaining):
+                orders.append(ArmTimer(Timer.PROMPT_EXPIRY, remaining, prompt_id))
         recorded = [m for m in event.pending if m in event.recorded]
         if recorded:
             # Claude has them already: they count as given; "please continue" instead.
@@ -604,6 +626,19 @@ class SessionMachine:
             return  # already on its way to Claude (read from the store, then told again)
         if self.shutting_down:
             orders.append(Notice(NoticeKind.SHUTTING_DOWN))  # it stays pending in the store
+            return
+        prompt = self.prompt
+        if (
+            self.state is State.WAITING_FOR_HUMAN
+            and prompt is not None
+            and prompt.answered_by_message
+            and not prompt.resolved
+        ):
+            # C12: a message typed while a question waits is its answer, not a new turn.
+            if event.message_id in self.pending:
+                self.pending.remove(event.message_id)
+            orders.append(AnswerWithMessage(prompt.prompt_id, event.message_id))
+            orders.append(SetInbox((event.message_id,), InboxState.DONE))
             return
         if event.message_id not in self.pending:  # else read from the store at start
             self.pending.append(event.message_id)
@@ -737,8 +772,11 @@ class SessionMachine:
 
     def _on_permission(self, event: PermissionAsked, orders: list[Order]) -> None:
         self.orphans.discard(event.prompt_id)  # adopted: this request is its to answer
-        self.prompt = _Prompt(event.prompt_id, event.request_id)
-        orders.append(ArmTimer(Timer.PROMPT_EXPIRY, event.timeout, event.prompt_id))
+        self.prompt = _Prompt(
+            event.prompt_id, event.request_id, answered_by_message=event.answered_by_message
+        )
+        if math.isfinite(event.timeout):
+            orders.append(ArmTimer(Timer.PROMPT_EXPIRY, event.timeout, event.prompt_id))
         if self.holding_slot:
             self._release(orders)  # C8: never hold a slot while a human is awaited
         if self.state is State.RUNNING:

@@ -68,6 +68,8 @@ from bridge.sessions.messages import (
     StopTurn,
     UserMessage,
 )
+from bridge.sessions.presentation import questions
+from bridge.sessions.presentation.prompts import PromptKind
 from bridge.sessions.presentation.render import quiet
 from bridge.sessions.presentation.usage import thread_name
 from bridge.sessions.router_catchup import CATCH_UP_PAGES_MAX, USER_MESSAGE_TYPES, CatchUpMixin
@@ -76,6 +78,7 @@ from bridge.store import (
     Database,
     InboxItem,
     InboxState,
+    PromptRecord,
     PromptState,
     SessionRecord,
     SessionStatus,
@@ -822,6 +825,13 @@ class _Router(CatchUpMixin):
                 interaction, f"This prompt is already {prompt.state.value}; nothing changed."
             )
             return
+        modal = _modal_for(prompt, choice)
+        if modal is not None:
+            # "Other…": the answer comes with the modal's submission (C12).
+            await self._respond(
+                interaction, m.InteractionResponse(type=m.InteractionCallbackType.MODAL, data=modal)
+            )
+            return
         await self._respond(
             interaction,
             m.InteractionResponse(type=m.InteractionCallbackType.DEFERRED_UPDATE_MESSAGE),
@@ -921,6 +931,16 @@ def _interaction_user(interaction: Any) -> int | None:
         return member.user.id
     user = getattr(interaction, "user", m.UNDEFINED)
     return user.id if isinstance(user, m.User) else None
+
+
+def _modal_for(prompt: PromptRecord, choice: str) -> m.Modal | None:
+    """The modal a prompt's button opens, if it is one that does (C12 "Other…")."""
+    if prompt.kind != PromptKind.QUESTION:
+        return None
+    pick = questions.parse_pick(choice)
+    if pick is None or pick.kind != "x":
+        return None
+    return questions.other_modal(prompt, pick.question)
 
 
 def _values(interaction: Any) -> tuple[str, ...]:

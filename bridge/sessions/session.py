@@ -86,7 +86,7 @@ from bridge.sessions.messages import (
     TurnContext,
     UserMessage,
 )
-from bridge.sessions.presentation import prompts, render
+from bridge.sessions.presentation import prompt_views, prompts, questions, render
 from bridge.sessions.presentation.outbox import Outbox, Placeholder, Target
 from bridge.sessions.presentation.system_prompt import build_appended_prompt
 from bridge.sessions.presentation.usage import thread_name
@@ -574,14 +574,14 @@ class _Session:
             return
         if not isinstance(body, ev.CanUseTool):
             return  # the process helper answers unsupported requests itself
-        if proc.turn.pending is not None and proc.turn.pending.kind is PendingKind.QUESTION:
-            # C12 is not built yet: let Claude ask in plain text instead of hanging.
+        question = proc.turn.pending is not None and proc.turn.pending.kind is PendingKind.QUESTION
+        if question and not questions.parse_questions(body.input):
             self._write(
                 proc,
                 control.deny(
                     event.request_id,
-                    "This bridge cannot show multiple-choice questions yet; ask the user in "
-                    "plain text and wait for their reply.",
+                    "AskUserQuestion needs at least one question with its text; nothing was "
+                    "shown to the user.",
                 ),
             )
             return
@@ -596,10 +596,10 @@ class _Session:
                     reused.prompt_id, {**(reused.answer or {}), "applied": True}
                 )
             )
-            response = prompts.control_response(reusable, event.request_id)
+            response = prompt_views.control_response(reusable, event.request_id)
             if response is not None:
                 self._write(proc, response)
-            self._notice(f"-# 🔐 {prompts.outcome_line(reusable)} (answer given earlier)")
+            self._notice(f"-# 🔐 {prompt_views.outcome_line(reusable)} (answer given earlier)")
             return
         now = self.deps.wall_clock()
         adopted = await self._orphan_for(body)
@@ -608,31 +608,36 @@ class _Session:
             # that prompt (message, buttons, expiry) answers it, nobody is asked twice.
             await self.feed(
                 sm.PermissionAsked(
-                    adopted.prompt_id, event.request_id, max(0.0, adopted.expires_at - now)
+                    adopted.prompt_id,
+                    event.request_id,
+                    max(0.0, adopted.expires_at - now),
+                    answered_by_message=prompt_views.is_question(adopted),
                 )
             )
             return
-        record = prompts.permission_record(
-            event,
-            prompt_id=self.deps.new_prompt_id(),
-            thread_id=tid,
-            now=now,
-            timeout=self.config.permission_timeout_seconds,
-        )
+        if question:
+            timeout = self.config.question_timeout_seconds
+            record = questions.question_record(
+                event, prompt_id=self.deps.new_prompt_id(), thread_id=tid, now=now, timeout=timeout
+            )
+        else:
+            timeout = self.config.permission_timeout_seconds
+            record = prompts.permission_record(
+                event, prompt_id=self.deps.new_prompt_id(), thread_id=tid, now=now, timeout=timeout
+            )
         await self._db(lambda db: db.prompt_add(record))
         shown = self.outbox.post(
-            prompts.render_pending(record, mention=self.config.discord_owner_id)
+            prompt_views.render_pending(record, mention=self.config.discord_owner_id)
         )
         self.prompt_messages[record.prompt_id] = shown
         self.ctx.nursery.start_soon(self._remember_prompt_message, record.prompt_id, shown)
         await self.feed(
             sm.PermissionAsked(
-                record.prompt_id, event.request_id, self.config.permission_timeout_seconds
+                record.prompt_id, event.request_id, timeout, answered_by_message=question
             )
         )
-        self._tell_coordinator(
-            SessionActivity(thread_id=tid, status="waiting", activity="waiting for permission")
-        )
+        activity = "waiting for an answer" if question else "waiting for permission"
+        self._tell_coordinator(SessionActivity(thread_id=tid, status="waiting", activity=activity))
 
     async def _orphan_for(self, body: ev.CanUseTool) -> PromptRecord | None:
         if not self.machine.orphans:
@@ -661,16 +666,65 @@ class _Session:
         record: PromptRecord | None = await self._db(lambda db: db.prompt_get(pid))
         if record is None or record.thread_id != self.thread_id:
             return
-        if not prompts.is_valid_choice(record, msg.choice):
-            return
         live = self.machine.prompt
         applied = live is not None and live.prompt_id == pid and not live.resolved
+        if prompt_views.is_question(record):
+            await self._on_question_answer(record, msg, applied=applied)
+            return
+        if not prompts.is_valid_choice(record, msg.choice):
+            return
         answer = prompts.answer(msg.choice, msg.user_id, applied=applied, values=msg.values)
         resolved: PromptRecord | None = await self._db(
             lambda db: db.prompt_resolve(pid, PromptState.ANSWERED, answer, msg.user_id)
         )
         if resolved is not None:  # None: already answered, expired or withdrawn
             await self._resolved(resolved)
+
+    async def _on_question_answer(
+        self, record: PromptRecord, msg: AnswerPrompt, *, applied: bool
+    ) -> None:
+        """C12: one question answered; the answer goes back once all of them are."""
+        pick = questions.parse_pick(msg.choice)
+        if record.state is not PromptState.PENDING or pick is None:
+            return
+        answers = questions.apply_pick(record, questions.partial(record), pick, msg.values)
+        if answers is None:
+            return  # a stale click (already answered) or junk
+        pid = record.prompt_id
+        if questions.current(record, answers) is not None:
+            partial = {**(record.answer or {}), "partial": answers}
+            await self._db(lambda db: db.prompt_set_answer(pid, partial))
+            updated = attrs.evolve(record, answer=partial)
+            shown = self.prompt_messages.get(pid)
+            target: Target | None = shown if shown is not None else record.message_id
+            if target is not None:
+                self.outbox.edit(target, prompt_views.render_pending(updated))
+            return
+        answer = questions.answer(answers, msg.user_id, applied=applied)
+        resolved: PromptRecord | None = await self._db(
+            lambda db: db.prompt_resolve(pid, PromptState.ANSWERED, answer, msg.user_id)
+        )
+        if resolved is not None:
+            await self._resolved(resolved)
+
+    async def _answer_with_message(self, prompt_id: str, message_id: int) -> None:
+        """C12: the machine decided that a typed message answers the waiting question."""
+        record: PromptRecord | None = await self._db(lambda db: db.prompt_get(prompt_id))
+        typed = self.messages.get(message_id)
+        if record is None or record.state is not PromptState.PENDING:
+            return
+        text = typed.content if typed is not None and typed.content.strip() else "(no text)"
+        author = typed.author_id if typed is not None else 0
+        answer = questions.answer(
+            questions.typed_answers(record, text), author, applied=True, typed=True
+        )
+        resolved: PromptRecord | None = await self._db(
+            lambda db: db.prompt_resolve(prompt_id, PromptState.ANSWERED, answer, author)
+        )
+        if resolved is None:
+            return
+        self._notice("-# 💬 Your message answered Claude's question.")
+        await self._resolved(resolved)
 
     async def _resolved(self, resolved: PromptRecord) -> None:
         self._show_resolved(resolved)
@@ -682,7 +736,7 @@ class _Session:
         shown = self.prompt_messages.pop(resolved.prompt_id, None)
         target: Target | None = shown if shown is not None else resolved.message_id
         if target is not None:
-            self.outbox.edit(target, prompts.render_resolved(resolved))
+            self.outbox.edit(target, prompt_views.render_resolved(resolved))
 
     # -- feed and perform --------------------------------------------------------------
 
@@ -705,9 +759,11 @@ class _Session:
                 self._start(order)
             case sm.WriteControlResponse(prompt_id=pid, request_id=request_id):
                 answer = self.answers.pop(pid, None)
-                response = prompts.control_response(answer, request_id) if answer else None
+                response = prompt_views.control_response(answer, request_id) if answer else None
                 if response is not None and self.proc is not None:
                     self._write(self.proc, response)
+            case sm.AnswerWithMessage(prompt_id=pid, message_id=message_id):
+                await self._answer_with_message(pid, message_id)
             case sm.Interrupt():
                 if self.proc is not None:
                     self.ctx.nursery.start_soon(self._interrupt, self.proc)

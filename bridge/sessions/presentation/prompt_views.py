@@ -1,0 +1,41 @@
+"""One door for every kind of prompt: render, outcome and control response by ``kind``.
+
+The session calls these and never needs to know which module draws which kind:
+:mod:`.prompts` draws permission prompts (C14), :mod:`.questions` AskUserQuestion (C12).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge.sessions.presentation import prompts, questions
+from bridge.sessions.presentation.render import MessagePayload
+from bridge.store import PromptRecord
+
+
+def is_question(record: PromptRecord) -> bool:
+    return record.kind == prompts.PromptKind.QUESTION
+
+
+def render_pending(record: PromptRecord, *, mention: int | None = None) -> MessagePayload:
+    if is_question(record):
+        return questions.render_pending(record, mention=mention)
+    return prompts.render_pending(record, mention=mention)
+
+
+def render_resolved(record: PromptRecord) -> MessagePayload:
+    if is_question(record):
+        return questions.render_resolved(record)
+    return prompts.render_resolved(record)
+
+
+def outcome_line(record: PromptRecord) -> str:
+    if is_question(record):
+        return questions.outcome_line(record)
+    return prompts.outcome_line(record)
+
+
+def control_response(record: PromptRecord, request_id: str) -> dict[str, Any] | None:
+    if is_question(record):
+        return questions.control_response(record, request_id)
+    return prompts.control_response(record, request_id)
