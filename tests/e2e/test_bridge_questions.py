@@ -97,7 +97,8 @@ async def test_questions_answered_by_button_select_other_and_a_typed_reply(
         asked = await scene.until(lambda: _question(scene, thread, 1))
         description = asked["embeds"][0]["description"]
         assert "**Color** · Which color?" in description
-        assert "**Red**: warm" in description and "**Blue**: cool" in description
+        assert "**Red**: warm" in description
+        assert "**Blue**: cool" in description
         assert [c.get("label") for c in _components(asked)] == ["Red", "Blue", "Other…"]
         # Waiting holds no slot: another thread runs meanwhile with one slot in all.
         other = scene.post(scene.channel_id, "hello while a question waits")
@@ -193,5 +194,7 @@ async def test_a_question_waiting_across_a_bridge_restart_is_answered_after_it(
             stored = db.prompt_get(pending.prompt_id)
         finally:
             db.close()
-        assert stored is not None and stored.state is PromptState.ANSWERED
-        assert stored.answer is not None and stored.answer["applied"] is True
+        assert stored is not None
+        assert stored.state is PromptState.ANSWERED
+        assert stored.answer is not None
+        assert stored.answer["applied"] is True
