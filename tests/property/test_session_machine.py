@@ -18,10 +18,15 @@ plus ones only the machine makes expressible:
 * a stopped notice counts exactly the messages rejected with it;
 * a message typed before a /stop never reaches Claude (C9);
 * a grant we no longer want is given straight back, and a prompt of an earlier run
-  changes nothing.
+  changes nothing;
+* a message typed while a question waits (C12) answers that question: it is ``DONE``
+  at once and never reaches Claude as a prompt of its own; a prompt that never expires
+  arms no timer.
 """
 
 from __future__ import annotations
+
+import math
 
 import attrs
 import pytest
@@ -62,6 +67,8 @@ class World:
     outcomes: list[str] = attrs.field(factory=list)
     shutdown_asks: int = 0
     shutdown_replies: int = 0
+    answered_questions: set[int] = attrs.field(factory=set)
+    """Messages that answered a waiting question (C12)."""
 
 
 class SessionMachineTest(RuleBasedStateMachine):
@@ -89,7 +96,20 @@ class SessionMachineTest(RuleBasedStateMachine):
                 w.slot_requested = True
             case m.ReleaseSlot():
                 w.slot_requested = w.slot_held = False
-            case m.StartTurn():
+            case m.AnswerWithMessage(prompt_id=pid, message_id=mid):
+                prompt = self.sm.prompt
+                assert prompt is not None, "a typed answer with no prompt waiting"
+                assert prompt.prompt_id == pid
+                assert prompt.answered_by_message, "a permission prompt answered by text"
+                assert not prompt.resolved
+                assert w.inbox[mid] is InboxState.PENDING
+                assert mid not in w.strangers
+                w.answered_questions.add(mid)
+                self.feed(m.PromptResolved(pid))  # the actor resolves it in the store
+            case m.ArmTimer(delay=delay):
+                assert math.isfinite(delay), "a timer for a prompt that never expires"
+            case m.StartTurn(batch=batch):
+                assert not set(batch) & w.answered_questions, "an answer sent as a prompt"
                 assert w.processes == 0, "a second process for one thread"
                 assert w.slot_held, "a turn started without a slot"
                 w.starting = True
@@ -101,7 +121,9 @@ class SessionMachineTest(RuleBasedStateMachine):
                     assert before not in (InboxState.DONE, InboxState.REJECTED), (mid, before)
                     if state is InboxState.REJECTED:
                         assert mid in w.may_reject, f"message {mid} rejected without a reason"
-                    if state is InboxState.DONE:
+                    if state is InboxState.DONE and mid in w.answered_questions:
+                        assert before is InboxState.PENDING, (mid, before)
+                    elif state is InboxState.DONE:
                         assert before is InboxState.DELIVERED, (mid, before)
                     w.inbox[mid] = state
             case m.SetStatus(status=status):
@@ -183,13 +205,18 @@ class SessionMachineTest(RuleBasedStateMachine):
             self.feed(m.StallCheck(silent))
 
     @precondition(lambda self: self._live())
-    @rule()
-    def permission(self) -> None:
+    @rule(question=st.booleans(), expires=st.booleans())
+    def permission(self, question: bool, expires: bool) -> None:
         if self.sm.state not in (m.State.RUNNING, m.State.INTERRUPTING) or self.sm.prompt:
             return  # the CLI asks one thing at a time, and only while it works
         pid = f"p{self.next_prompt}"
         self.next_prompt += 1
-        self.feed(m.PermissionAsked(pid, f"r-{pid}", 300.0))
+        timeout = 300.0 if expires else math.inf
+        orders = self.feed(
+            m.PermissionAsked(pid, f"r-{pid}", timeout, answered_by_message=question)
+        )
+        armed = [o for o in orders if isinstance(o, m.ArmTimer)]
+        assert len(armed) == (1 if expires else 0)
 
     @precondition(lambda self: self.sm.prompt is not None)
     @rule()
@@ -332,7 +359,11 @@ class SessionMachineTest(RuleBasedStateMachine):
     def messages_accounted_for(self) -> None:
         sm, w = self.sm, self.world
         for mid, state in w.inbox.items():
-            if state is InboxState.PENDING and mid not in w.may_reject:
+            if mid in w.answered_questions:
+                assert state is InboxState.DONE, (mid, state)
+                assert mid not in sm.pending
+                assert mid not in sm.batch
+            elif state is InboxState.PENDING and mid not in w.may_reject:
                 assert mid in sm.pending or mid in sm.batch or sm.shutting_down, (
                     mid,
                     sm.state,
