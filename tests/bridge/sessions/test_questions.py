@@ -172,8 +172,6 @@ def test_junk_questions_and_picks_never_raise_and_always_fit_discord(
     check_payload(q.render_pending(partial))
     final = q.typed_answers(partial, "typed")
     assert set(final) == {x.text for x in parsed}
-    done = attrs.evolve(
-        record, state=PromptState.ANSWERED, answer=q.answer(final, 1, applied=True)
-    )
+    done = attrs.evolve(record, state=PromptState.ANSWERED, answer=q.answer(final, 1, applied=True))
     check_payload(q.render_resolved(done))
     assert q.control_response(done, "r") is not None

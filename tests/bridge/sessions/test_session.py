@@ -580,9 +580,10 @@ async def test_an_api_error_ends_the_turn_with_the_error_shown(tmp_path: Path) -
         assert [i.message_id for i in done] == [mid]  # it reached Claude; the error is shown
 
 
-async def test_ask_user_question_never_hangs_the_turn(tmp_path: Path) -> None:
-    """Until C12 renders questions, the CLI gets a denial telling Claude to ask in plain
-    text, at once: no prompt is shown and the turn ends."""
+async def test_ask_user_question_is_shown_and_answered_with_the_pick(tmp_path: Path) -> None:
+    """C12 (fake replay of the real CLI's recording): the question is shown with its
+    options as buttons; the click goes back as the pinned allow with ``answers``."""
+    from bridge.sessions.messages import AnswerPrompt
     from tests.bridge.sessions.harness import wrap_recording_stdin
 
     fake = str(write_fake_claude(tmp_path, "ask_user_question"))
@@ -590,16 +591,25 @@ async def test_ask_user_question_never_hangs_the_turn(tmp_path: Path) -> None:
     async with open_bridge(tmp_path, "ask_user_question", claude_executable=wrapper) as bridge:
         thread = bridge.thread()
         await bridge.say(thread, "ASKQ please")
+        await wait_until(lambda: _prompt_message(bridge, thread) is not None)
+        prompt_msg = _prompt_message(bridge, thread)
+        assert prompt_msg["embeds"][0]["title"] == "❓ Claude has a question"
+        ids = _custom_ids(prompt_msg)
+        prompt_id = ids[0].split(":")[2]
+        assert [i.split(":")[3] for i in ids] == ["o0.0", "o0.1", "x0"]
+        (await bridge.session(thread)).tell(
+            AnswerPrompt(prompt_id=prompt_id, choice="o0.1", user_id=bridge.human_id)
+        )
         await wait_until(lambda: _idle(bridge, thread))
-        assert _prompt_message(bridge, thread) is None
+        assert "✅ Done" in bridge.texts(thread)
     responses = [
         json.loads(line)["response"]
         for line in stdin_log.read_text().splitlines()
         if '"control_response"' in line
     ]
     assert len(responses) == 1
-    assert responses[0]["response"]["behavior"] == "deny"
-    assert "plain text" in responses[0]["response"]["message"]
+    assert responses[0]["response"]["behavior"] == "allow"
+    assert responses[0]["response"]["updatedInput"]["answers"] == {"Which color?": "Blue"}
 
 
 async def test_exit_plan_mode_is_approved_through_a_prompt(tmp_path: Path) -> None:
