@@ -68,7 +68,7 @@ from bridge.sessions.messages import (
     StopTurn,
     UserMessage,
 )
-from bridge.sessions.presentation import questions
+from bridge.sessions.presentation import plans, questions
 from bridge.sessions.presentation.prompts import PromptKind
 from bridge.sessions.presentation.render import quiet
 from bridge.sessions.presentation.usage import thread_name
@@ -934,7 +934,10 @@ def _interaction_user(interaction: Any) -> int | None:
 
 
 def _modal_for(prompt: PromptRecord, choice: str) -> m.Modal | None:
-    """The modal a prompt's button opens, if it is one that does (C12 "Other…")."""
+    """The modal a prompt's button opens, if it is one that does (C12 "Other…", C13
+    "Revise…")."""
+    if prompt.kind == PromptKind.PLAN:
+        return plans.revise_modal(prompt) if choice == plans.PlanChoice.REVISE else None
     if prompt.kind != PromptKind.QUESTION:
         return None
     pick = questions.parse_pick(choice)

@@ -58,6 +58,7 @@ from bridge.claude.process import (
     ClaudeMessage,
     ClaudeProcess,
     ClaudeTimedOut,
+    ControlRequestFailed,
 )
 from bridge.claude.sessions import config_dir, find_session_file, read_session_messages
 from bridge.config import Config
@@ -86,7 +87,7 @@ from bridge.sessions.messages import (
     TurnContext,
     UserMessage,
 )
-from bridge.sessions.presentation import prompt_views, prompts, questions, render
+from bridge.sessions.presentation import plans, prompt_views, prompts, questions, render
 from bridge.sessions.presentation.outbox import Outbox, Placeholder, Target
 from bridge.sessions.presentation.system_prompt import build_appended_prompt
 from bridge.sessions.presentation.usage import thread_name
@@ -598,7 +599,7 @@ class _Session:
             )
             response = prompt_views.control_response(reusable, event.request_id)
             if response is not None:
-                self._write(proc, response)
+                self._send_answer(proc, reusable, response)
             self._notice(f"-# 🔐 {prompt_views.outcome_line(reusable)} (answer given earlier)")
             return
         now = self.deps.wall_clock()
@@ -615,10 +616,21 @@ class _Session:
                 )
             )
             return
+        plan = proc.turn.pending is not None and proc.turn.pending.kind is PendingKind.PLAN
         if question:
             timeout = self.config.question_timeout_seconds
             record = questions.question_record(
                 event, prompt_id=self.deps.new_prompt_id(), thread_id=tid, now=now, timeout=timeout
+            )
+        elif plan:
+            timeout = self.config.plan_timeout_seconds
+            record = plans.plan_record(
+                event,
+                plan=proc.turn.plan,
+                prompt_id=self.deps.new_prompt_id(),
+                thread_id=tid,
+                now=now,
+                timeout=timeout,
             )
         else:
             timeout = self.config.permission_timeout_seconds
@@ -636,7 +648,13 @@ class _Session:
                 record.prompt_id, event.request_id, timeout, answered_by_message=question
             )
         )
-        activity = "waiting for an answer" if question else "waiting for permission"
+        activity = (
+            "waiting for an answer"
+            if question
+            else "waiting for plan approval"
+            if plan
+            else "waiting for permission"
+        )
         self._tell_coordinator(SessionActivity(thread_id=tid, status="waiting", activity=activity))
 
     async def _orphan_for(self, body: ev.CanUseTool) -> PromptRecord | None:
@@ -671,9 +689,14 @@ class _Session:
         if prompt_views.is_question(record):
             await self._on_question_answer(record, msg, applied=applied)
             return
-        if not prompts.is_valid_choice(record, msg.choice):
+        if prompt_views.is_plan(record):
+            answer = plans.answer_for(msg.choice, msg.values, msg.user_id, applied=applied)
+            if answer is None:
+                return  # "Revise…" only opened the modal, or junk
+        elif not prompts.is_valid_choice(record, msg.choice):
             return
-        answer = prompts.answer(msg.choice, msg.user_id, applied=applied, values=msg.values)
+        else:
+            answer = prompts.answer(msg.choice, msg.user_id, applied=applied, values=msg.values)
         resolved: PromptRecord | None = await self._db(
             lambda db: db.prompt_resolve(pid, PromptState.ANSWERED, answer, msg.user_id)
         )
@@ -760,8 +783,8 @@ class _Session:
             case sm.WriteControlResponse(prompt_id=pid, request_id=request_id):
                 answer = self.answers.pop(pid, None)
                 response = prompt_views.control_response(answer, request_id) if answer else None
-                if response is not None and self.proc is not None:
-                    self._write(self.proc, response)
+                if answer is not None and response is not None and self.proc is not None:
+                    self._send_answer(self.proc, answer, response)
             case sm.AnswerWithMessage(prompt_id=pid, message_id=message_id):
                 await self._answer_with_message(pid, message_id)
             case sm.Interrupt():
@@ -1035,6 +1058,28 @@ class _Session:
             log.warning("thread %s: no turn context from the coordinator: %s", self.thread_id, exc)
             return TurnContext(others=(), lounge=())
         return context
+
+    def _send_answer(
+        self, proc: ClaudeProcess, record: PromptRecord, response: dict[str, Any]
+    ) -> None:
+        """Write a prompt's control response, then the permission mode its answer chose
+        (C13 "Approve + auto-accept edits"), in that order."""
+        mode = plans.mode_after(record) if prompt_views.is_plan(record) else None
+        if mode is None:
+            self._write(proc, response)
+        else:
+            self.ctx.nursery.start_soon(self._answer_then_mode, proc, response, mode)
+
+    async def _answer_then_mode(
+        self, proc: ClaudeProcess, response: dict[str, Any], mode: str
+    ) -> None:
+        with contextlib.suppress(ClaudeGone):  # the exit ends the turn
+            await proc.answer(response)
+            try:
+                await proc.set_permission_mode(mode)
+            except (ControlRequestFailed, trio.TooSlowError) as exc:
+                log.warning("thread %s: could not switch to %s: %s", self.thread_id, mode, exc)
+                self._notice(f"-# ⚠️ The plan is approved, but edits still ask first: {exc}")
 
     def _write(self, proc: ClaudeProcess, response: dict[str, Any]) -> None:
         self.ctx.nursery.start_soon(self._answer, proc, response)

@@ -373,6 +373,11 @@ async def test_exit_plan_mode_denied_with_feedback_stays_in_plan_mode(
     ):
         await h.claude.send_user("PLAN something")
         asked = await h.until_event(ev.ControlRequest)
+        # 2.1.330 strips the model's ``plan`` from the request's input: the text is only in
+        # the assistant's tool_use (where the turn state takes it from).
+        assert isinstance(asked.request, ev.CanUseTool)
+        assert "plan" not in asked.request.input
+        assert h.claude.turn.plan == "1. Do it"
         await h.claude.answer(deny(asked.request_id, "Revise the plan: add tests first."))
         await h.until_result()
         assert h.claude.turn.permission_mode == "plan"

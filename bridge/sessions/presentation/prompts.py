@@ -297,7 +297,7 @@ def find_reusable(records: Iterable[PromptRecord], request: ev.CanUseTool) -> Pr
     for record in records:
         if (
             record.state is PromptState.ANSWERED
-            and record.kind in (PromptKind.PERMISSION, PromptKind.QUESTION)
+            and record.kind in (PromptKind.PERMISSION, PromptKind.QUESTION, PromptKind.PLAN)
             and not (record.answer or {}).get("applied", True)
             and matches(record, request)
         ):

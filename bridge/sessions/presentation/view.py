@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from bridge.discord.errors import DiscordError
+from bridge.discord.rest import FileUpload
 from bridge.sessions.presentation import render
 from bridge.sessions.presentation.outbox import Outbox, Placeholder, Target
 from bridge.sessions.presentation.render import MessagePayload
@@ -53,6 +54,7 @@ class SessionRest(Protocol):
         content: str | None = None,
         embeds: Sequence[m.Embed] = (),
         components: Sequence[m.ActionRow] = (),
+        files: Sequence[FileUpload] = (),
         reply_to: int | None = None,
     ) -> m.Message: ...
 

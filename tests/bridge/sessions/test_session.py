@@ -613,7 +613,8 @@ async def test_ask_user_question_is_shown_and_answered_with_the_pick(tmp_path: P
 
 
 async def test_exit_plan_mode_is_approved_through_a_prompt(tmp_path: Path) -> None:
-    """Until C13, ExitPlanMode is an Allow / Deny prompt showing the plan."""
+    """C13: ExitPlanMode shows the plan with Approve / Approve + auto-accept edits /
+    Revise… / Cancel; Approve lets the turn go on."""
     from bridge.sessions.messages import AnswerPrompt
 
     async with open_bridge(tmp_path, "exit_plan_mode") as bridge:
@@ -621,10 +622,12 @@ async def test_exit_plan_mode_is_approved_through_a_prompt(tmp_path: Path) -> No
         await bridge.say(thread, "RUNPLAN please")
         await wait_until(lambda: _prompt_message(bridge, thread) is not None)
         prompt_msg = _prompt_message(bridge, thread)
-        assert "ExitPlanMode" in prompt_msg["embeds"][0]["title"]
-        prompt_id = _custom_ids(prompt_msg)[0].split(":")[2]
+        assert prompt_msg["embeds"][0]["title"] == "📋 Claude's plan: approve it?"
+        ids = _custom_ids(prompt_msg)
+        assert [i.split(":")[3] for i in ids] == ["approve", "approve_edits", "revise", "cancel"]
+        prompt_id = ids[0].split(":")[2]
         (await bridge.session(thread)).tell(
-            AnswerPrompt(prompt_id=prompt_id, choice="allow", user_id=bridge.human_id)
+            AnswerPrompt(prompt_id=prompt_id, choice="approve", user_id=bridge.human_id)
         )
         await wait_until(lambda: _idle(bridge, thread))
         assert "✅ Done" in bridge.texts(thread)
