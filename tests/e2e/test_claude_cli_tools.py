@@ -23,6 +23,7 @@ from protocol.claude.control import (
     answer_questions,
     deny,
     elicitation_response,
+    elicitation_url_accepted,
     error_response,
 )
 from protocol.claude.turn import Activity, PendingKind, TaskItem
@@ -405,3 +406,92 @@ async def test_exit_plan_mode_approved_then_accept_edits_is_set(
         assert await h.claude.set_permission_mode("acceptEdits") == {"mode": "acceptEdits"}
         await h.until_result()
         assert h.claude.turn.permission_mode == "acceptEdits"
+
+
+def _elicit_command(claude_bin: Path, *tools: str) -> ClaudeCommand:
+    config = {
+        "mcpServers": {
+            "elic": {"type": "stdio", "command": sys.executable, "args": [str(MCP_SERVER)]}
+        }
+    }
+    return ClaudeCommand(
+        executable=str(claude_bin),
+        mcp_config=json.dumps(config),
+        strict_mcp_config=True,
+        allowed_tools=tools,
+    )
+
+
+@pytest.mark.parametrize(
+    ("answer", "server_saw"),
+    [
+        (elicitation_url_accepted, "action=accept content=null"),
+        (lambda rid: elicitation_response(rid, "decline"), "action=decline content=null"),
+    ],
+    ids=["done", "decline"],
+)
+async def test_a_url_mode_elicitation_and_its_answers(
+    answer: Callable[[str], dict[str, Any]],
+    server_saw: str,
+    claude_bin: Path,
+    model_server: ModelServer,
+    claude_env: dict[str, str],
+    claude_workdir: Path,
+) -> None:
+    """C15 pin: URL mode reaches the host with ``url`` and ``elicitation_id`` and no
+    schema; ``accept`` without content is what "Done" sends."""
+    model_server.set_script([Reply.tool("mcp__elic__login", {}), Reply.text("Noted.")])
+    command = _elicit_command(claude_bin, "mcp__elic__login")
+    async with (
+        actors.open_system() as system,
+        open_claude_actor(system, command, cwd=claude_workdir, env=claude_env) as h,
+    ):
+        await h.claude.send_user("ELICIT a login")
+        asked = await h.until_event(ev.ControlRequest)
+        assert asked.request == ev.Elicitation(
+            mcp_server_name="elic",
+            message="Sign in to continue.",
+            mode="url",
+            requested_schema=None,
+            url="https://example.com/login?session=42",
+            elicitation_id="elic-42",
+        )
+        await h.claude.answer(answer(asked.request_id))
+        await h.until_result()
+    (tool_result,) = model_server.turns[1].tool_results()
+    assert tool_result["content"] == [{"type": "text", "text": server_saw}]
+
+
+async def test_a_form_elicitation_keeps_its_schema_and_takes_typed_content(
+    claude_bin: Path, model_server: ModelServer, claude_env: dict[str, str], claude_workdir: Path
+) -> None:
+    """C15 pin: the form's JSON schema arrives as the MCP server sent it (titles, length
+    limits, ranges, booleans, enums) and typed content (integer, number, boolean) reaches
+    the server with its types."""
+    model_server.set_script([Reply.tool("mcp__elic__profile", {}), Reply.text("Noted.")])
+    command = _elicit_command(claude_bin, "mcp__elic__profile")
+    content = {"name": "Ada", "age": 36, "score": 0.5, "subscribe": True, "size": "m"}
+    async with (
+        actors.open_system() as system,
+        open_claude_actor(system, command, cwd=claude_workdir, env=claude_env) as h,
+    ):
+        await h.claude.send_user("ELICIT a profile")
+        asked = await h.until_event(ev.ControlRequest)
+        assert isinstance(asked.request, ev.Elicitation)
+        assert asked.request.mode == "form"
+        schema = asked.request.requested_schema
+        assert schema is not None
+        assert schema["required"] == ["name", "age"]
+        assert schema["properties"]["name"] == {
+            "type": "string",
+            "title": "Name",
+            "minLength": 2,
+            "maxLength": 20,
+        }
+        assert schema["properties"]["size"]["enum"] == ["s", "m", "l"]
+        await h.claude.answer(elicitation_response(asked.request_id, "accept", content))
+        await h.until_result()
+    (tool_result,) = model_server.turns[1].tool_results()
+    assert tool_result["content"] == [
+        {"type": "text", "text": f"action=accept content={json.dumps(content)}"}
+    ]
