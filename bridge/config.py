@@ -74,6 +74,8 @@ class Config:
     """An AskUserQuestion nobody answers expires after this long; ``inf``: never (C12)."""
     plan_timeout_seconds: float = 300.0
     """A plan nobody approves is cancelled after this long (C13)."""
+    elicitation_timeout_seconds: float = 300.0
+    """An MCP elicitation nobody answers is cancelled after this long (C15)."""
     """An AskUserQuestion nobody answers expires after this long; ``inf``: never (C12)."""
     tool_timer_interval_seconds: float
     """How often a running tool's embed updates its elapsed time (C4)."""
@@ -182,6 +184,7 @@ def load_config(
         permission_timeout_seconds=reader.seconds("PERMISSION_TIMEOUT_SECONDS", default=120.0),
         question_timeout_seconds=reader.seconds("QUESTION_TIMEOUT_SECONDS", default=math.inf),
         plan_timeout_seconds=reader.seconds("PLAN_TIMEOUT_SECONDS", default=300.0),
+        elicitation_timeout_seconds=reader.seconds("ELICITATION_TIMEOUT_SECONDS", default=300.0),
         tool_timer_interval_seconds=reader.seconds("TOOL_TIMER_INTERVAL_SECONDS", default=10.0),
         discord_owner_id=owner_id,
         allowed_user_ids=frozenset(allowed),

@@ -68,7 +68,7 @@ from bridge.sessions.messages import (
     StopTurn,
     UserMessage,
 )
-from bridge.sessions.presentation import plans, questions
+from bridge.sessions.presentation import elicitations, plans, questions
 from bridge.sessions.presentation.prompts import PromptKind
 from bridge.sessions.presentation.render import quiet
 from bridge.sessions.presentation.usage import thread_name
@@ -832,13 +832,16 @@ class _Router(CatchUpMixin):
                 interaction, m.InteractionResponse(type=m.InteractionCallbackType.MODAL, data=modal)
             )
             return
+        values = _values(interaction)
+        refused = _refusal_for(prompt, choice, values)
+        if refused is not None:
+            await self._reply_ephemeral(interaction, refused)
+            return
         await self._respond(
             interaction,
             m.InteractionResponse(type=m.InteractionCallbackType.DEFERRED_UPDATE_MESSAGE),
         )
-        answer = AnswerPrompt(
-            prompt_id=prompt_id, choice=choice, values=_values(interaction), user_id=user_id
-        )
+        answer = AnswerPrompt(prompt_id=prompt_id, choice=choice, values=values, user_id=user_id)
         await self._in_lane(prompt.thread_id, partial(self._deliver, prompt.thread_id, answer))
 
     async def _respond(self, interaction: Any, response: m.InteractionResponse) -> None:
@@ -935,7 +938,9 @@ def _interaction_user(interaction: Any) -> int | None:
 
 def _modal_for(prompt: PromptRecord, choice: str) -> m.Modal | None:
     """The modal a prompt's button opens, if it is one that does (C12 "Other…", C13
-    "Revise…")."""
+    "Revise…", C15 "Fill in…")."""
+    if prompt.kind == PromptKind.ELICITATION:
+        return elicitations.form_modal(prompt) if choice == elicitations.ElicitChoice.FILL else None
     if prompt.kind == PromptKind.PLAN:
         return plans.revise_modal(prompt) if choice == plans.PlanChoice.REVISE else None
     if prompt.kind != PromptKind.QUESTION:
@@ -944,6 +949,14 @@ def _modal_for(prompt: PromptRecord, choice: str) -> m.Modal | None:
     if pick is None or pick.kind != "x":
         return None
     return questions.other_modal(prompt, pick.question)
+
+
+def _refusal_for(prompt: PromptRecord, choice: str, values: tuple[str, ...]) -> str | None:
+    """Why an answer is refused before it is acknowledged (C15: a form that does not
+    validate is told at once, ephemerally), else ``None``."""
+    if prompt.kind == PromptKind.ELICITATION:
+        return elicitations.refusal(prompt, choice, values)
+    return None
 
 
 def _values(interaction: Any) -> tuple[str, ...]:
@@ -956,6 +969,9 @@ def _values(interaction: Any) -> tuple[str, ...]:
         value = getattr(component, "value", m.UNDEFINED)
         if isinstance(value, str):
             found.append(value)
+        picked = getattr(component, "values", m.UNDEFINED)
+        if isinstance(picked, list):  # a select in a modal: one value per field (C15)
+            found.append(str(picked[0]) if picked else "")
         for child in getattr(component, "components", None) or ():
             walk(child)
         inner = getattr(component, "component", None)

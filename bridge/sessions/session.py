@@ -87,7 +87,14 @@ from bridge.sessions.messages import (
     TurnContext,
     UserMessage,
 )
-from bridge.sessions.presentation import plans, prompt_views, prompts, questions, render
+from bridge.sessions.presentation import (
+    elicitations,
+    plans,
+    prompt_views,
+    prompts,
+    questions,
+    render,
+)
 from bridge.sessions.presentation.outbox import Outbox, Placeholder, Target
 from bridge.sessions.presentation.system_prompt import build_appended_prompt
 from bridge.sessions.presentation.usage import thread_name
@@ -570,8 +577,7 @@ class _Session:
     async def _on_control_request(self, event: ev.ControlRequest, proc: ClaudeProcess) -> None:
         body = event.request
         if isinstance(body, ev.Elicitation):
-            # C15 is not built yet: decline at once rather than leave the CLI waiting.
-            self._write(proc, control.elicitation_response(event.request_id, "decline"))
+            await self._on_elicitation(event)
             return
         if not isinstance(body, ev.CanUseTool):
             return  # the process helper answers unsupported requests itself
@@ -657,6 +663,28 @@ class _Session:
         )
         self._tell_coordinator(SessionActivity(thread_id=tid, status="waiting", activity=activity))
 
+    async def _on_elicitation(self, event: ev.ControlRequest) -> None:
+        """C15: an MCP server asks for input; shown as a form or a link."""
+        tid = self.thread_id
+        timeout = self.config.elicitation_timeout_seconds
+        record = elicitations.elicitation_record(
+            event,
+            prompt_id=self.deps.new_prompt_id(),
+            thread_id=tid,
+            now=self.deps.wall_clock(),
+            timeout=timeout,
+        )
+        await self._db(lambda db: db.prompt_add(record))
+        shown = self.outbox.post(
+            prompt_views.render_pending(record, mention=self.config.discord_owner_id)
+        )
+        self.prompt_messages[record.prompt_id] = shown
+        self.ctx.nursery.start_soon(self._remember_prompt_message, record.prompt_id, shown)
+        await self.feed(sm.PermissionAsked(record.prompt_id, event.request_id, timeout))
+        self._tell_coordinator(
+            SessionActivity(thread_id=tid, status="waiting", activity="waiting for input")
+        )
+
     async def _orphan_for(self, body: ev.CanUseTool) -> PromptRecord | None:
         if not self.machine.orphans:
             return None
@@ -693,6 +721,12 @@ class _Session:
             answer = plans.answer_for(msg.choice, msg.values, msg.user_id, applied=applied)
             if answer is None:
                 return  # "Revise…" only opened the modal, or junk
+        elif prompt_views.is_elicitation(record):
+            answer = elicitations.answer_for(
+                record, msg.choice, msg.values, msg.user_id, applied=applied
+            )
+            if answer is None:
+                return  # "Fill in…" only opened the modal, a form that does not validate
         elif not prompts.is_valid_choice(record, msg.choice):
             return
         else:

@@ -156,6 +156,7 @@ ROWS: list[Row] = [
     *rows_for("PERMISSION_TIMEOUT_SECONDS", "seconds", *_SECONDS),
     *rows_for("QUESTION_TIMEOUT_SECONDS", "seconds", *_SECONDS),
     *rows_for("PLAN_TIMEOUT_SECONDS", "seconds", *_SECONDS),
+    *rows_for("ELICITATION_TIMEOUT_SECONDS", "seconds", *_SECONDS),
     *rows_for("TOOL_TIMER_INTERVAL_SECONDS", "seconds", *_SECONDS),
     *rows_for("CATCHUP_MAX_AGE_SECONDS", "seconds", *_SECONDS),
     *rows_for("CCBRIDGE_API_HOST", "IP address", "not a host", "999.1.1.1", "-h"),

@@ -2,14 +2,14 @@
 
 The session calls these and never needs to know which module draws which kind:
 :mod:`.prompts` draws permission prompts (C14), :mod:`.questions` AskUserQuestion (C12),
-:mod:`.plans` ExitPlanMode (C13).
+:mod:`.plans` ExitPlanMode (C13), :mod:`.elicitations` MCP elicitations (C15).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from bridge.sessions.presentation import plans, prompts, questions
+from bridge.sessions.presentation import elicitations, plans, prompts, questions
 from bridge.sessions.presentation.render import MessagePayload
 from bridge.store import PromptRecord
 
@@ -22,11 +22,17 @@ def is_plan(record: PromptRecord) -> bool:
     return record.kind == prompts.PromptKind.PLAN
 
 
+def is_elicitation(record: PromptRecord) -> bool:
+    return record.kind == prompts.PromptKind.ELICITATION
+
+
 def render_pending(record: PromptRecord, *, mention: int | None = None) -> MessagePayload:
     if is_question(record):
         return questions.render_pending(record, mention=mention)
     if is_plan(record):
         return plans.render_pending(record, mention=mention)
+    if is_elicitation(record):
+        return elicitations.render_pending(record, mention=mention)
     return prompts.render_pending(record, mention=mention)
 
 
@@ -35,6 +41,8 @@ def render_resolved(record: PromptRecord) -> MessagePayload:
         return questions.render_resolved(record)
     if is_plan(record):
         return plans.render_resolved(record)
+    if is_elicitation(record):
+        return elicitations.render_resolved(record)
     return prompts.render_resolved(record)
 
 
@@ -43,6 +51,8 @@ def outcome_line(record: PromptRecord) -> str:
         return questions.outcome_line(record)
     if is_plan(record):
         return plans.outcome_line(record)
+    if is_elicitation(record):
+        return elicitations.outcome_line(record)
     return prompts.outcome_line(record)
 
 
@@ -51,4 +61,6 @@ def control_response(record: PromptRecord, request_id: str) -> dict[str, Any] | 
         return questions.control_response(record, request_id)
     if is_plan(record):
         return plans.control_response(record, request_id)
+    if is_elicitation(record):
+        return elicitations.control_response(record, request_id)
     return prompts.control_response(record, request_id)

@@ -93,7 +93,8 @@ def parse_questions(tool_input: Mapping[str, Any]) -> tuple[Question, ...]:
         if not isinstance(text, str) or not text.strip() or text in seen:
             continue
         options = []
-        for option in item.get("options") or ():
+        raw_options = item.get("options")
+        for option in raw_options if isinstance(raw_options, list) else ():
             if isinstance(option, dict) and isinstance(option.get("label"), str):
                 label = option["label"]
                 description = option.get("description")
