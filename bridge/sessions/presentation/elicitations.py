@@ -116,7 +116,7 @@ def _field(name: str, spec: Mapping[str, Any], required: bool) -> Field | str:
     description = spec.get("description")
     base = Field(
         name=name,
-        title=title if isinstance(title, str) and title.strip() else name,
+        title=title if isinstance(title, str) and title.strip() else (name.strip() or "(unnamed)"),
         kind=FieldKind.TEXT,
         required=required,
         description=description if isinstance(description, str) else "",
@@ -127,11 +127,15 @@ def _field(name: str, spec: Mapping[str, Any], required: bool) -> Field | str:
         options = [v for v in enum_values if isinstance(v, str)]
         if len(options) != len(enum_values) or not options:
             return "an enum of values other than text"
+        if not all(o.strip() for o in options) or len(set(options)) != len(options):
+            return "an enum with empty or repeated values"
+        if any(len(o) > limits.SELECT_OPTION_TEXT for o in options):
+            return f"an enum value longer than {limits.SELECT_OPTION_TEXT} characters"
         if len(options) > limits.SELECT_OPTIONS:
             return f"more than {limits.SELECT_OPTIONS} choices"
         names = spec.get("enumNames")
         labels = (
-            [str(n) for n in names]
+            [str(n) if str(n).strip() else o for n, o in zip(names, options, strict=True)]
             if isinstance(names, list) and len(names) == len(options)
             else options
         )
