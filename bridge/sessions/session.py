@@ -594,7 +594,7 @@ class _Session:
             return
         tid = self.thread_id
         answered = await self._db(lambda db: db.prompts(tid, PromptState.ANSWERED))
-        reusable = prompts.find_reusable(answered, body)
+        reusable = prompts.find_reusable(answered, body, plan=proc.turn.plan)
         if reusable is not None:
             # Answered after the asking process was gone: that answer is this one's.
             reused = reusable
@@ -609,7 +609,7 @@ class _Session:
             self._notice(f"-# 🔐 {prompt_views.outcome_line(reusable)} (answer given earlier)")
             return
         now = self.deps.wall_clock()
-        adopted = await self._orphan_for(body)
+        adopted = await self._orphan_for(body, proc.turn.plan)
         if adopted is not None:
             # The resumed turn asks what an unanswered prompt of the previous run shows:
             # that prompt (message, buttons, expiry) answers it, nobody is asked twice.
@@ -685,13 +685,15 @@ class _Session:
             SessionActivity(thread_id=tid, status="waiting", activity="waiting for input")
         )
 
-    async def _orphan_for(self, body: ev.CanUseTool) -> PromptRecord | None:
+    async def _orphan_for(self, body: ev.CanUseTool, plan: str | None) -> PromptRecord | None:
         if not self.machine.orphans:
             return None
         tid = self.thread_id
         pending: list[PromptRecord] = await self._db(lambda db: db.prompts_pending(tid))
         for record in pending:
-            if record.prompt_id in self.machine.orphans and prompts.matches(record, body):
+            if record.prompt_id in self.machine.orphans and prompts.matches(
+                record, body, plan=plan
+            ):
                 return record
         return None
 

@@ -87,3 +87,13 @@ def test_any_plan_renders_within_limits_and_a_long_one_is_attached(
         done = attrs.evolve(record, state=PromptState.ANSWERED, answer=answer)
         check_payload(p.render_resolved(done))
         assert p.control_response(done, "r") is not None
+
+
+def test_an_answer_kept_over_a_restart_only_answers_the_same_plan() -> None:
+    from bridge.sessions.presentation import prompts
+
+    answer = p.answer_for("approve", (), 5, applied=False)
+    kept = attrs.evolve(_record("1. Old plan"), state=PromptState.ANSWERED, answer=answer)
+    asked = ev.CanUseTool(tool_name="ExitPlanMode", display_name="ExitPlanMode", input={})
+    assert prompts.find_reusable([kept], asked, plan="1. Old plan") == kept
+    assert prompts.find_reusable([kept], asked, plan="1. A new plan") is None
