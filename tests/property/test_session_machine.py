@@ -428,3 +428,43 @@ def test_a_recorded_message_is_not_sent_again_after_a_crash() -> None:
     sm.feed(m.SlotGranted())
     start = sm.feed(m.GrantConfirmed(current=True))
     assert m.StartTurn((), please_continue=True) in start
+
+
+def _running_turn() -> m.SessionMachine:
+    sm = m.SessionMachine(stall_seconds=30.0, tick_seconds=1.0)
+    sm.feed(m.MessageStored(1, allowed=True))
+    sm.feed(m.SlotGranted())
+    sm.feed(m.GrantConfirmed(current=True))
+    sm.feed(m.TurnStarted())
+    return sm
+
+
+def test_a_message_typed_while_a_question_waits_answers_it() -> None:
+    sm = _running_turn()
+    orders = sm.feed(m.PermissionAsked("q1", "r1", math.inf, answered_by_message=True))
+    assert m.ReleaseSlot() in orders
+    assert not any(isinstance(o, m.ArmTimer) for o in orders)  # never expires
+    assert sm.state is m.State.WAITING_FOR_HUMAN
+    orders = sm.feed(m.MessageStored(2, allowed=True))
+    assert orders == [m.AnswerWithMessage("q1", 2), m.SetInbox((2,), InboxState.DONE)]
+    assert sm.pending == []
+    assert sm.state is m.State.WAITING_FOR_HUMAN  # until the actor feeds PromptResolved
+    assert m.AcquireSlot() in sm.feed(m.PromptResolved("q1"))
+    assert sm.state is m.State.ANSWER_QUEUED
+    # Once answered, a further message is an ordinary one: it interrupts.
+    orders = sm.feed(m.MessageStored(3, allowed=True))
+    assert m.Interrupt(m.InterruptReason.MESSAGE) in orders
+    assert sm.pending == [3]
+
+
+def test_a_message_typed_while_a_permission_waits_interrupts() -> None:
+    sm = _running_turn()
+    sm.feed(m.PermissionAsked("p1", "r1", 120.0))
+    orders = sm.feed(m.MessageStored(2, allowed=True))
+    assert m.Interrupt(m.InterruptReason.MESSAGE) in orders
+    assert not any(isinstance(o, m.AnswerWithMessage) for o in orders)
+    # A stranger's message never answers a question.
+    sm = _running_turn()
+    sm.feed(m.PermissionAsked("q1", "r1", math.inf, answered_by_message=True))
+    orders = sm.feed(m.MessageStored(2, allowed=False))
+    assert orders == [m.SetInbox((2,), InboxState.REJECTED)]

@@ -1,4 +1,5 @@
-"""Prompts to humans: records, buttons, answers (C14 now; C12, C13, C15 on the same path).
+"""Permission prompts (C14): records, buttons, answers; the custom_id scheme every prompt
+kind shares (questions, plans and elicitations have their own modules on the same path).
 
 Theory of operation
 -------------------
