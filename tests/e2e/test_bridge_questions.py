@@ -198,3 +198,22 @@ async def test_a_question_waiting_across_a_bridge_restart_is_answered_after_it(
         assert stored.state is PromptState.ANSWERED
         assert stored.answer is not None
         assert stored.answer["applied"] is True
+
+
+async def test_a_question_expires_only_when_configured(
+    tmp_path: Any, model_server: ModelServer, claude_bin: Any, claude_env: dict[str, str]
+) -> None:
+    model_server.set_script(_script)
+    async with open_scene(
+        tmp_path, model_server, claude_bin, claude_env, QUESTION_TIMEOUT_SECONDS="3"
+    ) as scene:
+        thread = scene.post(scene.channel_id, "ASK color please")
+        asked = await scene.until(lambda: _question(scene, thread, 1))
+        assert "Expires <t:" in asked["embeds"][0]["description"]
+        await scene.until(lambda: "⌛ No answer in time" in _description(scene, asked["id"]))
+        await scene.until_shown(thread, "Heard:")
+        (result,) = _last_results(scene)
+        assert result["is_error"] is True
+        assert "No one answered the question within 3 s" in json.dumps(result["content"])
+        assert _current(scene, asked["id"])["components"] == []
+        await scene.until_shown(thread, "✅ Done")
