@@ -45,6 +45,7 @@ import trio
 
 import actors
 from bridge.api import ApiDeps, LateRefs, SessionTokens, make_api_app, serve_api
+from bridge.claude.sessions import config_dir
 from bridge.config import Config
 from bridge.discord import (
     BackgroundFailure,
@@ -63,6 +64,7 @@ from bridge.scheduler.actor import (
     SchedulerMessage,
     scheduler_actor,
 )
+from bridge.sessions.approvers import approvers_of
 from bridge.sessions.coordinator import CoordinatorConfig, coordinator_actor
 from bridge.sessions.limiter import LIMITER_MAILBOX, limiter_actor
 from bridge.sessions.messages import (
@@ -522,6 +524,8 @@ async def _start(
                     api_author_id=api_author,
                     triggers=config.triggers,
                     task_control=_LateScheduler(late),
+                    approvers=approvers_of(config),
+                    skills_dir=str(config_dir(env) / "skills"),
                 ),
                 router_rest,
                 store,

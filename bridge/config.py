@@ -106,6 +106,11 @@ class Config:
     reach the lounge with their own per-session tokens)."""
     triggers: tuple[Trigger, ...] = ()
     """Webhook triggers read from ``TRIGGERS_FILE`` (A2); empty: webhooks start nothing."""
+    approver_user_ids: frozenset[int] = frozenset()
+    """Users who may answer permission, plan and elicitation prompts (with
+    ``approver_role_ids``); both empty: the allowed users do."""
+    approver_role_ids: frozenset[int] = frozenset()
+    """Guild roles whose members may answer those prompts."""
 
     @property
     def local_mode(self) -> bool:
@@ -198,6 +203,8 @@ def load_config(
         api_secret=secret,
         api_host=_api_host(reader, secret),
         triggers=_triggers(reader),
+        approver_user_ids=frozenset(reader.snowflake_set("APPROVER_USER_IDS")),
+        approver_role_ids=frozenset(reader.snowflake_set("APPROVER_ROLE_IDS", what="role")),
     )
 
 
@@ -421,7 +428,7 @@ class _Reader:
             "Copy ID)",
         )
 
-    def snowflake_set(self, name: str) -> set[int]:
+    def snowflake_set(self, name: str, *, what: str = "user") -> set[int]:
         raw = self.text(name)
         if raw is None:
             return set()
@@ -434,9 +441,9 @@ class _Reader:
             except ValueError:
                 raise ConfigError(
                     name,
-                    "must be comma-separated numeric Discord user ids (up to 20 digits each), "
-                    f"got {part.strip()!r}; turn on Developer Mode in Discord and use Copy "
-                    "User ID",
+                    f"must be comma-separated numeric Discord {what} ids (up to 20 digits "
+                    f"each), got {part.strip()!r}; turn on Developer Mode in Discord and use "
+                    f"Copy {what.title()} ID",
                 ) from None
         return ids
 

@@ -275,6 +275,27 @@ class Control:
             )
         return render.user(self.world.add_user(username, global_name=global_name))
 
+    def create_role(self, name: str) -> JSON:
+        if not isinstance(name, str) or not 1 <= len(name) <= 100:
+            raise invalid_form_body(
+                [
+                    FieldError(
+                        ("name",), "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."
+                    )
+                ]
+            )
+        return render.role(self.world, self.world.add_role(name))
+
+    def set_member_roles(self, user_id: Any, role_ids: Any) -> JSON:
+        """Give a member exactly these roles (replacing the ones it had)."""
+        if not isinstance(role_ids, list):
+            raise invalid_form_body(
+                [FieldError(("role_ids",), "BASE_TYPE_REQUIRED", "Must be a list of role ids.")]
+            )
+        ids = [_id(r, "role_ids") for r in role_ids]
+        u = self.world.set_member_roles(_id(user_id, "user_id"), ids)
+        return render.member(self.world, u)
+
     def create_channel(self, name: str, topic: str | None = None) -> JSON:
         return self.channel(self.world.add_channel(name, topic=topic).id)
 
@@ -441,6 +462,12 @@ class Control:
             R("/stats", j(lambda b, p: self.stats_json()), methods=["GET"]),
             R("/gateway", j(lambda b, p: self.gateway()), methods=["GET"]),
             R("/users", j(lambda b, p: self.create_user(**b)), methods=["POST"]),
+            R("/roles", j(lambda b, p: self.create_role(**b)), methods=["POST"]),
+            R(
+                "/members/{user_id}/roles",
+                j(lambda b, p: self.set_member_roles(p["user_id"], **b)),
+                methods=["PUT"],
+            ),
             R(
                 "/channels",
                 j(lambda b, p: [self.channel(c) for c in self.world.channels]),

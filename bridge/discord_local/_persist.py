@@ -25,7 +25,7 @@ from typing import Any
 import cattrs
 import trio
 
-from ._records import Channel, Command, Interaction, Message, User, Webhook
+from ._records import Channel, Command, Interaction, Message, Role, User, Webhook
 from ._world import World
 
 JSON = dict[str, Any]
@@ -82,6 +82,7 @@ def dump_world(world: World) -> JSON:
         "webhooks": records(Webhook, world.webhooks_by_id.values()),
         "commands": records(Command, world.commands.values()),
         "interactions": records(Interaction, world.interactions.values()),
+        "roles": records(Role, world.roles.values()),
     }
 
 
@@ -101,6 +102,9 @@ def load_world(world: World, data: JSON) -> None:
         webhooks = records(Webhook, "webhooks")
         commands = records(Command, "commands")
         interactions = records(Interaction, "interactions")
+        # Files written before roles existed have none.
+        roles = records(Role, "roles") if "roles" in data else []
+        world.roles = {r.id: r for r in roles}
         world.users = {u.id: u for u in users}
         world.channels = {c.id: c for c in channels}
         world.messages = {m.id: m for m in messages}

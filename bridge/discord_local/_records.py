@@ -35,6 +35,16 @@ class User:
     username: str
     global_name: str | None = None
     bot: bool = False
+    roles: list[int] = attrs.Factory(list)
+    """The member's role ids in the one guild (not ``@everyone``)."""
+
+
+@attrs.define(kw_only=True)
+class Role:
+    """A guild role (only what approvers by role need: an id and a name)."""
+
+    id: int
+    name: str
 
 
 @attrs.define(kw_only=True)

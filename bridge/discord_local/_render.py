@@ -16,6 +16,7 @@ from ._records import (
     Channel,
     Command,
     Message,
+    Role,
     User,
 )
 
@@ -57,7 +58,7 @@ def private_user(u: User) -> JSON:
 def member(world: World, u: User) -> JSON:
     return {
         "user": user(u),
-        "roles": [],
+        "roles": [str(r) for r in u.roles],
         "nick": None,
         "avatar": None,
         "banner": None,
@@ -230,6 +231,17 @@ def thread_member(world: World, thread: Channel, user_id: int) -> JSON:
     }
 
 
+def role(world: World, r: Role) -> JSON:
+    """A role made through the control API: no permissions of its own, below everything."""
+    return {
+        **role_everyone(world),
+        "id": str(r.id),
+        "name": r.name,
+        "permissions": "0",
+        "position": 1,
+    }
+
+
 def role_everyone(world: World) -> JSON:
     return {
         "id": str(world.guild_id),
@@ -271,7 +283,7 @@ def guild_create(world: World, *, all_members: bool) -> JSON:
         "verification_level": 0,
         "default_message_notifications": 0,
         "explicit_content_filter": 0,
-        "roles": [role_everyone(world)],
+        "roles": [role_everyone(world), *(role(world, r) for r in world.roles.values())],
         "emojis": [],
         "stickers": [],
         "features": [],

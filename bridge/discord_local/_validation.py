@@ -38,6 +38,7 @@ MODAL_COMPONENTS_MAX = 5
 THREAD_NAME_MAX = 100
 AUTO_ARCHIVE_DURATIONS = (60, 1440, 4320, 10080)
 CHOICES_MAX = 25
+CHOICE_TEXT_MAX = 100
 COMMAND_NAME_MAX = 32
 COMMAND_DESCRIPTION_MAX = 100
 
@@ -227,10 +228,36 @@ def check_modal(data: Mapping[str, Any]) -> list[FieldError]:
 
 
 def check_choices(data: Mapping[str, Any]) -> list[FieldError]:
-    """Autocomplete result: at most 25 choices."""
+    """Autocomplete result: at most 25 choices, each a ``name`` of 1-100 characters and a
+    ``value`` (a string of 1-100 characters, or a number) (receiving-and-responding.mdx,
+    "Autocomplete"; application-commands.mdx "Application Command Option Choice
+    Structure")."""
     choices, errors = _list(data, "choices", ("data",))
     if len(choices) > CHOICES_MAX:
         errors.append(_too_long(("data", "choices"), CHOICES_MAX))
+    for i, choice in enumerate(choices[:CHOICES_MAX]):
+        path: Path = ("data", "choices", i)
+        if not isinstance(choice, dict):
+            errors.append(_bad_type(path, "dict"))
+            continue
+        name, value = choice.get("name"), choice.get("value")
+        if not isinstance(name, str) or not 1 <= len(name) <= CHOICE_TEXT_MAX:
+            errors.append(
+                FieldError(
+                    (*path, "name"), "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."
+                )
+            )
+        if isinstance(value, str):
+            if not 1 <= len(value) <= CHOICE_TEXT_MAX:
+                errors.append(
+                    FieldError(
+                        (*path, "value"),
+                        "BASE_TYPE_BAD_LENGTH",
+                        "Must be between 1 and 100 in length.",
+                    )
+                )
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            errors.append(_bad_type((*path, "value"), "string"))
     return errors
 
 

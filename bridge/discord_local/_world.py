@@ -47,6 +47,7 @@ from ._errors import (
     UNKNOWN_CHANNEL,
     UNKNOWN_INTERACTION,
     UNKNOWN_MESSAGE,
+    UNKNOWN_ROLE,
     UNKNOWN_USER,
     UNKNOWN_WEBHOOK,
     DiscordHTTPError,
@@ -71,6 +72,7 @@ from ._records import (
     Interaction,
     Message,
     MessageVersion,
+    Role,
     User,
     Webhook,
 )
@@ -144,6 +146,7 @@ class World:
         self.messages: dict[int, Message] = {}
         self.attachments: dict[int, tuple[int, Attachment]] = {}
         self.webhooks_by_id: dict[int, Webhook] = {}
+        self.roles: dict[int, Role] = {}
         self.interactions: dict[int, Interaction] = {}
         self.interactions_by_token: dict[str, int] = {}
         self.commands: dict[int, Command] = {}
@@ -262,6 +265,34 @@ class World:
                 {**render.member(self, u), "guild_id": str(self.guild_id)},
                 intent=2,
             )
+        self.touch()
+        return u
+
+    def add_role(self, name: str) -> Role:
+        """A guild role (GUILD_ROLE_CREATE, intent GUILDS)."""
+        role = Role(id=self.snowflake(), name=name)
+        self.roles[role.id] = role
+        self._emit(
+            "GUILD_ROLE_CREATE",
+            {"guild_id": str(self.guild_id), "role": render.role(self, role)},
+            intent=1,
+        )
+        self.touch()
+        return role
+
+    def set_member_roles(self, user_id: int, role_ids: list[int]) -> User:
+        """Give a member exactly these roles (GUILD_MEMBER_UPDATE, intent GUILD_MEMBERS);
+        an unknown role is a 404 ``10011``, as Discord answers."""
+        u = self.user(user_id)
+        for role_id in role_ids:
+            if role_id not in self.roles:
+                raise not_found(UNKNOWN_ROLE, "Role")
+        u.roles = sorted(set(role_ids))
+        self._emit(
+            "GUILD_MEMBER_UPDATE",
+            {**render.member(self, u), "guild_id": str(self.guild_id)},
+            intent=2,
+        )
         self.touch()
         return u
 

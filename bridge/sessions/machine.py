@@ -19,28 +19,42 @@ an illegal input and raises :class:`IllegalInput` naming both)::
 
     state              input                     next state         main orders
     -----------------  ------------------------  -----------------  ---------------------------
+    IDLE               Loaded                    IDLE/STOPPED/QUEUED  recorded DONE, orphan timers
     IDLE/STOPPED       MessageStored (allowed)   QUEUED             AcquireSlot, status QUEUED
-    IDLE/STOPPED       Resume                    QUEUED             Notice, AcquireSlot
+    any                MessageStored (stranger)  same               SetInbox REJECTED
+    IDLE/STOPPED       Resume                    QUEUED             Notice, MarkForResume(None),
+                                                                    AcquireSlot
     IDLE               Stop                      IDLE               Notice "nothing to stop"
     QUEUED             SlotGranted               QUEUED             ConfirmGrant (stale check)
     QUEUED             GrantConfirmed(current)   STARTING           StartTurn(batch)
     QUEUED             Stop                      STOPPED            ReleaseSlot, REJECTED, Notice
     STARTING           TurnStarted               RUNNING            inbox DELIVERED, status RUNNING
     STARTING           StartFailed               IDLE               ReleaseSlot, REJECTED, Notice
-    RUNNING            PermissionAsked           WAITING_FOR_HUMAN  ReleaseSlot, ArmTimer(expiry)
-                                                                    (no timer: never expires)
-    WAITING_FOR_HUMAN  MessageStored (question)  WAITING_FOR_HUMAN  AnswerWithMessage, DONE (C12)
-    WAITING_FOR_HUMAN  PromptResolved            ANSWER_QUEUED      AcquireSlot
-    ANSWER_QUEUED      GrantConfirmed(current)   RUNNING            WriteControlResponse
+    RUNNING/           PermissionAsked           WAITING_FOR_HUMAN  ReleaseSlot (or leave the
+      ANSWER_QUEUED                                                 queue), ArmTimer(expiry)
+                                                                    (none: never expires)
+    WAITING_FOR_HUMAN  PermissionAsked           WAITING_FOR_HUMAN  ArmTimer(expiry) (several
+                                                                    requests at once)
+    WAITING_FOR_HUMAN  MessageStored (a question WAITING_FOR_HUMAN  AnswerWithMessage, DONE (C12)
+                         waits)
+    any turn state     PermissionAnsweredBefore  same               WriteControlResponse if the
+                                                                    slot is held, else kept as
+                                                                    an answered request
+    WAITING_FOR_HUMAN  PromptResolved (the last  ANSWER_QUEUED      AcquireSlot
+                         open one) / ControlCancelled
+    ANSWER_QUEUED      GrantConfirmed(current)   RUNNING            WriteControlResponse (each)
     RUNNING/WAITING/   MessageStored             INTERRUPTING       Notice, Interrupt(MESSAGE)
       ANSWER_QUEUED    Stop / TotalTimeout       INTERRUPTING       Interrupt(STOP / TIMEOUT)
                        Shutdown                  INTERRUPTING       Interrupt(SHUTDOWN)
     any turn state     ClaudeResult              CLOSING            CloseProcess
+    CLOSING            ClaudeResult/TotalTimeout CLOSING            (none: the result is in)
     any turn state     ClaudeExited              IDLE/QUEUED/...    see "ending a turn"
     CLOSING            ClaudeExited              IDLE/QUEUED/...    see "ending a turn"
-    IDLE/QUEUED/       Shutdown                  SHUT_DOWN          ReleaseSlot, ReplyShutdown
-      STOPPED
+    IDLE/QUEUED/       Shutdown                  SHUT_DOWN          ReplyShutdown (QUEUED: also
+      STOPPED                                                       ReleaseSlot, status IDLE
+                                                                    marked "shutdown")
     SHUT_DOWN          MessageStored             SHUT_DOWN          Notice (it stays pending)
+    any                PromptResolved (orphan)   same               CancelTimer(expiry)
 
 Ending a turn: the turn's messages become ``DONE`` (the CLI recorded them), the slot is
 given back, a live prompt is cancelled, then: shutting down → ``SHUT_DOWN`` (marked for
@@ -48,7 +62,7 @@ resume); after /stop → messages typed before it are ``REJECTED`` and the sessi
 ``STOPPED`` unless later ones wait; messages waiting → ``QUEUED`` (C21); a timeout →
 ``STOPPED``; otherwise ``IDLE``. A turn is shown as finished only when its ``result``
 arrived *and* the process exited 0: a bare ``result`` followed by a non-zero exit is an
-error (issue 10, 7).
+error (issue 10, 7), shown as a crash (``TurnFinished.completed`` false).
 
 Slots: a grant can arrive after we stopped wanting it (a grant sent just before we left
 the queue), so a grant is answered with :class:`ConfirmGrant` (the actor asks the
@@ -88,6 +102,7 @@ __all__ = [
     "Notice",
     "NoticeKind",
     "Order",
+    "PermissionAnsweredBefore",
     "PermissionAsked",
     "PromptResolved",
     "QueuePositionIs",
@@ -235,6 +250,15 @@ class PermissionAsked:
 
 
 @attrs.frozen
+class PermissionAnsweredBefore:
+    """A request that a prompt answered after its asking process was gone (a restart)
+    answers: same tool, same input. Nobody is asked again."""
+
+    prompt_id: str
+    request_id: str
+
+
+@attrs.frozen
 class PromptResolved:
     """Answered or expired (resolved once, in the store)."""
 
@@ -292,6 +316,7 @@ Input = (
     | StartFailed
     | ClaudeActivity
     | PermissionAsked
+    | PermissionAnsweredBefore
     | PromptResolved
     | ControlCancelled
     | TotalTimeout
@@ -488,7 +513,10 @@ class SessionMachine:
     """An ``AcquireSlot`` is outstanding (we are in the limiter's queue)."""
     interrupt: InterruptReason | None = None
     drop_on_stop: tuple[int, ...] = ()
-    prompt: _Prompt | None = None
+    prompts: list[_Prompt] = attrs.field(factory=list)
+    """The running turn's permission requests, oldest first: waiting for a human, or
+    resolved and waiting for a slot to write the answer (the CLI may ask several at once,
+    for tools it runs in parallel)."""
     queue_position: int | None = None
     queue_notice_shown: bool = False
     stall_shown: bool = False
@@ -524,6 +552,10 @@ class SessionMachine:
         if self.state is State.STOPPED:
             return "stopped"
         return "idle"
+
+    def awaits(self, prompt_id: str) -> bool:
+        """Whether an open request of the running turn waits for this prompt's answer."""
+        return any(p.prompt_id == prompt_id and not p.resolved for p in self.prompts)
 
     @property
     def has_process(self) -> bool:
@@ -567,16 +599,22 @@ class SessionMachine:
         self._acquire(orders)
         orders.append(SetStatus(SessionStatus.QUEUED))
 
-    def _cancel_prompt(self, orders: list[Order]) -> None:
-        """Withdraw the live prompt: its timer, and (unless shutting down, when it stays
+    def _cancel_prompts(self, orders: list[Order]) -> None:
+        """Withdraw every open request (the turn is over)."""
+        for prompt in list(self.prompts):
+            self._withdraw(prompt, orders)
+
+    def _withdraw(self, prompt: _Prompt, orders: list[Order]) -> None:
+        """Withdraw one request: its timer, and (unless shutting down, when it stays
         answerable after the restart) its buttons. One place for what the actor did
         three times."""
-        prompt, self.prompt = self.prompt, None
-        if prompt is None:
-            return
+        self.prompts.remove(prompt)
         orders.append(CancelTimer(Timer.PROMPT_EXPIRY, prompt.prompt_id))
         if not prompt.resolved and not self.shutting_down:
             orders.append(Notice(NoticeKind.PROMPT_CANCELLED, detail=prompt.prompt_id))
+
+    def _all_resolved(self) -> bool:
+        return all(p.resolved for p in self.prompts)
 
     def _interrupt(self, reason: InterruptReason, orders: list[Order]) -> None:
         self._ending(reason, orders)
@@ -627,17 +665,12 @@ class SessionMachine:
         if self.shutting_down:
             orders.append(Notice(NoticeKind.SHUTTING_DOWN))  # it stays pending in the store
             return
-        prompt = self.prompt
-        if (
-            self.state is State.WAITING_FOR_HUMAN
-            and prompt is not None
-            and prompt.answered_by_message
-            and not prompt.resolved
-        ):
+        question = next((p for p in self.prompts if p.answered_by_message and not p.resolved), None)
+        if self.state is State.WAITING_FOR_HUMAN and question is not None:
             # C12: a message typed while a question waits is its answer, not a new turn.
             if event.message_id in self.pending:
                 self.pending.remove(event.message_id)
-            orders.append(AnswerWithMessage(prompt.prompt_id, event.message_id))
+            orders.append(AnswerWithMessage(question.prompt_id, event.message_id))
             orders.append(SetInbox((event.message_id,), InboxState.DONE))
             return
         if event.message_id not in self.pending:  # else read from the store at start
@@ -713,9 +746,10 @@ class SessionMachine:
             self.fresh_conversation = False
             self.state = State.STARTING
         else:
-            prompt, self.prompt = self.prompt, None
+            # Every request is resolved (none left: the CLI withdrew them and went on).
+            answered, self.prompts = self.prompts, []
             self.state = State.RUNNING
-            if prompt is not None:  # None: the CLI withdrew it and went on
+            for prompt in answered:
                 orders.append(WriteControlResponse(prompt.prompt_id, prompt.request_id))
             orders.append(ArmTimer(Timer.STALL, self.stall_seconds))
 
@@ -771,40 +805,55 @@ class SessionMachine:
         del event, orders  # the result is in and the process is closing: nothing to end
 
     def _on_permission(self, event: PermissionAsked, orders: list[Order]) -> None:
+        if any(p.prompt_id == event.prompt_id for p in self.prompts):
+            raise IllegalInput(self.state, event)  # one prompt answers one request
         self.orphans.discard(event.prompt_id)  # adopted: this request is its to answer
-        self.prompt = _Prompt(
-            event.prompt_id, event.request_id, answered_by_message=event.answered_by_message
+        self.prompts.append(
+            _Prompt(
+                event.prompt_id, event.request_id, answered_by_message=event.answered_by_message
+            )
         )
         if math.isfinite(event.timeout):
             orders.append(ArmTimer(Timer.PROMPT_EXPIRY, event.timeout, event.prompt_id))
-        if self.holding_slot:
-            self._release(orders)  # C8: never hold a slot while a human is awaited
-        if self.state is State.RUNNING:
+        if self.holding_slot or self.slot_requested:
+            # C8: never hold a slot while a human is awaited, nor wait for one: the
+            # answers already given are written with this one's.
+            self._release(orders)
+        if self.state in (State.RUNNING, State.ANSWER_QUEUED):
             self.state = State.WAITING_FOR_HUMAN
+
+    def _on_answered_before(self, event: PermissionAnsweredBefore, orders: list[Order]) -> None:
+        if self.holding_slot:
+            orders.append(WriteControlResponse(event.prompt_id, event.request_id))
+            return
+        # Written with the answers still awaited (WAITING_FOR_HUMAN) or with the slot on
+        # its way (ANSWER_QUEUED); INTERRUPTING: the turn is ending, the CLI withdraws it.
+        self.prompts.append(_Prompt(event.prompt_id, event.request_id, resolved=True))
 
     def _on_prompt_resolved(self, event: PromptResolved, orders: list[Order]) -> None:
         if event.prompt_id in self.orphans:
             self.orphans.discard(event.prompt_id)
             orders.append(CancelTimer(Timer.PROMPT_EXPIRY, event.prompt_id))
             return  # nothing waits for its answer in this run
-        prompt = self.prompt
-        if prompt is None or prompt.prompt_id != event.prompt_id or prompt.resolved:
+        prompt = next((p for p in self.prompts if p.prompt_id == event.prompt_id), None)
+        if prompt is None or prompt.resolved:
             return  # an orphan of an earlier run, or already resolved
         prompt.resolved = True
         orders.append(CancelTimer(Timer.PROMPT_EXPIRY, prompt.prompt_id))
-        if self.state is State.WAITING_FOR_HUMAN:
+        if self.state is State.WAITING_FOR_HUMAN and self._all_resolved():
             self.state = State.ANSWER_QUEUED
             self._acquire(orders)
-        # INTERRUPTING: the turn is ending; the CLI withdraws the request.
+        # Others still open: their answers come first. INTERRUPTING: the turn is ending;
+        # the CLI withdraws the request.
 
     def _on_control_cancel(self, event: ControlCancelled, orders: list[Order]) -> None:
-        prompt = self.prompt
-        if prompt is None or prompt.request_id != event.request_id:
+        prompt = next((p for p in self.prompts if p.request_id == event.request_id), None)
+        if prompt is None:
             return
-        self._cancel_prompt(orders)
-        if self.state is State.WAITING_FOR_HUMAN:
+        self._withdraw(prompt, orders)
+        if self.state is State.WAITING_FOR_HUMAN and self._all_resolved():
             # Withdrawn without an interrupt: the CLI goes on, so it needs a slot back
-            # (ANSWER_QUEUED with no prompt left to answer).
+            # (to write the answers given, if any).
             self.state = State.ANSWER_QUEUED
             self._acquire(orders)
         elif self.state is State.INTERRUPTING and self.slot_requested:
@@ -836,7 +885,7 @@ class SessionMachine:
 
     def _on_result(self, event: ClaudeResult, orders: list[Order]) -> None:
         self.result = event
-        self._cancel_prompt(orders)
+        self._cancel_prompts(orders)
         if self.slot_requested and not self.holding_slot:
             self._release(orders)  # the turn is over: no answer left to write
         self.state = State.CLOSING
@@ -851,7 +900,7 @@ class SessionMachine:
         orders.append(CancelTimer(Timer.TOOL_TICK))
         orders.append(CancelTimer(Timer.STALL))
         self._clear_stall(orders)
-        self._cancel_prompt(orders)
+        self._cancel_prompts(orders)
         if self.state is State.RUNNING or self.state is State.INTERRUPTING:
             orders.append(CloseProcess())  # it exited on its own; reap it
         batch, self.batch = self.batch, ()
@@ -940,7 +989,8 @@ def _table() -> dict[tuple[type[object], State], _Handler]:
         (TurnStarted, frozenset({State.STARTING}), m._on_started),
         (StartFailed, frozenset({State.STARTING}), m._on_start_failed),
         (ClaudeActivity, _PROCESS_STATES, m._on_activity),
-        (PermissionAsked, frozenset({State.RUNNING, State.INTERRUPTING}), m._on_permission),
+        (PermissionAsked, _TURN_STATES, m._on_permission),
+        (PermissionAnsweredBefore, _TURN_STATES, m._on_answered_before),
         (PromptResolved, _ALL, m._on_prompt_resolved),
         (ControlCancelled, _PROCESS_STATES, m._on_control_cancel),
         (TotalTimeout, _TURN_STATES, m._on_timeout),

@@ -41,6 +41,16 @@ class StopTurn:
 
 
 @attrs.frozen(kw_only=True)
+class SetModel:
+    """/model (C24): the session's model from now on. Stored on the session (later turns
+    get ``--model``); a running turn switches at once (control ``set_model``)."""
+
+    model: str | None
+    """An alias or model id the CLI accepts; ``None``: back to the bridge's default."""
+    requested_by: int
+
+
+@attrs.frozen(kw_only=True)
 class AnswerPrompt:
     """An allowed user clicked a prompt's button, picked an option or submitted a modal.
 
@@ -54,6 +64,8 @@ class AnswerPrompt:
     values: tuple[str, ...] = ()
     """Selected option values or submitted modal fields, when the prompt has them."""
     user_id: int
+    role_ids: tuple[int, ...] = ()
+    """The member's roles (approvers may be named by role)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -234,6 +246,7 @@ class GetRegistry(actors.Ask[tuple[ActiveSession, ...]]):
 SessionMessage: TypeAlias = (
     UserMessage
     | StopTurn
+    | SetModel
     | AnswerPrompt
     | ResumeSession
     | PrepareShutdown

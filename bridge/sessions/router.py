@@ -18,9 +18,11 @@ each checked against the allowed users first (X5):
   (deduplicated by message id) in that thread's lane and then goes to the session.
 * ``MESSAGE_CREATE`` from a webhook fires the trigger :func:`bridge.triggers.select` picks
   (A2), through the same path as ``StartSession``; otherwise it is dropped.
-* ``INTERACTION_CREATE``: ``/task`` is answered by :mod:`bridge.sessions.task_commands`
-  (autocomplete included); ``/stop`` becomes ``StopTurn``; a prompt button or select
-  (``custom_id`` ``ccb:prompt:<prompt_id>:<choice>``) is acknowledged with a deferred
+* ``INTERACTION_CREATE``: a slash command or an autocomplete keystroke goes to the command
+  registry (:mod:`bridge.sessions.commands`: ``/stop``, ``/task``, ``/model``, ``/skill``),
+  which checks the user and keeps errors ephemeral; a prompt button or select
+  (``custom_id`` ``ccb:prompt:<prompt_id>:<choice>``) is checked against who may answer
+  that kind of prompt (:mod:`bridge.sessions.approvers`), acknowledged with a deferred
   update and becomes ``AnswerPrompt``. Each interaction is answered by its own helper task
   (Discord allows 3 s, whatever a lane is doing); what it tells the session goes through the
   thread's lane, behind the messages typed before it.
@@ -49,6 +51,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
+from pathlib import Path
 from typing import Any, Final, Protocol
 
 import attrs
@@ -56,9 +59,12 @@ import cattrs
 import trio
 
 import actors
+from bridge.claude.sessions import config_dir
 from bridge.discord.errors import DiscordError
 from bridge.discord.gateway import GatewayDispatch
+from bridge.sessions.approvers import APPROVAL_KINDS, NOT_APPROVER, Approvers
 from bridge.sessions.attachments import AttachmentInfo
+from bridge.sessions.commands import NOT_ALLOWED, Invocation, Registry, registry
 from bridge.sessions.lanes import Job, Lanes
 from bridge.sessions.messages import (
     AnswerPrompt,
@@ -73,7 +79,8 @@ from bridge.sessions.presentation.prompts import PromptKind
 from bridge.sessions.presentation.render import quiet
 from bridge.sessions.presentation.usage import thread_name
 from bridge.sessions.router_catchup import CATCH_UP_PAGES_MAX, USER_MESSAGE_TYPES, CatchUpMixin
-from bridge.sessions.task_commands import TASK_COMMAND, TaskControl, task_choices, task_command
+from bridge.sessions.skills import SkillCatalog
+from bridge.sessions.task_commands import TaskControl
 from bridge.store import (
     Database,
     InboxItem,
@@ -90,9 +97,9 @@ from protocol.discord.converter import make_converter
 
 __all__ = [
     "CATCH_UP_PAGES_MAX",
+    "NOT_ALLOWED",
     "PROMPT_PREFIX",
     "ROUTER_MAILBOX",
-    "SLASH_COMMANDS",
     "GetRouterStats",
     "RouterConfig",
     "RouterRest",
@@ -120,20 +127,6 @@ _SNOWFLAKE_MAX: Final = 2**63 - 1
 id is no Discord id: such a dispatch is malformed."""
 
 _USER_MESSAGE_TYPES: Final = USER_MESSAGE_TYPES
-
-SLASH_COMMANDS: Final = (
-    m.ApplicationCommand(
-        name="stop",
-        description="Stop Claude's running turn in this thread (the session stays resumable)",
-        type=m.ApplicationCommandType.CHAT_INPUT,
-    ),
-    TASK_COMMAND,
-)
-
-NOT_ALLOWED: Final = (
-    "Sorry, you are not on this bot's list of allowed users, so it will not run Claude for "
-    "you. Ask the bot's owner to add your user id to ALLOWED_USER_IDS."
-)
 
 
 class RouterRest(Protocol):
@@ -200,6 +193,11 @@ class RouterConfig:
     """Webhook triggers (A2, TRIGGERS_FILE): the only way a webhook message starts anything."""
     task_control: TaskControl | None = None
     """The scheduler, for ``/task``; ``None``: the command says it is not running."""
+    approvers: Approvers | None = None
+    """Who may answer approval prompts; ``None``: the allowed users."""
+    skills_dir: str | None = None
+    """The CLI's user skills directory (``/skill``); ``None``: ``$CLAUDE_CONFIG_DIR/skills``
+    or ``~/.claude/skills`` of this process."""
 
 
 @attrs.frozen(kw_only=True)
@@ -363,6 +361,10 @@ class _Router(CatchUpMixin):
         self.stats = RouterStats()
         self.readies = 0
         self.guild_id: int | None = None
+        self.skills_dir = Path(config.skills_dir or config_dir() / "skills")
+        self.commands: Registry = registry(SkillCatalog(self.skills_dir))
+        self.host = _CommandHost(self)
+        self.approvers = config.approvers or Approvers(allowed_user_ids=config.allowed_user_ids)
 
     # -- the loop's step ---------------------------------------------------------------
 
@@ -482,7 +484,7 @@ class _Router(CatchUpMixin):
             prompt=trigger.prompt,
             intro=f"🪝 Trigger **{name}** fired by a webhook message.",
             working_dir=trigger.working_dir or self.config.working_dir,
-            model=trigger.model or self.config.model,
+            model=trigger.model,
             origin="trigger",
         )
         try:
@@ -543,7 +545,6 @@ class _Router(CatchUpMixin):
             guild_id=guild_id,
             working_dir=self.config.working_dir,
             title=title,
-            model=self.config.model,
             created_at=now,
             updated_at=now,
         )
@@ -599,11 +600,14 @@ class _Router(CatchUpMixin):
         else:
             request.reply(opened)
 
-    async def _open_requested_session(self, request: StartSession) -> SessionOpened:
-        """A session asked for by the API or the scheduler: a visible starter message (in
-        the main channel, whose thread it starts, or in the task's own thread), then the
-        prompt as the owner's message through the normal inbox path."""
-        author_id = self.config.api_author_id
+    async def _open_requested_session(
+        self, request: StartSession, author_id: int | None = None
+    ) -> SessionOpened:
+        """A session asked for by the API, the scheduler or a command: a visible starter
+        message (in the main channel, whose thread it starts, or in the given thread), then
+        the prompt as ``author_id``'s message (default: the owner's) through the normal
+        inbox path."""
+        author_id = author_id if author_id is not None else self.config.api_author_id
         if author_id is None:
             raise ValueError("no owner or allowed user is configured to start sessions for")
         thread_id = request.thread_id
@@ -752,25 +756,42 @@ class _Router(CatchUpMixin):
         if isinstance(interaction, m.AutocompleteInteraction):
             await self._on_autocomplete(interaction)
             return
-        if not isinstance(
-            interaction, m.CommandInteraction | m.ComponentInteraction | m.ModalSubmitInteraction
-        ):
+        if isinstance(interaction, m.CommandInteraction):
+            await self._on_command(interaction)
+            return
+        if not isinstance(interaction, m.ComponentInteraction | m.ModalSubmitInteraction):
             return  # unknown kinds: we offer none
         user_id = _interaction_user(interaction)
-        if user_id is None or user_id not in self.config.allowed_user_ids:
+        roles = _interaction_roles(interaction)
+        if user_id is None or not (
+            user_id in self.config.allowed_user_ids or self.approvers.may_approve(user_id, roles)
+        ):
             await self._reply_ephemeral(interaction, NOT_ALLOWED)
             return
-        if isinstance(interaction, m.CommandInteraction):
-            await self._on_command(interaction, user_id)
-        else:
-            await self._on_component(interaction, user_id)
+        await self._on_component(interaction, user_id)
+
+    def _invocation(self, interaction: Any, user_id: int) -> Invocation:
+        channel_id = interaction.channel_id
+        return Invocation(
+            user_id=user_id,
+            channel_id=channel_id
+            if isinstance(channel_id, int) and 0 < channel_id <= _SNOWFLAKE_MAX
+            else None,
+            data=interaction.data,
+            role_ids=_interaction_roles(interaction),
+        )
 
     async def _on_autocomplete(self, interaction: m.AutocompleteInteraction) -> None:
-        """Task ids and names for ``/task``; nobody but an allowed user sees them (X5)."""
+        """Type 4 in, callback type 8 out (Discord, "Autocomplete" under "Interaction
+        Response Object":
+        https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-response-object-autocomplete
+        ): the registry picks the choices; nobody but an allowed user sees any (X5)."""
         user_id = _interaction_user(interaction)
         choices: list[m.CommandChoice] = []
-        if user_id in self.config.allowed_user_ids and interaction.data.name == "task":
-            choices = task_choices(interaction.data, await self._db(lambda db: db.tasks()))
+        if user_id is not None:
+            choices = await self.commands.complete(
+                self.host, self._invocation(interaction, user_id), self.config.allowed_user_ids
+            )
         await self._respond(
             interaction,
             m.InteractionResponse(
@@ -779,46 +800,46 @@ class _Router(CatchUpMixin):
             ),
         )
 
-    async def _on_command(self, interaction: m.CommandInteraction, user_id: int) -> None:
-        if interaction.data.name == "task":
-            answer = await task_command(
-                interaction.data, self._db, self.config.task_control, self.config.clock()
-            )
-            await self._reply_ephemeral(interaction, answer)
+    async def _on_command(self, interaction: m.CommandInteraction) -> None:
+        user_id = _interaction_user(interaction)
+        if user_id is None:
+            await self._reply_ephemeral(interaction, NOT_ALLOWED)
             return
-        if interaction.data.name != "stop":
-            await self._reply_ephemeral(interaction, f"Unknown command /{interaction.data.name}.")
-            return
-        channel_id = interaction.channel_id
-        record = None
-        if isinstance(channel_id, int) and 0 < channel_id <= _SNOWFLAKE_MAX:
-            record = await self._db(lambda db: db.get_session(channel_id))
-        if record is None or not isinstance(channel_id, int):
-            await self._reply_ephemeral(
-                interaction,
-                "There is no Claude session in this channel: use /stop in a session's thread.",
-            )
-            return
+        answer = await self.commands.run(
+            self.host, self._invocation(interaction, user_id), self.config.allowed_user_ids
+        )
+        flags = int(m.MessageFlags.EPHEMERAL) if answer.ephemeral else m.UNDEFINED
         await self._respond(
             interaction,
             m.InteractionResponse(
                 type=m.InteractionCallbackType.CHANNEL_MESSAGE_WITH_SOURCE,
-                data=m.InteractionMessage(content=f"⏹️ Stop requested by <@{user_id}>."),
+                data=m.InteractionMessage(content=answer.content, flags=flags),
             ),
         )
-        stop = StopTurn(requested_by=user_id)
-        await self._in_lane(channel_id, partial(self._deliver, channel_id, stop))
 
     async def _on_component(self, interaction: Any, user_id: int) -> None:
         custom_id = getattr(interaction.data, "custom_id", None)
         parsed = parse_prompt_custom_id(custom_id) if isinstance(custom_id, str) else None
+        roles = _interaction_roles(interaction)
         if parsed is None:
-            await self._reply_ephemeral(interaction, "This button is not one of this bot's.")
+            allowed = user_id in self.config.allowed_user_ids
+            await self._reply_ephemeral(
+                interaction, "This button is not one of this bot's." if allowed else NOT_ALLOWED
+            )
             return
         prompt_id, choice = parsed
         prompt = await self._db(lambda db: db.prompt_get(prompt_id))
         if prompt is None:
             await self._reply_ephemeral(interaction, "This prompt is unknown to the bot.")
+            return
+        if not self.approvers.may_answer(prompt.kind, user_id, roles):
+            # An allowed user who is no approver is told about approvers; anyone else
+            # hears X5's sentence, as everywhere.
+            allowed = user_id in self.config.allowed_user_ids
+            await self._reply_ephemeral(
+                interaction,
+                NOT_APPROVER if allowed and prompt.kind in APPROVAL_KINDS else NOT_ALLOWED,
+            )
             return
         if prompt.state is not PromptState.PENDING:
             await self._reply_ephemeral(
@@ -841,7 +862,13 @@ class _Router(CatchUpMixin):
             interaction,
             m.InteractionResponse(type=m.InteractionCallbackType.DEFERRED_UPDATE_MESSAGE),
         )
-        answer = AnswerPrompt(prompt_id=prompt_id, choice=choice, values=values, user_id=user_id)
+        answer = AnswerPrompt(
+            prompt_id=prompt_id,
+            choice=choice,
+            values=values,
+            user_id=user_id,
+            role_ids=roles,
+        )
         await self._in_lane(prompt.thread_id, partial(self._deliver, prompt.thread_id, answer))
 
     async def _respond(self, interaction: Any, response: m.InteractionResponse) -> None:
@@ -899,10 +926,71 @@ class _Router(CatchUpMixin):
         for guild in ready.guilds:
             try:
                 await self.rest.bulk_overwrite_guild_commands(
-                    ready.application.id, guild.id, list(SLASH_COMMANDS)
+                    ready.application.id, guild.id, self.commands.definitions()
                 )
             except _PEER_ERRORS:
                 log.exception("router: could not register slash commands in guild %s", guild.id)
+
+
+class _CommandHost:
+    """What the slash commands may do (:class:`bridge.sessions.commands.CommandHost`),
+    on the router's behalf: store calls, and work queued in a thread's lane."""
+
+    def __init__(self, router: _Router) -> None:
+        self._router = router
+
+    @property
+    def main_channel_id(self) -> int:
+        return self._router.config.channel_id
+
+    @property
+    def working_dir(self) -> str:
+        return self._router.config.working_dir
+
+    @property
+    def default_model(self) -> str | None:
+        return self._router.config.model
+
+    def now(self) -> float:
+        return self._router.config.clock()
+
+    async def db(self, fn: Callable[[Database], Any]) -> Any:
+        return await self._router._db(fn)
+
+    async def session(self, channel_id: int | None) -> SessionRecord | None:
+        if channel_id is None or channel_id == self._router.config.channel_id:
+            return None
+        record: SessionRecord | None = await self.db(lambda db: db.get_session(channel_id))
+        return record
+
+    async def tell_session(self, thread_id: int, msg: SessionMessage) -> None:
+        router = self._router
+        await router._in_lane(thread_id, partial(router._deliver, thread_id, msg))
+
+    async def run_prompt(
+        self, *, thread_id: int | None, author_id: int, title: str, prompt: str, intro: str
+    ) -> None:
+        router = self._router
+        request = StartSession(
+            title=title,
+            prompt=prompt,
+            intro=intro,
+            working_dir=router.config.working_dir,
+            origin="discord",  # a person asked, with a slash command
+            thread_id=thread_id,
+        )
+
+        async def run() -> None:
+            try:
+                await router._open_requested_session(request, author_id)
+            except (*_PEER_ERRORS, ValueError):
+                log.exception("router: a command's prompt could not be run")
+
+        await router._in_lane(thread_id if thread_id is not None else self.main_channel_id, run)
+
+    @property
+    def task_control(self) -> TaskControl | None:
+        return self._router.config.task_control
 
 
 async def _set_when_all(events: list[trio.Event], done: trio.Event) -> None:
@@ -957,6 +1045,14 @@ def _refusal_for(prompt: PromptRecord, choice: str, values: tuple[str, ...]) -> 
     if prompt.kind == PromptKind.ELICITATION:
         return elicitations.refusal(prompt, choice, values)
     return None
+
+
+def _interaction_roles(interaction: Any) -> tuple[int, ...]:
+    """The clicking member's role ids (none outside a guild)."""
+    member = getattr(interaction, "member", m.UNDEFINED)
+    if isinstance(member, m.Member):
+        return tuple(r for r in member.roles if isinstance(r, int))
+    return ()
 
 
 def _values(interaction: Any) -> tuple[str, ...]:

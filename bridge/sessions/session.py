@@ -4,7 +4,7 @@ Theory of operation
 -------------------
 Every decision of a session lives in :class:`~bridge.sessions.machine.SessionMachine`
 (pure, no IO; its docstring has the state and transition table). This actor does three
-things only (docs/architecture.md, "The session actor"):
+things only (docs/architecture.md, "Inside a session actor"):
 
 1. **Read**: each mailbox message (a user message, a slot grant, a Claude event, a timer,
    a prompt answer, /stop, shutdown, resume) is turned into one machine *input*, after the
@@ -29,6 +29,11 @@ things only (docs/architecture.md, "The session actor"):
 So /stop takes effect as soon as the machine reads it: the interrupt is written by a
 helper at once, and the turn ends when the process's ``result`` and exit are read, however
 many posts are still queued for Discord.
+
+Left out of the machine because they change no state of the session: the stopgap answers
+until C12 and C15 land (a multiple-choice question is denied with "ask in plain text", an
+elicitation declined, both written at once), naming the thread's record after its first
+message, and presentation pacing (streamed text shown once per burst, the status emoji).
 
 *Resource handling*: the ``claude`` process of a running turn is held by a helper task in
 this actor's nursery (``turn.TurnProcess``), so however the actor ends, the process group
@@ -63,6 +68,7 @@ from bridge.claude.process import (
 from bridge.claude.sessions import config_dir, find_session_file, read_session_messages
 from bridge.config import Config
 from bridge.sessions import machine as sm
+from bridge.sessions.approvers import approvers_of
 from bridge.sessions.attachments import AttachmentInfo
 from bridge.sessions.messages import (
     AcquireSlot,
@@ -81,6 +87,7 @@ from bridge.sessions.messages import (
     SessionMessage,
     SessionStarted,
     SessionStatusReport,
+    SetModel,
     SlotGranted,
     SlotsSnapshot,
     StopTurn,
@@ -428,6 +435,8 @@ class _Session:
                 await self.feed(sm.QueuePositionIs(position, running))
             case StopTurn(requested_by=user_id):
                 await self.feed(sm.Stop(allowed=self.config.is_allowed(user_id)))
+            case SetModel():
+                await self._on_set_model(msg)
             case AnswerPrompt():
                 await self._on_answer(msg)
             case _Fired():
@@ -603,10 +612,9 @@ class _Session:
                     reused.prompt_id, {**(reused.answer or {}), "applied": True}
                 )
             )
-            response = prompt_views.control_response(reusable, event.request_id)
-            if response is not None:
-                self._send_answer(proc, reusable, response)
-            self._notice(f"-# 🔐 {prompt_views.outcome_line(reusable)} (answer given earlier)")
+            self.answers[reused.prompt_id] = reused
+            self._notice(f"-# 🔐 {prompt_views.outcome_line(reused)} (answer given earlier)")
+            await self.feed(sm.PermissionAnsweredBefore(reused.prompt_id, event.request_id))
             return
         now = self.deps.wall_clock()
         adopted = await self._orphan_for(body, proc.turn.plan)
@@ -707,15 +715,15 @@ class _Session:
                 await self._db(lambda db: db.prompt_set_message(prompt_id, message_id))
 
     async def _on_answer(self, msg: AnswerPrompt) -> None:
-        if not self.config.is_allowed(msg.user_id):
-            log.warning("thread %s: user %s may not answer prompts", self.thread_id, msg.user_id)
-            return
         pid = msg.prompt_id
         record: PromptRecord | None = await self._db(lambda db: db.prompt_get(pid))
         if record is None or record.thread_id != self.thread_id:
             return
-        live = self.machine.prompt
-        applied = live is not None and live.prompt_id == pid and not live.resolved
+        # Checked again here, whoever told us: approvers answer approvals (by id or role).
+        if not approvers_of(self.config).may_answer(record.kind, msg.user_id, msg.role_ids):
+            log.warning("thread %s: user %s may not answer prompts", self.thread_id, msg.user_id)
+            return
+        applied = self.machine.awaits(pid)
         if prompt_views.is_question(record):
             await self._on_question_answer(record, msg, applied=applied)
             return
@@ -784,6 +792,36 @@ class _Session:
             return
         self._notice("-# 💬 Your message answered Claude's question.")
         await self._resolved(resolved)
+
+    async def _on_set_model(self, msg: SetModel) -> None:
+        """C24: stored for the turns to come (``--model``); a running ``claude`` switches
+        now (control ``set_model``), so the rest of this turn uses it too. Not an input of
+        the machine: it changes no state, only what the next start and this process use."""
+        await self._update_session(model=msg.model)
+        proc = self.proc
+        if proc is None or proc.exited:
+            return
+        target = msg.model or self.deps.claude_command.model or "default"
+        try:
+            await proc.set_model(target)
+        except (ClaudeGone, ControlRequestFailed, trio.TooSlowError) as exc:
+            log.warning("thread %s: set_model %r failed: %r", self.thread_id, target, exc)
+            self.outbox.post(
+                render.plain(
+                    f"-# ⚠️ The running turn could not switch to `{target}`; the next one uses it."
+                )
+            )
+
+    def _turn_model(self, record: SessionRecord) -> str | None:
+        """The session's model (C24), else the bridge's default (CLAUDE_MODEL)."""
+        default = self.deps.claude_command.model
+        if record.model is None:
+            return default
+        try:
+            return control.validate_model(record.model)
+        except control.ControlError as exc:
+            log.error("thread %s: stored model rejected (%s); default used", self.thread_id, exc)
+            return default
 
     async def _resolved(self, resolved: PromptRecord) -> None:
         self._show_resolved(resolved)
@@ -886,6 +924,7 @@ class _Session:
                 view.set_status(render.EMOJI_STOPPED if interrupted else render.EMOJI_ERROR)
         self.result = None
         self.last_activity = None
+        self.answers.clear()  # the turn's requests are gone with it
         self._tell_coordinator(SessionFinished(thread_id=self.thread_id, outcome=order.outcome))
 
     # -- notices -----------------------------------------------------------------------
@@ -1030,6 +1069,7 @@ class _Session:
                 resume=resume,
                 append_system_prompt=appended,
                 system_prompt_snapshot=False,
+                model=self._turn_model(record),
             )
         except control.ControlError as exc:
             log.error(
@@ -1039,6 +1079,7 @@ class _Session:
                 self.deps.claude_command,
                 append_system_prompt=appended,
                 system_prompt_snapshot=False,
+                model=self._turn_model(record),
             )
         # X4: neither the bot token nor the API secret may reach the child.
         secrets = [s for s in (self.config.discord_bot_token, self.config.api_secret) if s]

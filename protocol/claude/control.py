@@ -46,9 +46,11 @@ PERMISSION_MODES: Final = frozenset(
     {"default", "acceptEdits", "auto", "bypassPermissions", "dontAsk", "plan"}
 )
 
-#: Model aliases the CLI resolves itself (``/model`` and ``--model``, 2.1.x).
+#: Model aliases the CLI resolves itself (``/model`` and ``--model``, 2.1.x). The ones its
+#: ``initialize`` answer lists under ``models`` (2.1.330: default, opus, fable, sonnet,
+#: haiku) are pinned by ``tests/e2e/test_claude_cli_models.py``.
 MODEL_ALIASES: Final = frozenset(
-    {"default", "sonnet", "opus", "haiku", "opusplan", "sonnet[1m]", "opus[1m]", "best"}
+    {"default", "sonnet", "opus", "haiku", "fable", "opusplan", "sonnet[1m]", "opus[1m]", "best"}
 )
 
 #: Full model ids: ``claude-<family>-<version>`` with an optional date and ``[1m]`` suffix.

@@ -163,6 +163,8 @@ ROWS: list[Row] = [
     *rows_for("CCBRIDGE_API_HOST", "CCBRIDGE_API_SECRET", "0.0.0.0", "192.0.2.7"),
     *rows_for("CATCHUP_MAX_MESSAGES", "at least 0", "-1", "-20"),
     *rows_for("CATCHUP_MAX_MESSAGES", "whole number", "all", "2.5", "1_000"),
+    *rows_for("APPROVER_USER_IDS", "Copy User ID", "5,bob", "5;6", f"5,{2**64}", "-6"),
+    *rows_for("APPROVER_ROLE_IDS", "Copy Role ID", "admins", "7;8", "1e5", f"{2**64}"),
     *rows_for("COORDINATION_CHANNEL_ID", "Copy ID", *_SNOWFLAKES),
     *rows_for("LOUNGE_CHANNEL_ID", "Copy ID", *_SNOWFLAKES),
     *rows_for(

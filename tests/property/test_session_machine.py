@@ -18,10 +18,17 @@ plus ones only the machine makes expressible:
 * a stopped notice counts exactly the messages rejected with it;
 * a message typed before a /stop never reaches Claude (C9);
 * a grant we no longer want is given straight back, and a prompt of an earlier run
-  changes nothing;
+  changes nothing but its own expiry timer;
+* an expiry timer runs exactly for each unresolved prompt that expires (the live one and
+  those of an earlier run), never for a prompt that is gone; a prompt that never expires
+  (a question by default, C12) arms none;
+* a message told twice is held once, and never both waiting and on its way to Claude;
+* a result is shown (``TurnFinished.completed``) only if one arrived, and a turn that
+  ends without showing one, not stopped on purpose, says it crashed;
+* a session at rest is never marked for resume by the bridge (an API mark survives a
+  shutdown);
 * a message typed while a question waits (C12) answers that question: it is ``DONE``
-  at once and never reaches Claude as a prompt of its own; a prompt that never expires
-  arms no timer.
+  at once and never reaches Claude as a prompt of its own.
 """
 
 from __future__ import annotations
@@ -67,6 +74,13 @@ class World:
     outcomes: list[str] = attrs.field(factory=list)
     shutdown_asks: int = 0
     shutdown_replies: int = 0
+    expiry_timers: set[str] = attrs.field(factory=set)
+    unresolved_prompts: set[str] = attrs.field(factory=set)
+    """Prompts stored as pending (the live one and those of earlier runs)."""
+    never_expire: set[str] = attrs.field(factory=set)
+    """Prompts with no expiry (questions by default, C12): no timer runs for them."""
+    result_seen: bool = False
+    written: set[str] = attrs.field(factory=set)
     answered_questions: set[int] = attrs.field(factory=set)
     """Messages that answered a waiting question (C12)."""
 
@@ -79,11 +93,14 @@ class SessionMachineTest(RuleBasedStateMachine):
         self.next_id = 1
         self.next_prompt = 1
         self.result_error: bool | None = None
+        self.exit_code = 0
+        self.state_before = m.State.IDLE
         self.feed(m.Loaded(status=SessionStatus.IDLE, pending=(), restarted=False))
 
     # -- playing the actor -----------------------------------------------------------
 
     def feed(self, event: m.Input) -> list[m.Order]:
+        self.state_before = self.sm.state
         orders = self.sm.feed(event)
         for order in orders:
             self.perform(order, orders)
@@ -97,17 +114,14 @@ class SessionMachineTest(RuleBasedStateMachine):
             case m.ReleaseSlot():
                 w.slot_requested = w.slot_held = False
             case m.AnswerWithMessage(prompt_id=pid, message_id=mid):
-                prompt = self.sm.prompt
-                assert prompt is not None, "a typed answer with no prompt waiting"
-                assert prompt.prompt_id == pid
+                (prompt,) = [p for p in self.sm.prompts if p.prompt_id == pid]
                 assert prompt.answered_by_message, "a permission prompt answered by text"
                 assert not prompt.resolved
                 assert w.inbox[mid] is InboxState.PENDING
                 assert mid not in w.strangers
                 w.answered_questions.add(mid)
-                self.feed(m.PromptResolved(pid))  # the actor resolves it in the store
-            case m.ArmTimer(delay=delay):
-                assert math.isfinite(delay), "a timer for a prompt that never expires"
+                w.unresolved_prompts.discard(pid)  # the actor resolves it in the store
+                self.feed(m.PromptResolved(pid))
             case m.StartTurn(batch=batch):
                 assert not set(batch) & w.answered_questions, "an answer sent as a prompt"
                 assert w.processes == 0, "a second process for one thread"
@@ -126,12 +140,40 @@ class SessionMachineTest(RuleBasedStateMachine):
                     elif state is InboxState.DONE:
                         assert before is InboxState.DELIVERED, (mid, before)
                     w.inbox[mid] = state
-            case m.SetStatus(status=status):
+            case m.SetStatus(status=status, resume_reason=reason):
+                if reason is not None:
+                    assert self.state_before not in (m.State.IDLE, m.State.STOPPED), (
+                        "a session at rest marked for resume"
+                    )
                 w.status = status
-            case m.TurnFinished(outcome=outcome):
+            case m.MarkForResume(reason=reason):
+                if reason is not None:
+                    assert self.state_before not in (m.State.IDLE, m.State.STOPPED), (
+                        "a session at rest marked for resume"
+                    )
+            case m.Notice(kind=m.NoticeKind.PROMPT_CANCELLED, detail=pid):
+                w.unresolved_prompts.discard(pid)  # resolved in the store as cancelled
+            case m.TurnFinished(outcome=outcome, completed=completed):
                 if outcome == "done":
                     assert self.result_error is False, "a failed turn shown as done"
+                    assert completed
+                if completed:
+                    assert w.result_seen, "a result shown that never arrived"
+                elif outcome in ("done", "error"):
+                    assert m.Notice(m.NoticeKind.CRASHED, count=self.exit_code) in orders
                 w.outcomes.append(outcome)
+            case m.WriteControlResponse(prompt_id=pid):
+                assert w.slot_held, "an answer written without a slot"
+                assert pid not in w.unresolved_prompts, f"an answer to {pid} nobody gave"
+                assert pid not in w.written, f"{pid} answered twice"
+                w.written.add(pid)
+            case m.ArmTimer(timer=m.Timer.PROMPT_EXPIRY, key=key, delay=delay):
+                assert key in w.unresolved_prompts, f"an expiry timer for a gone prompt {key}"
+                assert math.isfinite(delay), "a timer for a prompt that never expires"
+                assert key not in w.never_expire, f"a timer for {key}, which never expires"
+                w.expiry_timers.add(key)
+            case m.CancelTimer(timer=m.Timer.PROMPT_EXPIRY, key=key):
+                w.expiry_timers.discard(key)
             case m.Notice(kind=m.NoticeKind.STOPPED, count=count):
                 rejected = [
                     mid
@@ -147,6 +189,13 @@ class SessionMachineTest(RuleBasedStateMachine):
                 pass
 
     # -- facts the world can produce -------------------------------------------------
+
+    @precondition(lambda self: bool(self.sm.pending) or bool(self.sm.batch))
+    @rule(data=st.data())
+    def message_told_again(self, data: st.DataObject) -> None:
+        """The router tells a message the session already read from the store."""
+        mid = data.draw(st.sampled_from([*self.sm.pending, *self.sm.batch]))
+        self.feed(m.MessageStored(mid, True))
 
     @rule(allowed=st.booleans())
     def message(self, allowed: bool) -> None:
@@ -207,10 +256,18 @@ class SessionMachineTest(RuleBasedStateMachine):
     @precondition(lambda self: self._live())
     @rule(question=st.booleans(), expires=st.booleans())
     def permission(self, question: bool, expires: bool) -> None:
-        if self.sm.state not in (m.State.RUNNING, m.State.INTERRUPTING) or self.sm.prompt:
-            return  # the CLI asks one thing at a time, and only while it works
-        pid = f"p{self.next_prompt}"
-        self.next_prompt += 1
+        if self.sm.state is m.State.CLOSING:
+            return  # the CLI asks only while it works (several requests at once, too)
+        orphans = sorted(self.sm.orphans)
+        if orphans:
+            pid = orphans[0]  # the resumed turn asks what an earlier run's prompt shows
+            expires = pid not in self.world.never_expire
+        else:
+            pid = f"p{self.next_prompt}"
+            self.next_prompt += 1
+            self.world.unresolved_prompts.add(pid)
+            if not expires:
+                self.world.never_expire.add(pid)
         timeout = 300.0 if expires else math.inf
         orders = self.feed(
             m.PermissionAsked(pid, f"r-{pid}", timeout, answered_by_message=question)
@@ -218,22 +275,34 @@ class SessionMachineTest(RuleBasedStateMachine):
         armed = [o for o in orders if isinstance(o, m.ArmTimer)]
         assert len(armed) == (1 if expires else 0)
 
-    @precondition(lambda self: self.sm.prompt is not None)
+    @precondition(lambda self: self._live())
     @rule()
-    def prompt_resolved(self) -> None:
-        assert self.sm.prompt is not None
-        self.feed(m.PromptResolved(self.sm.prompt.prompt_id))
+    def answered_before(self) -> None:
+        """The resumed turn asks what a prompt answered after a restart already answers."""
+        if self.sm.state is m.State.CLOSING:
+            return
+        pid = f"a{self.next_prompt}"
+        self.next_prompt += 1
+        self.feed(m.PermissionAnsweredBefore(pid, f"r-{pid}"))
+
+    @precondition(lambda self: bool(self.world.unresolved_prompts))
+    @rule(data=st.data())
+    def prompt_resolved(self, data: st.DataObject) -> None:
+        """Answered or expired (the store resolves a prompt once)."""
+        pid = data.draw(st.sampled_from(sorted(self.world.unresolved_prompts)))
+        self.world.unresolved_prompts.discard(pid)
+        self.feed(m.PromptResolved(pid))
 
     def _orphan_prompt_resolved(self) -> None:
         """A prompt of an earlier run answered or expired: nothing to write."""
         orders = self.feed(m.PromptResolved("p-of-an-earlier-run"))
         assert orders == []
 
-    @precondition(lambda self: self._live() and self.sm.prompt is not None)
-    @rule()
-    def control_cancel(self) -> None:
-        assert self.sm.prompt is not None
-        self.feed(m.ControlCancelled(self.sm.prompt.request_id))
+    @precondition(lambda self: self._live() and bool(self.sm.prompts))
+    @rule(data=st.data())
+    def control_cancel(self, data: st.DataObject) -> None:
+        prompt = data.draw(st.sampled_from(self.sm.prompts))
+        self.feed(m.ControlCancelled(prompt.request_id))
 
     @precondition(lambda self: self._live())
     @rule()
@@ -244,6 +313,7 @@ class SessionMachineTest(RuleBasedStateMachine):
     @rule(error=st.booleans(), resume_failed=st.booleans())
     def result(self, error: bool, resume_failed: bool) -> None:
         self.result_error = error
+        self.world.result_seen = True
         self.feed(m.ClaudeResult(error=error, resume_failed=resume_failed))
 
     @precondition(lambda self: self.world.processes > 0)
@@ -254,8 +324,10 @@ class SessionMachineTest(RuleBasedStateMachine):
             self.result_error = True
         elif self.result_error is None:
             self.result_error = True  # no result at all: never "done"
+        self.exit_code = code
         self.feed(m.ClaudeExited(code))
         self.world.closing = False
+        self.world.result_seen = False
         self.result_error = None
 
     @precondition(lambda self: self.sm.state is not m.State.SHUT_DOWN)
@@ -287,8 +359,19 @@ class SessionMachineTest(RuleBasedStateMachine):
             for mid, state in w.inbox.items()
             if state in (InboxState.PENDING, InboxState.DELIVERED) and mid not in w.strangers
         )
+        w.expiry_timers = set()  # timers end with the incarnation
         self.sm = m.SessionMachine(stall_seconds=30.0, tick_seconds=1.0)
-        self.feed(m.Loaded(status=w.status, pending=left, restarted=crashed))
+        self.feed(
+            m.Loaded(
+                status=w.status,
+                pending=left,
+                restarted=crashed,
+                prompts=tuple(
+                    (pid, math.inf if pid in w.never_expire else 60.0)
+                    for pid in sorted(w.unresolved_prompts)
+                ),
+            )
+        )
         self.feed(m.Resume("restart"))
 
     @precondition(lambda self: self.sm.state is not m.State.SHUT_DOWN)
@@ -305,6 +388,28 @@ class SessionMachineTest(RuleBasedStateMachine):
         }[kind]()
 
     # -- invariants ------------------------------------------------------------------
+
+    @invariant()
+    def an_expiry_timer_for_each_unresolved_prompt(self) -> None:
+        sm, w = self.sm, self.world
+        open_ = {p.prompt_id for p in sm.prompts if not p.resolved}
+        expected = (set(sm.orphans) | open_) - w.never_expire
+        assert w.expiry_timers == expected, (w.expiry_timers, expected, sm.state)
+        assert expected <= w.unresolved_prompts
+
+    @invariant()
+    def waiting_means_a_human_is_awaited(self) -> None:
+        sm = self.sm
+        if sm.state is m.State.WAITING_FOR_HUMAN:
+            assert any(not p.resolved for p in sm.prompts), sm.prompts
+        if sm.state is m.State.ANSWER_QUEUED:
+            assert all(p.resolved for p in sm.prompts), sm.prompts
+
+    @invariant()
+    def a_message_held_once(self) -> None:
+        sm = self.sm
+        assert len(sm.pending) == len(set(sm.pending)), sm.pending
+        assert not set(sm.pending) & set(sm.batch), (sm.pending, sm.batch)
 
     @invariant()
     def one_process_and_agreement(self) -> None:
@@ -378,8 +483,10 @@ class SessionMachineTest(RuleBasedStateMachine):
             elif w.closing:
                 self.exited(0)
             elif w.processes:
-                if sm.prompt is not None and not sm.prompt.resolved:
-                    self.feed(m.PromptResolved(sm.prompt.prompt_id))
+                open_ = [p for p in sm.prompts if not p.resolved]
+                if open_:
+                    w.unresolved_prompts.discard(open_[0].prompt_id)
+                    self.feed(m.PromptResolved(open_[0].prompt_id))
                 elif sm.state is m.State.ANSWER_QUEUED and w.slot_requested:
                     self.grant()
                 else:

@@ -21,6 +21,13 @@ sent, whoever sends it.
 
 A Discord error is logged and the rest of the queue goes on; any other error propagates
 out of the sender task (and so crashes the actor that runs it, as a bug should).
+
+*Who writes what*: the queue is the hand-off between the owner and the sender task, as a
+channel would be. A placeholder's payload is the owner's until the sender takes it (then
+``in_flight``); from then on the sender writes ``id`` and ``sent``, and the one field both
+touch, ``latest_edit``, is written by the owner only while the post is in flight and
+taken by the sender once, after it. (Trio switches tasks only at awaits, and none of this
+awaits in between.)
 """
 
 from __future__ import annotations

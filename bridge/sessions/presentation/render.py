@@ -265,6 +265,26 @@ def context_window(result: ev.Result) -> int | None:
     return max(windows) if windows else None
 
 
+MODELS_SHOWN: Final = 3
+
+
+def model_line(result: ev.Result) -> str | None:
+    """C24: ``🤖 claude-sonnet-5`` (the models the turn used, from the result's
+    ``modelUsage``, the one that wrote most first; the CLI's own helpers, such as a small
+    model naming the session, may appear after it)."""
+    used = sorted(result.model_usage.items(), key=lambda item: (-item[1].output_tokens, item[0]))
+    names = [quiet_code(name) for name, _ in used[:MODELS_SHOWN]]
+    if not names:
+        return None
+    more = len(used) - MODELS_SHOWN
+    return "🤖 " + ", ".join(names) + (f" (+{more})" if more > 0 else "")
+
+
+def quiet_code(text: str) -> str:
+    """``text`` as inline code (backticks removed, so it cannot break out)."""
+    return "`" + text.replace("`", "")[:100] + "`"
+
+
 def completion_embed(
     result: ev.Result, last_call: ev.Usage | None, *, interrupted: bool = False
 ) -> m.Embed:
@@ -282,6 +302,9 @@ def completion_embed(
     else:
         title, color = "✅ Done", GREEN
     lines = [u.usage_line(turn_usage(result))]
+    models = model_line(result)
+    if models:
+        lines.append(models)
     window = context_window(result)
     if last_call is not None and window:
         call = u.TurnUsage(

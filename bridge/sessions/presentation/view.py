@@ -3,10 +3,11 @@
 Theory of operation
 -------------------
 A :class:`TurnView` belongs to the session actor (one per turn, never shared) and is
-driven by it: every CLI event goes to :meth:`TurnView.on_event` together with the
-:class:`~protocol.claude.turn.TurnState` that already includes it. The view decides what
-to send with the pure builders of :mod:`bridge.sessions.presentation.render` and sends it
-with the REST client:
+driven by it: every CLI event goes to :meth:`TurnView.show` (or :meth:`TurnView.on_event`)
+together with the :class:`~protocol.claude.turn.TurnState` that already includes it. The
+view decides what to send with the pure builders of
+:mod:`bridge.sessions.presentation.render` and hands it to the thread's
+:class:`~bridge.sessions.presentation.outbox.Outbox`:
 
 * the status reaction on the user's message (C2) changes with :meth:`set_status`, through
   the client's coalescing ``submit_reaction``: a burst of activity changes costs one
@@ -18,12 +19,14 @@ with the REST client:
 * a tool call closes the segment and posts its embed, which :meth:`tick` refreshes with the
   elapsed time (C4) and the tool result finishes (green or red);
 * complete thinking blocks post a spoiler embed (C5); a compaction posts a notice (C20);
-* :meth:`finish` closes the turn: any final text not streamed yet, the completion embed
-  (C18, C19) and the final reaction.
+* :meth:`close` closes the turn: any final text not streamed yet, the completion embed
+  (C18, C19) and the final reaction; :meth:`finish` also waits until the outbox drained.
 
-Only creating a message is awaited (its id is needed for later edits); edits and
-reactions are submitted without waiting. A Discord error while rendering is logged and
-never ends the session: the turn itself must go on even if a message cannot be shown.
+Nothing here waits for Discord when the outbox has a sender task (the session's): posts
+return a placeholder at once and are sent in order by that task; edits keep only the
+latest version. Used on its own (no sender task), :meth:`on_event` sends at the caller's
+pace. A Discord error while rendering is logged and never ends the session: the turn
+itself must go on even if a message cannot be shown.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from bridge.discord.errors import DiscordError
 from bridge.discord.rest import FileUpload
 from bridge.sessions.presentation import render
 from bridge.sessions.presentation.outbox import Outbox, Placeholder, Target
@@ -80,32 +82,6 @@ class SessionRest(Protocol):
     async def delete_message(self, channel_id: int, message_id: int) -> None: ...
 
     async def download_attachment(self, url: str, *, max_bytes: int) -> bytes: ...
-
-
-async def post(rest: SessionRest, channel_id: int, payload: MessagePayload) -> int | None:
-    """Create a message; its id, or ``None`` (logged) if Discord refused it."""
-    try:
-        message = await rest.create_message(
-            channel_id,
-            content=payload.content,
-            embeds=list(payload.embeds),
-            components=list(payload.components),
-        )
-    except DiscordError as exc:
-        log.warning("thread %s: could not post a message: %s", channel_id, exc)
-        return None
-    return int(message.id)
-
-
-def edit(rest: SessionRest, channel_id: int, message_id: int, payload: MessagePayload) -> None:
-    """Submit an edit replacing the whole message (content, embeds and components)."""
-    rest.submit_edit(
-        channel_id,
-        message_id,
-        content=payload.content if payload.content is not None else "",
-        embeds=list(payload.embeds),
-        components=list(payload.components),
-    )
 
 
 class Reaction:

@@ -164,3 +164,21 @@ def test_split_text_keeps_short_text_whole_and_splits_at_paragraphs() -> None:
     parts = r.split_text(fenced)
     assert len(parts) > 1
     assert all(p.startswith("```python") and p.rstrip().endswith("```") for p in parts)
+
+
+def test_completion_embed_names_the_models_the_turn_used() -> None:
+    """C24: the model is shown, the one that wrote most first."""
+    result = _result(
+        model_usage={
+            "claude-haiku-4-5": ev.ModelUsage(output_tokens=5),
+            "claude-sonnet-5": ev.ModelUsage(output_tokens=300, context_window=200_000),
+        }
+    )
+    embed = r.completion_embed(result, None)
+    assert "🤖 `claude-sonnet-5`, `claude-haiku-4-5`" in embed.description
+    assert r.model_line(_result(model_usage={})) is None
+    many = {f"claude-m{i}": ev.ModelUsage(output_tokens=i) for i in range(5)}
+    assert r.model_line(_result(model_usage=many)) == (
+        "🤖 `claude-m4`, `claude-m3`, `claude-m2` (+2)"
+    )
+    assert r.model_line(_result(model_usage={"a`b": ev.ModelUsage()})) == "🤖 `ab`"

@@ -1,0 +1,114 @@
+"""The outbox under random interleavings of posts, edits, deletes and sender progress
+(hypothesis; an in-memory Discord stands in for the REST client, so only our code runs).
+
+Whatever the interleaving, once drained: the messages exist in the order they were
+posted (minus those deleted before they were sent), each shows the latest version asked
+for, the ones deleted after they were sent are gone, and Discord saw no edit or delete of
+a message that did not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import trio
+import trio.lowlevel
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bridge.sessions.presentation.outbox import Outbox, Placeholder
+from bridge.sessions.presentation.render import MessagePayload, plain
+from protocol.discord import models as m
+
+
+@attrs.define
+class FakeDiscord:
+    """Just enough of the REST client: creates take a few scheduler turns."""
+
+    delays: list[int]
+    shown: dict[int, str] = attrs.field(factory=dict)
+    order: list[int] = attrs.field(factory=list)
+    deleted: set[int] = attrs.field(factory=set)
+    next_id: int = 1000
+
+    async def create_message(
+        self,
+        channel_id: int,
+        *,
+        content: str | None = None,
+        embeds: Sequence[m.Embed] = (),
+        components: Sequence[m.ActionRow] = (),
+        reply_to: int | None = None,
+    ) -> Any:
+        for _ in range(self.delays.pop() if self.delays else 0):
+            await trio.lowlevel.checkpoint()
+        self.next_id += 1
+        self.shown[self.next_id] = content or ""
+        self.order.append(self.next_id)
+        return attrs.make_class("Created", ["id"])(self.next_id)
+
+    def submit_edit(self, channel_id: int, message_id: int, **fields: Any) -> None:
+        assert message_id in self.shown, message_id
+        assert message_id not in self.deleted, message_id
+        self.shown[message_id] = fields["content"]
+
+    def submit_reaction(self, channel_id: int, message_id: int, **fields: Any) -> None:
+        assert message_id in self.shown, message_id
+
+    async def delete_message(self, channel_id: int, message_id: int) -> None:
+        assert message_id in self.shown, message_id
+        assert message_id not in self.deleted, message_id
+        self.deleted.add(message_id)
+
+
+Op = tuple[str, int]
+ops = st.lists(
+    st.tuples(st.sampled_from(["post", "edit", "delete", "progress"]), st.integers(0, 30)),
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ops=ops, delays=st.lists(st.integers(0, 4), max_size=60))
+def test_random_interleavings_end_in_the_latest_state(ops: list[Op], delays: list[int]) -> None:
+    async def main() -> None:
+        discord = FakeDiscord(delays=list(delays))
+        outbox = Outbox(discord, 1)
+        posted: list[Placeholder] = []
+        latest: dict[int, str] = {}  # index in posted -> latest content asked for
+        deleted: set[int] = set()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(outbox.run)
+            for kind, n in ops:
+                if kind == "post":
+                    posted.append(outbox.post(plain(f"post {len(posted)} v0")))
+                    latest[len(posted) - 1] = f"post {len(posted) - 1} v0"
+                elif kind == "edit" and posted:
+                    index = n % len(posted)
+                    text = f"post {index} v{n}"
+                    outbox.edit(posted[index], MessagePayload(content=text))
+                    if index not in deleted:
+                        latest[index] = text
+                elif kind == "delete" and posted:
+                    index = n % len(posted)
+                    outbox.delete(posted[index])
+                    deleted.add(index)
+                elif kind == "progress":
+                    for _ in range(n % 5):
+                        await trio.lowlevel.checkpoint()
+            await outbox.drain()
+            nursery.cancel_scope.cancel()
+        created = [p for p in posted if p.id is not None]
+        assert [p.id for p in created] == discord.order  # posted in order
+        for index, placeholder in enumerate(posted):
+            if index in deleted:
+                assert placeholder.id is None or placeholder.id in discord.deleted
+            else:
+                assert placeholder.id is not None
+                assert discord.shown[placeholder.id] == latest[index]
+                assert placeholder.id not in discord.deleted
+        assert outbox.queued == 0
+
+    trio.run(main)
