@@ -9,6 +9,7 @@ This is the one place where parts meet. :func:`open_bridge` starts, in order::
     ├── limiter      MAX_CONCURRENT_SESSIONS (C8)
     ├── sessions     dynamic supervisor: one session actor per thread
     ├── router       gateway dispatches -> session messages (X5 at every entry point)
+    ├── upgrade      with UPGRADE_COMMAND: the auto-upgrade (A3, docs/upgrade.md)
     └── gateway      started last, so nothing arrives before the router exists
     ├── scheduler    scheduled tasks and notifications (A1, R3, R4)
     local API        Starlette on 127.0.0.1 (see docs/api.md)
@@ -25,6 +26,10 @@ and store stop in that order while the REST client is still open.
 
 Embedding (E2): ``await nursery.start(run_bridge, config)`` runs it inside any trio
 program; cancelling that nursery shuts it down gracefully (shielded, bounded).
+
+After an upgrade (A3) the bridge asks its owner to stop it: :attr:`Bridge.restart_requested`
+is set and :attr:`Bridge.restart_plan` says what to do once the block has ended
+(``ccbridge run`` execs ``RESTART_COMMAND`` or exits with status 75).
 """
 
 from __future__ import annotations
@@ -86,9 +91,24 @@ from bridge.sessions.router import (
 from bridge.sessions.session import SessionDeps, session_actor, session_child_spec
 from bridge.sessions.worktrees import cleanup_worktrees
 from bridge.store.actor import STORE_MAILBOX, StoreMessage, store_actor, store_call
+from bridge.upgrade import (
+    Settings,
+    Stop,
+    UpgradeConfig,
+    UpgradeMessage,
+    scrubbed_environment,
+    upgrade_actor,
+)
 from protocol.claude.argv import ClaudeCommand
 
-__all__ = ["Bridge", "BridgeStopped", "local_config", "open_bridge", "run_bridge"]
+__all__ = [
+    "Bridge",
+    "BridgeStopped",
+    "RestartPlan",
+    "local_config",
+    "open_bridge",
+    "run_bridge",
+]
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +129,24 @@ class BridgeStopped(Exception):
 
     def __str__(self) -> str:
         return f"the bridge stopped: {self.reason}"
+
+
+@attrs.frozen(kw_only=True)
+class RestartPlan:
+    """What the owner of the bridge does once an upgrade has stopped it (A3)."""
+
+    command: tuple[str, ...] | None
+    """``RESTART_COMMAND`` to exec; ``None``: exit with ``EXIT_RESTART`` (75)."""
+    interrupted: bool
+    """Turns were still running at the drain bound (they were interrupted, and resume)."""
+
+
+@attrs.define
+class _RestartRequest:
+    """Set by the upgrade actor, read by :class:`Bridge` (one writer, then only readers)."""
+
+    plan: RestartPlan | None = None
+    event: trio.Event = attrs.Factory(trio.Event)
 
 
 class Bridge:
@@ -135,6 +173,8 @@ class Bridge:
         resumed: list[tuple[int, str]],
         startup: Startup,
         scheduler: actors.Ref[SchedulerMessage] | None = None,
+        upgrade: actors.Ref[UpgradeMessage] | None = None,
+        restart: _RestartRequest | None = None,
     ) -> None:
         self.config = config
         self.system = system
@@ -148,6 +188,9 @@ class Bridge:
         self.gateway = gateway
         self.scheduler = scheduler
         """The scheduler (A1, R3, R4); ``None`` when no owner or allowed user is set."""
+        self.upgrade = upgrade
+        """The upgrade actor (A3); ``None`` without ``UPGRADE_COMMAND``."""
+        self._restart = restart or _RestartRequest()
         self.api_url = api_url
         """Base URL of the local API, e.g. ``http://127.0.0.1:43121``."""
         self.tokens = tokens
@@ -155,6 +198,16 @@ class Bridge:
         self._startup = startup
         self._shutdown_started = False
         self._shutdown_done = trio.Event()
+
+    @property
+    def restart_requested(self) -> trio.Event:
+        """Set when an upgrade has drained the bridge: end the bridge's block (the graceful
+        shutdown marks the sessions for resume), then follow :attr:`restart_plan`."""
+        return self._restart.event
+
+    @property
+    def restart_plan(self) -> RestartPlan | None:
+        return self._restart.plan
 
     @property
     def resumed(self) -> tuple[tuple[int, str], ...]:
@@ -196,7 +249,7 @@ class Bridge:
             self._shutdown_done.set()
 
     async def _shutdown_steps(self, timeout: float) -> None:
-        for child_id in ("gateway", "scheduler", "router"):
+        for child_id in ("gateway", "scheduler", "upgrade", "router"):
             await _terminate(self.root, child_id)
         prepare_timeout = max(timeout * 0.6, 1.0)
         try:
@@ -506,6 +559,11 @@ async def _start(
     # A4: resumed by the router after READY and the thread's catch-up, not before.
     startup = Startup(to_resume=tuple(to_resume), resume=resume)
 
+    restart = _RestartRequest()
+    upgrade = None
+    if config.upgrade_command is not None:
+        upgrade = await _start_upgrade(root, limiter, rest, config, restart)
+
     # Sessions started by the API or the scheduler act for the owner (X5 still holds: the
     # owner is allowed), else for the lowest allowed id.
     api_author = config.discord_owner_id or min(config.allowed_user_ids, default=None)
@@ -526,6 +584,7 @@ async def _start(
                     task_control=_LateScheduler(late),
                     approvers=approvers_of(config),
                     skills_dir=str(config_dir(env) / "skills"),
+                    upgrade=upgrade,
                 ),
                 router_rest,
                 store,
@@ -586,7 +645,57 @@ async def _start(
         resumed=resumed,
         startup=startup,
         scheduler=scheduler,
+        upgrade=upgrade,
+        restart=restart,
     )
+
+
+def _upgrade_approvers(config: Config) -> frozenset[int]:
+    """APPROVER_USER_IDS and the owner; with no approver list, the allowed users."""
+    owner = {config.discord_owner_id} if config.discord_owner_id is not None else set()
+    if config.approver_user_ids:
+        return frozenset(config.approver_user_ids | owner)
+    return frozenset(config.allowed_user_ids | owner)
+
+
+async def _start_upgrade(
+    root: actors.SupervisorRef,
+    limiter: actors.Ref[LimiterMessage],
+    rest: RestClient,
+    config: Config,
+    restart: _RestartRequest,
+) -> actors.Ref[UpgradeMessage]:
+    assert config.upgrade_command is not None
+    assert config.discord_channel_id is not None
+
+    def request_restart(stop: Stop) -> None:
+        if restart.plan is None:
+            restart.plan = RestartPlan(command=config.restart_command, interrupted=stop.interrupted)
+            restart.event.set()
+
+    secrets = [s for s in (config.discord_bot_token, config.api_secret) if s]
+    upgrade_config = UpgradeConfig(
+        command=config.upgrade_command,
+        timeout=config.upgrade_timeout_seconds,
+        channel_id=config.discord_channel_id,
+        # The upgrade machine sees user ids only (an interaction's roles are not asked
+        # for), so APPROVER_ROLE_IDS does not reach it: docs/upgrade.md says so.
+        settings=Settings(
+            approver_ids=_upgrade_approvers(config),
+            require_approval=config.upgrade_require_approval,
+            drain_seconds=config.upgrade_drain_seconds,
+        ),
+        env=scrubbed_environment(os.environ, secrets),
+    )
+    ref: actors.Ref[UpgradeMessage] = await root.start_child_spec(
+        actors.ChildSpec(
+            upgrade_actor,
+            args=(limiter, rest, upgrade_config, request_restart),
+            id="upgrade",
+            shutdown=10.0,
+        )
+    )
+    return ref
 
 
 async def _cleanup_worktrees(config: Config, active: frozenset[int]) -> None:

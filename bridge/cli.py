@@ -176,8 +176,9 @@ def _run_configured(config: Any, options: _RunOptions) -> int:
         # One line per Discord request drowns the bridge's own lines; DEBUG shows them.
         logging.getLogger("httpx").setLevel(logging.WARNING)
     status = 0
+    plan = None
     try:
-        trio.run(_run_bridge_until_signalled, config, options)
+        plan = trio.run(_run_bridge_until_signalled, config, options)
     except* GatewayFatalError as group:
         _print_line(f"ccbridge: {_first(group)}")
         status = EXIT_GATEWAY_FATAL
@@ -187,7 +188,38 @@ def _run_configured(config: Any, options: _RunOptions) -> int:
     except* WorldFileError as group:
         print(f"ccbridge: cannot load the local Discord state: {_first(group)}", file=sys.stderr)
         status = EXIT_BAD_CONFIG
+    if plan is not None and status == 0:
+        return _restart(plan)
     return status
+
+
+def _restart(plan: Any) -> int:
+    """After an upgrade's shutdown (A3): exec ``RESTART_COMMAND`` in this process's place
+    (same pid, so a service manager keeps tracking it), or exit with EXIT_RESTART for the
+    service manager to start the new version. An exec that fails exits EXIT_RESTART too."""
+    import logging
+    import os
+
+    from bridge.upgrade import EXIT_RESTART
+
+    logging.shutdown()
+    if plan.command is None:
+        print(
+            f"ccbridge: upgraded; exiting with status {EXIT_RESTART} for the service manager "
+            "to restart it (RESTART_COMMAND is unset)",
+            flush=True,
+        )
+        return EXIT_RESTART
+    print(f"ccbridge: upgraded; restarting with {plan.command[0]}", flush=True)
+    sys.stderr.flush()
+    try:
+        os.execvp(plan.command[0], list(plan.command))
+    except OSError as exc:
+        _print_line(
+            f"ccbridge: RESTART_COMMAND could not be run ({exc.strerror or exc}); exiting "
+            f"with status {EXIT_RESTART}"
+        )
+    return EXIT_RESTART
 
 
 class _ReportedBelow:
@@ -213,9 +245,11 @@ def _first(group: BaseExceptionGroup[Any]) -> BaseException:
     return error
 
 
-async def _run_bridge_until_signalled(config: Any, options: _RunOptions) -> None:
+async def _run_bridge_until_signalled(config: Any, options: _RunOptions) -> Any:
     """Run the bridge (and, with no bot token, the local Discord server first) until
-    SIGTERM or SIGINT, then shut down gracefully. The only signal handling in ccbridge."""
+    SIGTERM or SIGINT, or until an upgrade asks for a restart, then shut down gracefully.
+    The only signal handling in ccbridge. Returns the upgrade's ``RestartPlan`` if one
+    ended it, else ``None``."""
     import contextlib
 
     import trio
@@ -249,15 +283,40 @@ async def _run_bridge_until_signalled(config: Any, options: _RunOptions) -> None
                     "Ctrl-C or SIGTERM stops it gracefully.",
                     flush=True,
                 )
-                async for received in signals:
-                    signum = received
-                    break
-            assert signum is not None  # the loop above ends only on a signal
-            print(
-                f"ccbridge: {signal.Signals(signum).name} received; shutting down "
-                "(running turns are interrupted and resume at the next start)",
-                flush=True,
-            )
+                signum = await _signal_or_restart(bridge, signals)
+            if signum is None:
+                print(
+                    "ccbridge: restarting for an upgrade; shutting down (running turns are "
+                    "interrupted and resume at the next start)",
+                    flush=True,
+                )
+            else:
+                print(
+                    f"ccbridge: {signal.Signals(signum).name} received; shutting down "
+                    "(running turns are interrupted and resume at the next start)",
+                    flush=True,
+                )
+        return bridge.restart_plan if signum is None else None
+
+
+async def _signal_or_restart(bridge: Any, signals: Any) -> int | None:
+    """Wait for SIGTERM/SIGINT (its number) or an upgrade's restart request (``None``)."""
+    import trio
+
+    received: int | None = None
+    async with trio.open_nursery() as nursery:
+
+        async def on_signal() -> None:
+            nonlocal received
+            async for signum in signals:
+                received = signum
+                break
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(on_signal)
+        await bridge.restart_requested.wait()
+        nursery.cancel_scope.cancel()
+    return received
 
 
 async def _ready_or_signal(bridge: Any, signals: Any) -> int | None:

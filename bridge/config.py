@@ -13,6 +13,7 @@ import ipaddress
 import math
 import os
 import re
+import shlex
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -111,6 +112,16 @@ class Config:
     ``approver_role_ids``); both empty: the allowed users do."""
     approver_role_ids: frozenset[int] = frozenset()
     """Guild roles whose members may answer those prompts."""
+    upgrade_command: tuple[str, ...] | None = None
+    """``UPGRADE_COMMAND`` as an argument list (A3); ``None``: upgrades are off."""
+    upgrade_timeout_seconds: float = 600.0
+    """The upgrade command is stopped (and the upgrade fails) after this long."""
+    upgrade_drain_seconds: float = 300.0
+    """After a successful upgrade command, running turns get this long to finish."""
+    upgrade_require_approval: bool = False
+    """Every upgrade waits for an approver's click on a button before its command runs."""
+    restart_command: tuple[str, ...] | None = None
+    """``RESTART_COMMAND``: exec'd after an upgrade's shutdown; ``None``: exit with status 75."""
 
     @property
     def local_mode(self) -> bool:
@@ -205,6 +216,13 @@ def load_config(
         triggers=_triggers(reader),
         approver_user_ids=frozenset(reader.snowflake_set("APPROVER_USER_IDS")),
         approver_role_ids=frozenset(reader.snowflake_set("APPROVER_ROLE_IDS", what="role")),
+        upgrade_command=reader.argv("UPGRADE_COMMAND"),
+        upgrade_timeout_seconds=reader.seconds(
+            "UPGRADE_TIMEOUT_SECONDS", default=600.0, high=86400.0
+        ),
+        upgrade_drain_seconds=reader.seconds("UPGRADE_DRAIN_SECONDS", default=300.0, high=86400.0),
+        upgrade_require_approval=reader.boolean("UPGRADE_REQUIRE_APPROVAL", default=False),
+        restart_command=reader.argv("RESTART_COMMAND"),
     )
 
 
@@ -465,6 +483,39 @@ class _Reader:
             raise ConfigError(name, f"must be at most {high:g} seconds, got {value:g}")
         return value
 
+    def argv(self, name: str) -> tuple[str, ...] | None:
+        """A command line split like a POSIX shell would (``shlex``), then exec'd directly:
+        no shell ever runs it, so ``;``, ``|`` or ``$VAR`` are plain arguments."""
+        raw = self.text(name)
+        if raw is None:
+            return None
+        advice = "write the program and its arguments, e.g. /usr/bin/git -C /srv/ccbridge pull"
+        try:
+            argv = tuple(shlex.split(raw))
+        except ValueError as exc:
+            raise ConfigError(name, f"cannot be split into arguments ({exc}); {advice}") from None
+        if not argv or not argv[0]:
+            raise ConfigError(name, f"is empty; {advice}")
+        try:
+            found = shutil.which(argv[0])
+        except (OSError, ValueError):
+            found = None
+        if found is None:
+            raise ConfigError(
+                name,
+                f"{argv[0][:200]!r} is not an executable (a name on PATH or a path); {advice}",
+            )
+        return argv
+
+    def boolean(self, name: str, *, default: bool) -> bool:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        value = _BOOLEANS.get(raw.lower())
+        if value is None:
+            raise ConfigError(name, f"must be true or false (or 1/0, yes/no), got {raw!r}")
+        return value
+
     def path(self, name: str) -> Path | None:
         raw = self.text(name)
         if raw is None:
@@ -475,6 +526,10 @@ class _Reader:
             raise ConfigError(
                 name, f"{raw!r} names an unknown home directory; write the full path"
             ) from None
+
+
+_BOOLEANS = {"true": True, "1": True, "yes": True, "on": True}
+_BOOLEANS |= {"false": False, "0": False, "no": False, "off": False}
 
 
 def _parse_integer(raw: str) -> int:

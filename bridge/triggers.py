@@ -12,7 +12,6 @@ Pure: :func:`parse_triggers` turns the file's text into :class:`Trigger` values 
 from __future__ import annotations
 
 import math
-import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -20,7 +19,10 @@ from typing import Any, Final
 
 import attrs
 
+from protocol.claude.control import ControlError, validate_model
+
 __all__ = [
+    "ACTIONS",
     "Fire",
     "NoMatch",
     "Trigger",
@@ -34,11 +36,14 @@ SNOWFLAKE_MAX: Final = 2**63 - 1
 TIMEOUT_DEFAULT: Final = 1800.0
 TIMEOUT_MAX: Final = 7 * 86400.0
 NAME_MAX: Final = 100
-_MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\[\]-]*")
 _KEYS: Final = frozenset(
     {"name", "exact", "prefix", "prompt", "working_dir", "model", "timeout_seconds"}
-    | {"channels", "webhooks"}
+    | {"channels", "webhooks", "action"}
 )
+ACTIONS: Final = ("session", "upgrade")
+"""``session`` (the default) starts a session with the prompt; ``upgrade`` starts the
+auto-upgrade (A3, docs/upgrade.md) and takes no session keys."""
+_SESSION_ONLY: Final = ("prompt", "working_dir", "model", "timeout_seconds")
 
 
 class TriggerFileError(ValueError):
@@ -59,6 +64,8 @@ class Trigger:
     timeout_seconds: float
     channel_ids: frozenset[int]
     webhook_ids: frozenset[int]
+    action: str = "session"
+    """One of :data:`ACTIONS`; an ``upgrade`` trigger has an empty ``prompt``."""
 
     def matches(self, text: str) -> bool:
         text = text.strip()
@@ -150,13 +157,32 @@ def _trigger(index: int, entry: Mapping[str, Any]) -> Trigger:
     prefix = _text(entry, "prefix", fail)
     if (exact is None) == (prefix is None):
         raise fail("give exactly one of 'exact' or 'prefix' (the webhook message to match)")
+    action = entry.get("action", "session")
+    if action not in ACTIONS:
+        raise fail(f"'action' must be one of {', '.join(repr(a) for a in ACTIONS)}")
+    if action == "upgrade":
+        extra = [key for key in _SESSION_ONLY if key in entry]
+        if extra:
+            raise fail(f"{extra[0]!r} is for session triggers; an upgrade trigger runs no prompt")
+        return Trigger(
+            name=name,
+            exact=exact,
+            prefix=prefix,
+            prompt="",
+            working_dir=None,
+            model=None,
+            timeout_seconds=TIMEOUT_DEFAULT,
+            channel_ids=_ids(entry, "channels", fail),
+            webhook_ids=_ids(entry, "webhooks", fail),
+            action="upgrade",
+        )
     prompt = _text(entry, "prompt", fail, required=True)
     assert prompt is not None
     working_dir = _text(entry, "working_dir", fail)
     if working_dir is not None and not _is_dir(Path(working_dir)):
         raise fail(f"'working_dir' {working_dir!r} is not an existing directory")
     model = _text(entry, "model", fail)
-    if model is not None and not _MODEL.fullmatch(model):
+    if model is not None and not _is_model(model):
         raise fail(f"'model' {model!r} is not a model name such as sonnet or claude-sonnet-4-5")
     timeout = entry.get("timeout_seconds", TIMEOUT_DEFAULT)
     if (
@@ -201,6 +227,14 @@ def _ids(entry: Mapping[str, Any], key: str, fail: Any) -> frozenset[int]:
     ):
         raise fail(f"'{key}' must be a non-empty list of numeric Discord ids")
     return frozenset(value)
+
+
+def _is_model(name: str) -> bool:
+    try:
+        validate_model(name)
+    except ControlError:
+        return False
+    return True
 
 
 def _is_dir(path: Path) -> bool:

@@ -7,7 +7,6 @@ actor (``bridge/scheduler``) decides when things run.
 from __future__ import annotations
 
 import os
-import re
 from typing import Any, Final
 
 import attrs
@@ -25,11 +24,12 @@ from bridge.scheduler.actor import ReloadSchedule, RunTaskNow
 from bridge.sessions.presentation.render import quiet
 from bridge.store import Database, NotificationRecord, NotificationState, TaskRecord, TaskRun
 from bridge.store.actor import store_call
+from protocol.claude.control import ControlError, validate_model
 
 __all__ = [
     "MAX_PENDING_PER_SESSION",
-    "MODEL_PATTERN",
     "is_directory",
+    "is_model_name",
     "notify",
     "schedule",
     "scheduled_delete",
@@ -50,8 +50,16 @@ MAX_PENDING_PER_SESSION: Final = 50
 """Pending notifications one session may hold (a runaway loop meets a 429)."""
 MAX_TASK_TIMEOUT: Final = 7 * 24 * 3600.0
 MIN_TASK_TIMEOUT: Final = 1.0
-MODEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\[\]:-]*")
-"""A model alias or name (``sonnet``, ``claude-sonnet-4-5``, ``opus[1m]``): never a flag."""
+
+
+def is_model_name(name: str) -> bool:
+    """An alias (``sonnet``, ``opus[1m]``) or a full ``claude-...`` id: what ``--model``
+    takes (never a flag), so a stored model always reaches the session's turns."""
+    try:
+        validate_model(name)
+    except ControlError:
+        return False
+    return True
 
 
 def is_directory(path: str) -> bool:
@@ -236,8 +244,8 @@ def _check_task_fields(deps: ApiDeps, fields: dict[str, Any], now: float) -> Non
     if not is_directory(working_dir):
         problems.append(f"working_dir: {working_dir[:200]!r} is not an existing absolute directory")
     model = fields["model"]
-    if model is not None and not MODEL_PATTERN.fullmatch(model):
-        problems.append(f"model: {model[:100]!r} is not a model name")
+    if model is not None and not is_model_name(model):
+        problems.append(f"model: {model[:100]!r} is not an alias such as sonnet or a claude-... id")
     timeout = fields["timeout_seconds"]
     if not MIN_TASK_TIMEOUT <= timeout <= MAX_TASK_TIMEOUT:
         problems.append(

@@ -11,7 +11,7 @@ from bridge.api._auth import Caller
 from bridge.api._bodies import MarkResumeBody, SpawnBody, read_body
 from bridge.api._deps import ASK_TIMEOUT, ApiDeps
 from bridge.api._errors import ApiError
-from bridge.api._routes_automation import MODEL_PATTERN, is_directory
+from bridge.api._routes_automation import is_directory, is_model_name
 from bridge.api._tokens import parse_snowflake
 from bridge.discord.errors import DiscordError
 from bridge.sessions.messages import SessionOpened, StartSession
@@ -40,7 +40,7 @@ async def spawn(deps: ApiDeps, caller: Caller | None, request: Request) -> JSONR
             "working_dir must be an existing absolute directory",
             (f"working_dir: {working_dir[:200]!r}",),
         )
-    if body.model is not None and not MODEL_PATTERN.fullmatch(body.model):
+    if body.model is not None and not is_model_name(body.model):
         raise ApiError(422, "model is not a model name", (f"model: {body.model[:100]!r}",))
     if deps.router is None:
         raise ApiError(503, "spawning is not available in this bridge")

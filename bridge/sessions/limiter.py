@@ -15,6 +15,10 @@ A slot must never leak, so the limiter lets go of a holder's slot or queue place
 
 A requester whose mailbox is momentarily full gets the message again shortly after
 (:data:`REDELIVERY_DELAY`), so a grant is never lost silently.
+
+:class:`DrainSlots` (an upgrade's drain, A3) holds the queue: nothing is granted any more,
+every waiting thread is told its position again with ``held`` (its notice says why), and
+the answer comes once the last slot is given back.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import attrs
 import actors
 from bridge.sessions.messages import (
     AcquireSlot,
+    DrainSlots,
     GetSlots,
     LimiterMessage,
     QueuePosition,
@@ -91,6 +96,13 @@ async def limiter_actor(ctx: actors.Context[_Mailbox], limit: int) -> None:
     """
     queue: SlotQueue[int] = SlotQueue(limit)
     holders: dict[int, _Holder] = {}
+    drains: list[DrainSlots] = []
+
+    def answer_drains() -> None:
+        if queue.held and not queue.running:
+            for ask in drains:
+                ask.reply(None)
+            drains.clear()
 
     def notify(change: SlotChange[int]) -> None:
         holder = holders.get(change.key)
@@ -101,7 +113,10 @@ async def limiter_actor(ctx: actors.Context[_Mailbox], limit: int) -> None:
             msg = SlotGranted(thread_id=change.key)
         else:
             msg = QueuePosition(
-                thread_id=change.key, position=change.position, running=len(queue.running)
+                thread_id=change.key,
+                position=change.position,
+                running=len(queue.running),
+                held=queue.held,
             )
         try:
             holder.ref.tell(msg)
@@ -117,6 +132,7 @@ async def limiter_actor(ctx: actors.Context[_Mailbox], limit: int) -> None:
             holder.monitor.cancel()
         for change in queue.release(thread_id):
             notify(change)
+        answer_drains()
 
     def acquire(msg: AcquireSlot) -> None:
         current = holders.get(msg.thread_id)
@@ -164,6 +180,11 @@ async def limiter_actor(ctx: actors.Context[_Mailbox], limit: int) -> None:
                     and position is not None
                 ):
                     notify(SlotChange(thread_id, position))
+            case DrainSlots():
+                drains.append(msg)
+                for change in queue.hold():
+                    notify(change)
+                answer_drains()
             case GetSlots():
                 msg.reply(
                     SlotsSnapshot(limit=queue.limit, running=queue.running, waiting=queue.waiting)

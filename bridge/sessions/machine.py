@@ -172,6 +172,8 @@ class NoticeKind(enum.Enum):
     CRASHED = "crashed"
     START_FAILED = "start_failed"
     QUEUE = "queue"
+    HELD = "held"
+    """The queue notice while an upgrade drains the bridge (A3): it waits for the restart."""
     CLEAR_QUEUE = "clear_queue"
     STALL = "stall"
     CLEAR_STALL = "clear_stall"
@@ -220,6 +222,8 @@ class GrantConfirmed:
 class QueuePositionIs:
     position: int
     running: int
+    held: bool = False
+    """The limiter grants nothing until the bridge restarts (an upgrade's drain, A3)."""
 
 
 @attrs.frozen
@@ -758,7 +762,8 @@ class SessionMachine:
             return
         self.queue_position = event.position
         self.queue_notice_shown = True
-        orders.append(Notice(NoticeKind.QUEUE, count=event.position, detail=str(event.running)))
+        kind = NoticeKind.HELD if event.held else NoticeKind.QUEUE
+        orders.append(Notice(kind, count=event.position, detail=str(event.running)))
 
     def _on_started(self, event: TurnStarted, orders: list[Order]) -> None:
         self.result = None

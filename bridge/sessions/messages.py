@@ -165,11 +165,19 @@ class QueuePosition:
     """1 = next in line."""
     running: int
     """How many sessions hold a slot now (for the notice: "2 sessions running")."""
+    held: bool = False
+    """The bridge is draining for an upgrade's restart: nothing starts until it is back."""
 
 
 @attrs.frozen(kw_only=True)
 class GetSlots(actors.Ask["SlotsSnapshot"]):
     pass
+
+
+@attrs.frozen(kw_only=True)
+class DrainSlots(actors.Ask[None]):
+    """Grant no slot any more (every later request queues, told ``held``); the reply
+    comes once no slot is in use. Only an upgrade's restart asks this (A3)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -256,7 +264,7 @@ SessionMessage: TypeAlias = (
 )
 """What a session actor takes from the router, the app and the limiter."""
 
-LimiterMessage: TypeAlias = AcquireSlot | ReleaseSlot | GetSlots
+LimiterMessage: TypeAlias = AcquireSlot | ReleaseSlot | GetSlots | DrainSlots
 """What the limiter takes from sessions."""
 
 CoordinatorMessage: TypeAlias = (

@@ -92,6 +92,8 @@ from bridge.store import (
 )
 from bridge.store.actor import StoreMessage, store_call
 from bridge.triggers import Fire, Trigger, Unlisted, select
+from bridge.upgrade._render import parse_approval_custom_id
+from bridge.upgrade.actor import AnswerUpgrade, RequestUpgrade, UpgradeAnswer, UpgradeMessage
 from protocol.discord import models as m
 from protocol.discord.converter import make_converter
 
@@ -127,6 +129,10 @@ _SNOWFLAKE_MAX: Final = 2**63 - 1
 id is no Discord id: such a dispatch is malformed."""
 
 _USER_MESSAGE_TYPES: Final = USER_MESSAGE_TYPES
+
+UPGRADE_ASK_TIMEOUT: Final = 2.0
+"""Seconds to wait for the upgrade actor's answer (an interaction must be answered in 3)."""
+UPGRADES_OFF: Final = "Upgrades are off on this bot: its owner has not set UPGRADE_COMMAND."
 
 
 class RouterRest(Protocol):
@@ -198,6 +204,9 @@ class RouterConfig:
     skills_dir: str | None = None
     """The CLI's user skills directory (``/skill``); ``None``: ``$CLAUDE_CONFIG_DIR/skills``
     or ``~/.claude/skills`` of this process."""
+    upgrade: actors.Ref[UpgradeMessage] | None = None
+    """The upgrade actor (A3), for ``/upgrade``, its approval buttons and ``upgrade``
+    triggers; ``None``: upgrades are off (no ``UPGRADE_COMMAND``)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -455,6 +464,9 @@ class _Router(CatchUpMixin):
             if message.id in self.fired_messages:
                 return
             self.fired_messages.append(message.id)
+            if decision.trigger.action == "upgrade":
+                self.ctx.nursery.start_soon(self._fire_upgrade, decision.trigger.name)
+                return
             log.info(
                 "router: webhook %s fired trigger %r in channel %s",
                 webhook_id,
@@ -475,6 +487,24 @@ class _Router(CatchUpMixin):
                 "no trigger lists this webhook in this channel"
                 if why == "unlisted"
                 else "no trigger's match fits the text",
+            )
+
+    async def _fire_upgrade(self, name: str) -> None:
+        """An ``upgrade`` trigger: the upgrade actor says every step in the main channel."""
+        log.info("router: trigger %r asks for an upgrade", name)
+        answer = await self._ask_upgrade(RequestUpgrade(trigger=name))
+        if not answer.accepted:
+            await self._post(self.config.channel_id, f"🪝 Trigger **{quiet(name)}**: {answer.text}")
+
+    async def _ask_upgrade(self, msg: RequestUpgrade | AnswerUpgrade) -> UpgradeAnswer:
+        if self.config.upgrade is None:
+            return UpgradeAnswer(accepted=False, text=UPGRADES_OFF)
+        try:
+            return await self.config.upgrade.ask(msg, timeout=UPGRADE_ASK_TIMEOUT)
+        except actors.ActorsError as exc:
+            log.error("router: the upgrade actor did not answer: %s", exc)
+            return UpgradeAnswer(
+                accepted=False, text="The upgrade could not be asked for now; try again."
             )
 
     async def _fire_trigger(self, trigger: Trigger) -> None:
@@ -819,6 +849,21 @@ class _Router(CatchUpMixin):
 
     async def _on_component(self, interaction: Any, user_id: int) -> None:
         custom_id = getattr(interaction.data, "custom_id", None)
+        approval = parse_approval_custom_id(custom_id) if isinstance(custom_id, str) else None
+        if approval is not None:
+            token, approve = approval
+            clicked = await self._ask_upgrade(
+                AnswerUpgrade(token=token, user_id=user_id, approve=approve)
+            )
+            if not clicked.accepted:
+                await self._reply_ephemeral(interaction, clicked.text)
+                return
+            # The upgrade actor edits the approval message itself.
+            await self._respond(
+                interaction,
+                m.InteractionResponse(type=m.InteractionCallbackType.DEFERRED_UPDATE_MESSAGE),
+            )
+            return
         parsed = parse_prompt_custom_id(custom_id) if isinstance(custom_id, str) else None
         roles = _interaction_roles(interaction)
         if parsed is None:
@@ -991,6 +1036,9 @@ class _CommandHost:
     @property
     def task_control(self) -> TaskControl | None:
         return self._router.config.task_control
+
+    async def request_upgrade(self, user_id: int) -> str:
+        return (await self._router._ask_upgrade(RequestUpgrade(user_id=user_id))).text
 
 
 async def _set_when_all(events: list[trio.Event], done: trio.Event) -> None:

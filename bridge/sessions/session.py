@@ -107,7 +107,13 @@ from bridge.sessions.presentation.system_prompt import build_appended_prompt
 from bridge.sessions.presentation.usage import thread_name
 from bridge.sessions.presentation.view import Reaction, SessionRest, TurnView
 from bridge.sessions.resume import recorded_messages
-from bridge.sessions.turn import PendingMessage, TurnProcess, prepare_input, resume_failed
+from bridge.sessions.turn import (
+    PendingMessage,
+    TurnProcess,
+    prepare_input,
+    resume_failed,
+    session_command,
+)
 from bridge.store import (
     Database,
     InboxState,
@@ -431,8 +437,8 @@ class _Session:
                 await self._on_user_message(msg)
             case SlotGranted():
                 await self.feed(sm.SlotGranted())
-            case QueuePosition(position=position, running=running):
-                await self.feed(sm.QueuePositionIs(position, running))
+            case QueuePosition(position=position, running=running, held=held):
+                await self.feed(sm.QueuePositionIs(position, running, held))
             case StopTurn(requested_by=user_id):
                 await self.feed(sm.Stop(allowed=self.config.is_allowed(user_id)))
             case SetModel():
@@ -933,8 +939,9 @@ class _Session:
         if self.view is not None:
             self.view.flush()  # what Claude said before it comes first
         kind = notice.kind
-        if kind is sm.NoticeKind.QUEUE:
-            payload = render.plain(render.queue_notice(notice.count, int(notice.detail)))
+        if kind in (sm.NoticeKind.QUEUE, sm.NoticeKind.HELD):
+            held = kind is sm.NoticeKind.HELD
+            payload = render.plain(render.queue_notice(notice.count, int(notice.detail), held=held))
             if self.queue_notice is None:
                 self.queue_notice = self.outbox.post(payload)
             else:
@@ -1061,11 +1068,12 @@ class _Session:
             lounge=context.lounge,
             api_url=self.deps.api_url,
         )
+        template = session_command(self.deps.claude_command, record, self.thread_id)
         # Snapshot off: by default the CLI sends the first turn's system prompt again on
         # every --resume, so K3/K4 would freeze (tests/e2e/test_claude_cli_system_prompt.py).
         try:
             command = attrs.evolve(
-                self.deps.claude_command,
+                template,
                 resume=resume,
                 append_system_prompt=appended,
                 system_prompt_snapshot=False,
@@ -1076,7 +1084,7 @@ class _Session:
                 "thread %s: stored session id rejected (%s); starting fresh", self.thread_id, exc
             )
             command = attrs.evolve(
-                self.deps.claude_command,
+                template,
                 append_system_prompt=appended,
                 system_prompt_snapshot=False,
                 model=self._turn_model(record),

@@ -4,6 +4,9 @@ At most ``limit`` holders run at once; the rest wait first-in first-out, each kn
 queue position so the thread can show it. The limiter actor owns one :class:`SlotQueue`
 and turns its :class:`SlotChange` results into messages to session actors. A session gives
 its slot back whenever it waits for a human, so a slot is never held through such a wait.
+
+:meth:`SlotQueue.hold` is the drain before an upgrade's restart (A3): from then on nothing
+new is granted, and every request waits in the queue until the bridge stops.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ class SlotQueue(Generic[K]):
         self.limit = limit
         self._running: set[K] = set()
         self._waiting: deque[K] = deque()
+        self.held = False
+        """Set by :meth:`hold`: no slot is granted any more."""
 
     @property
     def running(self) -> frozenset[K]:
@@ -52,7 +57,7 @@ class SlotQueue(Generic[K]):
             return SlotChange(key, 0)
         if key in self._waiting:
             return SlotChange(key, self._waiting.index(key) + 1)
-        if len(self._running) < self.limit and not self._waiting:
+        if len(self._running) < self.limit and not self._waiting and not self.held:
             self._running.add(key)
             return SlotChange(key, 0)
         self._waiting.append(key)
@@ -66,7 +71,7 @@ class SlotQueue(Generic[K]):
         if key in self._running:
             self._running.discard(key)
             changes: list[SlotChange[K]] = []
-            while self._waiting and len(self._running) < self.limit:
+            while self._waiting and len(self._running) < self.limit and not self.held:
                 granted = self._waiting.popleft()
                 self._running.add(granted)
                 changes.append(SlotChange(granted, 0))
@@ -78,6 +83,12 @@ class SlotQueue(Generic[K]):
             self._waiting.remove(key)
             return self._positions(start=index)
         return []
+
+    def hold(self) -> list[SlotChange[K]]:
+        """Grant nothing from now on (running holders keep their slots until they release
+        them); returns every waiting key's position, to tell them why they wait."""
+        self.held = True
+        return self._positions()
 
     def position(self, key: K) -> int | None:
         """0 if running, the queue position if waiting, None if neither."""

@@ -7,10 +7,13 @@ owns the ``claude`` process.
 * :class:`TurnProcess` holds one turn's ``open_claude`` block in a helper task, so the
   process's cancel scopes are entered and left by the same task whatever the actor does.
 * :func:`resume_failed` recognises a ``--resume`` the CLI could not load.
+* :func:`session_command` is the turn template with the session's own model (a task's,
+  a trigger's or a spawn's, stored with the session), so every turn of the thread uses it.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -30,14 +33,40 @@ from bridge.sessions.attachments import (
     plan_attachments,
     refusal_notice,
 )
+from bridge.store import SessionRecord
 from protocol.claude import control
 from protocol.claude import events as ev
 from protocol.claude.argv import ClaudeCommand
 
-__all__ = ["PendingMessage", "TurnInput", "TurnProcess", "prepare_input", "resume_failed"]
+__all__ = [
+    "PendingMessage",
+    "TurnInput",
+    "TurnProcess",
+    "prepare_input",
+    "resume_failed",
+    "session_command",
+]
+
+log = logging.getLogger(__name__)
 
 #: What Claude reads when a message carried only attachments that could not be passed on.
 ONLY_REFUSED_ATTACHMENTS = "(The user sent only attachments that could not be passed on.)"
+
+
+def session_command(
+    template: ClaudeCommand, session: SessionRecord, thread_id: int
+) -> ClaudeCommand:
+    """``template`` (``CLAUDE_MODEL`` and the rest) with the session's stored model, if it
+    has one. A stored name the CLI cannot take (a database written before model names were
+    checked like ``CLAUDE_MODEL``) is logged and the template's model used, rather than
+    failing every turn of the thread."""
+    if session.model is None or session.model == template.model:
+        return template
+    try:
+        return attrs.evolve(template, model=session.model)
+    except control.ControlError as exc:
+        log.warning("thread %s: stored model not usable (%s); using the default", thread_id, exc)
+        return template
 
 
 @attrs.define

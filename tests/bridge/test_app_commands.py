@@ -40,6 +40,7 @@ async def test_commands_reach_the_session_in_order_and_refuse_strangers(
             "task",
             "model",
             "skill",
+            "upgrade",
         ]
         server.control.post_message(world.default_channel.id, owner, "go")
         thread, _ = await sessions.wait_for(lambda item: isinstance(item[1], UserMessage))

@@ -1,4 +1,5 @@
-"""The concurrency-limit queue against a simple model (hypothesis stateful)."""
+"""The concurrency-limit queue against a simple model (hypothesis stateful), including
+the upgrade's hold (A3): once held, nothing new is granted."""
 
 from __future__ import annotations
 
@@ -18,12 +19,14 @@ class SlotMachine(RuleBasedStateMachine):
         self.model_running: set[int] = set()
         self.model_waiting: list[int] = []
         self.notified: dict[int, int] = {}
+        self.held = False
+        self.granted_after_hold: set[int] = set()
 
     @rule(key=KEYS)
     def acquire(self, key: int) -> None:
         change = self.queue.acquire(key)
         if key not in self.model_running and key not in self.model_waiting:
-            if len(self.model_running) < self.limit and not self.model_waiting:
+            if len(self.model_running) < self.limit and not self.model_waiting and not self.held:
                 self.model_running.add(key)
             else:
                 self.model_waiting.append(key)
@@ -39,10 +42,25 @@ class SlotMachine(RuleBasedStateMachine):
         if key in self.model_waiting:
             self.model_waiting.remove(key)
         self.notified.pop(key, None)
-        while self.model_waiting and len(self.model_running) < self.limit:
+        while self.model_waiting and len(self.model_running) < self.limit and not self.held:
             self.model_running.add(self.model_waiting.pop(0))
         for change in changes:
             self.notified[change.key] = change.position
+            if self.held and change.position == 0:
+                self.granted_after_hold.add(change.key)
+
+    @rule()
+    def hold(self) -> None:
+        changes = self.queue.hold()
+        self.held = True
+        assert [c.key for c in changes] == self.model_waiting, "every waiting key is told"
+        for change in changes:
+            assert change.position != 0
+            self.notified[change.key] = change.position
+
+    @invariant()
+    def nothing_granted_while_held(self) -> None:
+        assert self.granted_after_hold == set()
 
     @invariant()
     def never_over_the_limit(self) -> None:

@@ -345,8 +345,14 @@ def stall_notice(silent_seconds: float) -> str:
     )
 
 
-def queue_notice(position: int, running: int) -> str:
-    """C8: where this thread waits for a free Claude slot."""
+def queue_notice(position: int, running: int, *, held: bool = False) -> str:
+    """C8: where this thread waits for a free Claude slot; ``held``: the bridge drains
+    for an upgrade (A3), so it waits for the restart."""
+    if held:
+        return (
+            "-# ⏸️ Waiting: the bridge is restarting for an upgrade. This message is kept "
+            "and handled when it is back."
+        )
     sessions = "session is" if running == 1 else "sessions are"
     return (
         f"-# ⏸️ Queued: position {position}. {running} {sessions} running; "

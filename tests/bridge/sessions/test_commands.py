@@ -119,7 +119,7 @@ def _host(tmp_path: Path) -> tuple[Host, Registry]:
 async def test_definitions_are_registered_in_order_with_descriptions(tmp_path: Path) -> None:
     _, reg = _host(tmp_path)
     defs = reg.definitions()
-    assert [d.name for d in defs] == ["stop", "task", "model", "skill"]
+    assert [d.name for d in defs] == ["stop", "task", "model", "skill", "upgrade"]
     assert all(d.description for d in defs)
     skill = next(d for d in defs if d.name == "skill")
     assert isinstance(skill.options, list)
@@ -131,7 +131,7 @@ async def test_definitions_are_registered_in_order_with_descriptions(tmp_path: P
         Registry.of(*reg.commands.values(), reg.commands["stop"])
 
 
-@pytest.mark.parametrize("name", ["stop", "task", "model", "skill", "nope"])
+@pytest.mark.parametrize("name", ["stop", "task", "model", "skill", "upgrade", "nope"])
 async def test_every_command_refuses_strangers_ephemerally(tmp_path: Path, name: str) -> None:
     host, reg = _host(tmp_path)
     answer = await reg.run(host, call(name, user=STRANGER), {OWNER})

@@ -12,6 +12,7 @@ from actors.testing import Probe, open_test_system, settle
 from bridge.sessions.limiter import LIMITER_MAILBOX, REDELIVERY_DELAY, limiter_actor
 from bridge.sessions.messages import (
     AcquireSlot,
+    DrainSlots,
     GetSlots,
     QueuePosition,
     ReleaseSlot,
@@ -167,3 +168,53 @@ async def test_release_of_nothing_is_harmless() -> None:
         snapshot = await limiter.ask(GetSlots(), timeout=1)
         assert snapshot.running == frozenset()
         assert snapshot.waiting == ()
+
+
+async def test_a_drain_grants_nothing_more_and_answers_when_the_last_slot_is_given_back() -> None:
+    async with open_test_system() as system:
+        limiter = await _limiter(system, 2)
+        probes = [await Probe.start(system, name=f"s{i}") for i in range(4)]
+        for i, probe in enumerate(probes[:3]):
+            limiter.tell(AcquireSlot(thread_id=i, requester=probe.ref))
+        await probes[0].expect(SlotGranted, timeout=1)
+        await probes[1].expect(SlotGranted, timeout=1)
+        await probes[2].expect(QueuePosition, timeout=1)
+        drained = trio.Event()
+
+        async def drain() -> None:
+            await limiter.ask(DrainSlots(), timeout=60)
+            drained.set()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(drain)
+            # The waiting thread is told again, now that it waits for the restart.
+            assert await probes[2].expect(QueuePosition, timeout=1) == QueuePosition(
+                thread_id=2, position=1, running=2, held=True
+            )
+            limiter.tell(AcquireSlot(thread_id=3, requester=probes[3].ref))
+            assert await probes[3].expect(QueuePosition, timeout=1) == QueuePosition(
+                thread_id=3, position=2, running=2, held=True
+            )
+            limiter.tell(ReleaseSlot(thread_id=0))
+            await settle()
+            snapshot = await limiter.ask(GetSlots(), timeout=1)
+            assert snapshot.running == frozenset({1}), "a freed slot is not granted"
+            assert snapshot.waiting == (2, 3)
+            assert not drained.is_set()
+            limiter.tell(ReleaseSlot(thread_id=1))
+            with trio.fail_after(5):
+                await drained.wait()
+        await settle()
+        for probe in probes[2:]:
+            assert not any(isinstance(m, SlotGranted) for m in probe.messages)
+
+
+async def test_a_drain_with_nothing_running_answers_at_once() -> None:
+    async with open_test_system() as system:
+        limiter = await _limiter(system, 1)
+        await limiter.ask(DrainSlots(), timeout=1)
+        probe = await Probe.start(system, name="late")
+        limiter.tell(AcquireSlot(thread_id=9, requester=probe.ref))
+        assert await probe.expect(QueuePosition, timeout=1) == QueuePosition(
+            thread_id=9, position=1, running=0, held=True
+        )
