@@ -72,6 +72,7 @@ from bridge.scheduler.actor import (
 from bridge.sessions.approvers import approvers_of
 from bridge.sessions.coordinator import CoordinatorConfig, coordinator_actor
 from bridge.sessions.limiter import LIMITER_MAILBOX, limiter_actor
+from bridge.sessions.management import ManagementConfig
 from bridge.sessions.messages import (
     CoordinatorMessage,
     LimiterMessage,
@@ -585,6 +586,14 @@ async def _start(
                     approvers=approvers_of(config),
                     skills_dir=str(config_dir(env) / "skills"),
                     upgrade=upgrade,
+                    management=ManagementConfig(
+                        channel_id=config.discord_channel_id,
+                        working_dir=str(config.claude_working_dir),
+                        claude_config_dir=config_dir(env),
+                        worktree_base_dir=config.worktree_base_dir,
+                        budget=config.budget,
+                        approver_ids=_budget_approver_ids(config),
+                    ),
                 ),
                 router_rest,
                 store,
@@ -650,8 +659,20 @@ async def _start(
     )
 
 
-def _upgrade_approvers(config: Config) -> frozenset[int]:
-    """APPROVER_USER_IDS and the owner; with no approver list, the allowed users."""
+def _budget_approver_ids(config: Config) -> frozenset[int]:
+    """Who may let a parked session spend more: APPROVER_USER_IDS and the owner; with no
+    approver list, the owner alone (money), or every allowed user when there is no owner.
+    The budget buttons see user ids only: APPROVER_ROLE_IDS does not apply."""
+    owner = {config.discord_owner_id} if config.discord_owner_id is not None else set()
+    if config.approver_user_ids:
+        return frozenset(config.approver_user_ids | owner)
+    return frozenset(owner) if owner else config.allowed_user_ids
+
+
+def _approver_user_ids(config: Config) -> frozenset[int]:
+    """Who may upgrade: APPROVER_USER_IDS and the owner; with no approver list, the
+    allowed users. The upgrade machine sees user ids only: APPROVER_ROLE_IDS does not
+    apply (docs/upgrade.md)."""
     owner = {config.discord_owner_id} if config.discord_owner_id is not None else set()
     if config.approver_user_ids:
         return frozenset(config.approver_user_ids | owner)
@@ -681,7 +702,7 @@ async def _start_upgrade(
         # The upgrade machine sees user ids only (an interaction's roles are not asked
         # for), so APPROVER_ROLE_IDS does not reach it: docs/upgrade.md says so.
         settings=Settings(
-            approver_ids=_upgrade_approvers(config),
+            approver_ids=_approver_user_ids(config),
             require_approval=config.upgrade_require_approval,
             drain_seconds=config.upgrade_drain_seconds,
         ),

@@ -24,6 +24,7 @@ import attrs
 from dotenv import dotenv_values
 from dotenv.parser import parse_stream
 
+from bridge.budget import Limits
 from bridge.triggers import Trigger, TriggerFileError, load_triggers
 from protocol.claude.control import ControlError, validate_model
 
@@ -122,6 +123,9 @@ class Config:
     """Every upgrade waits for an approver's click on a button before its command runs."""
     restart_command: tuple[str, ...] | None = None
     """``RESTART_COMMAND``: exec'd after an upgrade's shutdown; ``None``: exit with status 75."""
+    budget: Limits = attrs.Factory(Limits)
+    """Spending limits in USD (BUDGET_THREAD_USD, BUDGET_USER_DAILY_USD, BUDGET_DAILY_USD);
+    each ``None`` when unset."""
 
     @property
     def local_mode(self) -> bool:
@@ -223,6 +227,11 @@ def load_config(
         upgrade_drain_seconds=reader.seconds("UPGRADE_DRAIN_SECONDS", default=300.0, high=86400.0),
         upgrade_require_approval=reader.boolean("UPGRADE_REQUIRE_APPROVAL", default=False),
         restart_command=reader.argv("RESTART_COMMAND"),
+        budget=Limits(
+            thread_usd=reader.usd("BUDGET_THREAD_USD"),
+            user_daily_usd=reader.usd("BUDGET_USER_DAILY_USD"),
+            daily_usd=reader.usd("BUDGET_DAILY_USD"),
+        ),
     )
 
 
@@ -290,6 +299,8 @@ SNOWFLAKE_MAX = 2**64 - 1
 # A turn, a stall notice or a permission prompt longer than a week is a typo, and a huge or
 # infinite number of seconds overflows the clocks and timers it is added to.
 MAX_SECONDS = 7 * 24 * 3600.0
+MAX_USD = 1_000_000.0
+"""A budget above this is a typo (a missing decimal point), not a limit."""
 
 
 def _bot_token(reader: _Reader) -> str | None:
@@ -516,6 +527,17 @@ class _Reader:
             raise ConfigError(name, f"must be true or false (or 1/0, yes/no), got {raw!r}")
         return value
 
+    def usd(self, name: str) -> float | None:
+        """An optional amount of US dollars: positive, finite, at most :data:`MAX_USD`."""
+        value = self._parsed(name, _parse_usd, "an amount in US dollars, like 5 or 2.50")
+        if value is None:
+            return None
+        if not value > 0 or not math.isfinite(value) or value > MAX_USD:
+            raise ConfigError(
+                name, f"must be more than 0 and at most {MAX_USD:,.0f} US dollars, got {value:,.2f}"
+            )
+        return value
+
     def path(self, name: str) -> Path | None:
         raw = self.text(name)
         if raw is None:
@@ -530,6 +552,14 @@ class _Reader:
 
 _BOOLEANS = {"true": True, "1": True, "yes": True, "on": True}
 _BOOLEANS |= {"false": False, "0": False, "no": False, "off": False}
+
+
+def _parse_usd(raw: str) -> float:
+    # A plain decimal, optionally with a leading $: float() would also take "inf", "1e3"
+    # or "1_000", which nobody writes for money.
+    if not re.fullmatch(r"\$?[0-9]+(\.[0-9]+)?", raw):
+        raise ValueError(raw)
+    return float(raw.removeprefix("$"))
 
 
 def _parse_integer(raw: str) -> int:

@@ -20,8 +20,10 @@ from protocol.claude.sessions import (
     MAX_MANGLED_LENGTH,
     SessionMessage,
     SessionSummary,
+    TranscriptEntry,
     mangle_cwd,
     session_messages,
+    session_transcript,
     summarize_session,
 )
 
@@ -75,6 +77,12 @@ async def read_session_messages(path: Path) -> list[SessionMessage]:
     """The user/assistant conversation of a session file, oldest first."""
     text = await trio.to_thread.run_sync(path.read_text, "utf-8", "replace")
     return session_messages(text.splitlines())
+
+
+async def read_session_transcript(path: Path) -> list[TranscriptEntry]:
+    """The conversation of a session file with its tool calls, oldest first (S1)."""
+    text = await trio.to_thread.run_sync(path.read_text, "utf-8", "replace")
+    return session_transcript(text.splitlines())
 
 
 def _list(config: Path, cwd: Path) -> list[SessionSummary]:

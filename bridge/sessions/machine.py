@@ -55,6 +55,16 @@ an illegal input and raises :class:`IllegalInput` naming both)::
                                                                     marked "shutdown")
     SHUT_DOWN          MessageStored             SHUT_DOWN          Notice (it stays pending)
     any                PromptResolved (orphan)   same               CancelTimer(expiry)
+    any turn state     BudgetExhausted           (same)             park when the turn ends
+    PARKED             MessageStored             PARKED             kept; Notice once
+    PARKED             Stop                      PARKED             kept ones REJECTED, Notice
+    PARKED             Unpark                    QUEUED / IDLE      Notice, AcquireSlot if any wait
+    PARKED             Shutdown                  SHUT_DOWN          ReplyShutdown (stays parked)
+
+Parking (budgets, issue 13): a turn whose cost used up a budget ends as usual, then the
+session is ``PARKED`` instead of ``IDLE`` (status ``parked``): it holds no slot, and
+messages typed meanwhile are kept, not run; ``Unpark`` (an approver's click) continues
+them. A restart keeps it parked (``Loaded`` with status ``parked``).
 
 Ending a turn: the turn's messages become ``DONE`` (the CLI recorded them), the slot is
 given back, a live prompt is cancelled, then: shutting down → ``SHUT_DOWN`` (marked for
@@ -84,6 +94,7 @@ __all__ = [
     "AcquireSlot",
     "AnswerWithMessage",
     "ArmTimer",
+    "BudgetExhausted",
     "CancelTimer",
     "ClaudeActivity",
     "ClaudeExited",
@@ -123,6 +134,7 @@ __all__ = [
     "TotalTimeout",
     "TurnFinished",
     "TurnStarted",
+    "Unpark",
     "WriteControlResponse",
 ]
 
@@ -148,6 +160,8 @@ class State(enum.Enum):
     """The ``result`` arrived; the process is closing and its exit code is awaited."""
     SHUT_DOWN = "shut_down"
     """Prepared for shutdown: nothing more starts in this incarnation."""
+    PARKED = "parked"
+    """Over a budget: no slot, no process; messages wait until ``Unpark``."""
 
 
 class InterruptReason(enum.Enum):
@@ -180,6 +194,11 @@ class NoticeKind(enum.Enum):
     TIMED_OUT = "timed_out"
     RESTARTED_CONVERSATION = "restarted_conversation"
     PROMPT_CANCELLED = "prompt_cancelled"
+    PARKED = "parked"
+    """``detail``: why (which budget is used up)."""
+    KEPT_WHILE_PARKED = "kept_while_parked"
+    UNPARKED = "unparked"
+    """``detail``: who let it continue, and how."""
 
 
 # -- inputs -------------------------------------------------------------------------------
@@ -310,6 +329,20 @@ class Resume:
     reason: str
 
 
+@attrs.frozen
+class BudgetExhausted:
+    """The running turn's cost used up a budget: park when the turn ends."""
+
+    why: str
+
+
+@attrs.frozen
+class Unpark:
+    """An approver let the parked session continue."""
+
+    why: str
+
+
 Input = (
     Loaded
     | MessageStored
@@ -330,6 +363,8 @@ Input = (
     | Stop
     | Shutdown
     | Resume
+    | BudgetExhausted
+    | Unpark
 )
 
 
@@ -531,6 +566,10 @@ class SessionMachine:
     fresh_conversation: bool = False
     orphans: set[str] = attrs.field(factory=set)
     """Prompts of an earlier run still answerable (their expiry timers run)."""
+    park_for: str | None = None
+    """A budget was used up during the running turn: park when it ends (the reason)."""
+    told_kept: bool = False
+    """While parked, the "kept for later" notice was shown (once per parking)."""
 
     def feed(self, event: Input) -> list[Order]:
         handler = _TABLE.get((type(event), self.state))
@@ -555,6 +594,8 @@ class SessionMachine:
             return "queued"
         if self.state is State.STOPPED:
             return "stopped"
+        if self.state is State.PARKED:
+            return "parked"
         return "idle"
 
     def awaits(self, prompt_id: str) -> bool:
@@ -658,6 +699,8 @@ class SessionMachine:
             orders.append(SetStatus(SessionStatus.IDLE))
         elif event.status is SessionStatus.STOPPED:
             self.state = State.STOPPED
+        elif event.status is SessionStatus.PARKED:
+            self.state = State.PARKED  # messages typed meanwhile stay pending
 
     def _on_message(self, event: MessageStored, orders: list[Order]) -> None:
         if not event.allowed:
@@ -680,6 +723,11 @@ class SessionMachine:
         if event.message_id not in self.pending:  # else read from the store at start
             self.pending.append(event.message_id)
         self.please_continue = False  # a real message replaces "please continue"
+        if self.state is State.PARKED:
+            if not self.told_kept:
+                self.told_kept = True
+                orders.append(Notice(NoticeKind.KEPT_WHILE_PARKED))
+            return
         if self.state in _AT_REST:
             self._enqueue(orders)
         elif self.state in (State.RUNNING, State.WAITING_FOR_HUMAN, State.ANSWER_QUEUED):
@@ -690,7 +738,14 @@ class SessionMachine:
     def _on_stop(self, event: Stop, orders: list[Order]) -> None:
         if not event.allowed:
             return
-        if self.state in _AT_REST or self.state is State.SHUT_DOWN:
+        if self.state is State.PARKED:
+            # Nothing runs; what was kept for later is dropped (and answered), and the
+            # session stays parked.
+            dropped = self._reject(self.pending, orders)
+            self.pending = []
+            self.please_continue = False
+            orders.append(Notice(NoticeKind.STOPPED, count=dropped))
+        elif self.state in _AT_REST or self.state is State.SHUT_DOWN:
             orders.append(Notice(NoticeKind.NOTHING_TO_STOP))
         elif self.state is State.QUEUED:
             self._release(orders)
@@ -942,6 +997,13 @@ class SessionMachine:
             orders.append(SetStatus(SessionStatus.IDLE, resume_reason="shutdown"))
             self._reply_shutdown(orders)
             return
+        park, self.park_for = self.park_for, None
+        if park is not None:
+            self.state = State.PARKED
+            self.told_kept = False
+            orders.append(SetStatus(SessionStatus.PARKED))
+            orders.append(Notice(NoticeKind.PARKED, detail=park))
+            return
         self.state = State.IDLE
         if reason is InterruptReason.STOP and not self.pending:
             self.state = State.STOPPED
@@ -954,6 +1016,21 @@ class SessionMachine:
             orders.append(SetStatus(SessionStatus.STOPPED))
         else:
             orders.append(SetStatus(SessionStatus.IDLE))
+
+    def _on_budget_exhausted(self, event: BudgetExhausted, orders: list[Order]) -> None:
+        del orders  # acted on when the turn ends
+        self.park_for = event.why
+
+    def _on_unpark(self, event: Unpark, orders: list[Order]) -> None:
+        orders.append(Notice(NoticeKind.UNPARKED, detail=event.why))
+        if self.pending:
+            self._enqueue(orders)
+        else:
+            self.state = State.IDLE
+            orders.append(SetStatus(SessionStatus.IDLE))
+
+    def _on_park_ignored(self, event: BudgetExhausted | Unpark, orders: list[Order]) -> None:
+        del event, orders  # not in a turn / not parked: nothing to do
 
     def _drop_stopped(self, orders: list[Order]) -> None:
         """Reject what was typed before /stop, and say how many."""
@@ -1006,6 +1083,10 @@ def _table() -> dict[tuple[type[object], State], _Handler]:
         (ClaudeResult, frozenset({State.CLOSING}), m._on_late),
         (ClaudeExited, _TURN_STATES | {State.CLOSING}, m._on_exited),
         (Shutdown, _ALL, m._on_shutdown),
+        (BudgetExhausted, _PROCESS_STATES, m._on_budget_exhausted),
+        (BudgetExhausted, _ALL - _PROCESS_STATES, m._on_park_ignored),
+        (Unpark, frozenset({State.PARKED}), m._on_unpark),
+        (Unpark, _ALL - {State.PARKED}, m._on_park_ignored),
     ]
     table: dict[tuple[type[object], State], _Handler] = {}
     for kind, states, handler in rows:

@@ -77,6 +77,14 @@ class ResumeSession:
 
 
 @attrs.frozen(kw_only=True)
+class ContinueParked:
+    """An approver let a session parked over its budget continue (issue 13)."""
+
+    approved_by: int
+    extra_usd: float
+
+
+@attrs.frozen(kw_only=True)
 class PrepareShutdown(actors.Ask[None]):
     """A4: stop taking work, interrupt the running turn, mark the session for resume in
     the store, end the ``claude`` process; reply once all that is done."""
@@ -257,6 +265,7 @@ SessionMessage: TypeAlias = (
     | SetModel
     | AnswerPrompt
     | ResumeSession
+    | ContinueParked
     | PrepareShutdown
     | GetSessionStatus
     | SlotGranted

@@ -18,8 +18,12 @@ each checked against the allowed users first (X5):
   (deduplicated by message id) in that thread's lane and then goes to the session.
 * ``MESSAGE_CREATE`` from a webhook fires the trigger :func:`bridge.triggers.select` picks
   (A2), through the same path as ``StartSession``; otherwise it is dropped.
-* ``INTERACTION_CREATE``: a slash command or an autocomplete keystroke goes to the command
-  registry (:mod:`bridge.sessions.commands`: ``/stop``, ``/task``, ``/model``, ``/skill``),
+* ``INTERACTION_CREATE``: the session-management commands (``/sync-sessions``,
+  ``/sessions``, ``/resume-info``, ``/worktree-list``, ``/worktree-cleanup``, ``/usage``)
+  and their buttons (``custom_id`` ``ccb:mgmt:...``) go to
+  :class:`~bridge.sessions.management.Management` first; any other slash command or
+  autocomplete keystroke goes to the command registry (:mod:`bridge.sessions.commands`:
+  ``/stop``, ``/task``, ``/model``, ``/skill``, ``/upgrade``),
   which checks the user and keeps errors ephemeral; a prompt button or select
   (``custom_id`` ``ccb:prompt:<prompt_id>:<choice>``) is checked against who may answer
   that kind of prompt (:mod:`bridge.sessions.approvers`), acknowledged with a deferred
@@ -66,6 +70,7 @@ from bridge.sessions.approvers import APPROVAL_KINDS, NOT_APPROVER, Approvers
 from bridge.sessions.attachments import AttachmentInfo
 from bridge.sessions.commands import NOT_ALLOWED, Invocation, Registry, registry
 from bridge.sessions.lanes import Job, Lanes
+from bridge.sessions.management import MANAGEMENT_COMMANDS, Management, ManagementConfig
 from bridge.sessions.messages import (
     AnswerPrompt,
     SessionMessage,
@@ -130,6 +135,8 @@ id is no Discord id: such a dispatch is malformed."""
 
 _USER_MESSAGE_TYPES: Final = USER_MESSAGE_TYPES
 
+_MANAGEMENT_NAMES: Final = frozenset(c.name for c in MANAGEMENT_COMMANDS)
+
 UPGRADE_ASK_TIMEOUT: Final = 2.0
 """Seconds to wait for the upgrade actor's answer (an interaction must be answered in 3)."""
 UPGRADES_OFF: Final = "Upgrades are off on this bot: its owner has not set UPGRADE_COMMAND."
@@ -153,6 +160,18 @@ class RouterRest(Protocol):
     async def bulk_overwrite_guild_commands(
         self, application_id: int, guild_id: int, commands: Sequence[m.ApplicationCommand]
     ) -> Any: ...
+
+    async def edit_original_response(
+        self,
+        application_id: int,
+        token: str,
+        *,
+        content: Any = ...,
+        embeds: Any = ...,
+        components: Any = ...,
+    ) -> m.Message: ...
+
+    async def delete_message(self, channel_id: int, message_id: int) -> None: ...
 
     async def get_messages(
         self,
@@ -207,6 +226,9 @@ class RouterConfig:
     upgrade: actors.Ref[UpgradeMessage] | None = None
     """The upgrade actor (A3), for ``/upgrade``, its approval buttons and ``upgrade``
     triggers; ``None``: upgrades are off (no ``UPGRADE_COMMAND``)."""
+    management: ManagementConfig | None = None
+    """S1-S4 (``bridge.sessions.management``); ``None``: those commands are answered as
+    unknown."""
 
 
 @attrs.frozen(kw_only=True)
@@ -374,6 +396,18 @@ class _Router(CatchUpMixin):
         self.commands: Registry = registry(SkillCatalog(self.skills_dir))
         self.host = _CommandHost(self)
         self.approvers = config.approvers or Approvers(allowed_user_ids=config.allowed_user_ids)
+        self.management = (
+            Management(
+                config.management,
+                rest,
+                self._db,
+                started=self._mark_live,
+                guild_id=lambda: self.guild_id,
+                deliver=self._deliver_in_lane,
+            )
+            if config.management is not None
+            else None
+        )
 
     # -- the loop's step ---------------------------------------------------------------
 
@@ -764,6 +798,10 @@ class _Router(CatchUpMixin):
     def _user_message(self, item: InboxItem, message: m.Message) -> UserMessage:
         return _user_message(item, message)
 
+    async def _deliver_in_lane(self, thread_id: int, msg: Any) -> None:
+        """From a helper task: tell a thread's session ``msg`` in its lane."""
+        await self._in_lane(thread_id, partial(self._deliver, thread_id, msg))
+
     async def _in_lane(self, key: int, job: Job) -> None:
         """From a helper task: queue ``job`` in ``key``'s lane (the loop owns the lanes)."""
         with contextlib.suppress(actors.ActorStopped):
@@ -835,6 +873,14 @@ class _Router(CatchUpMixin):
         if user_id is None:
             await self._reply_ephemeral(interaction, NOT_ALLOWED)
             return
+        if self.management is not None and interaction.data.name in _MANAGEMENT_NAMES:
+            # The registry checks X5 for its own commands; these are checked here.
+            if user_id not in self.config.allowed_user_ids:
+                await self._reply_ephemeral(interaction, NOT_ALLOWED)
+                return
+            if await self.management.on_command(interaction, user_id):
+                return
+            return
         answer = await self.commands.run(
             self.host, self._invocation(interaction, user_id), self.config.allowed_user_ids
         )
@@ -848,6 +894,12 @@ class _Router(CatchUpMixin):
         )
 
     async def _on_component(self, interaction: Any, user_id: int) -> None:
+        if (
+            self.management is not None
+            and isinstance(interaction, m.ComponentInteraction)
+            and await self.management.on_component(interaction, user_id)
+        ):
+            return
         custom_id = getattr(interaction.data, "custom_id", None)
         approval = parse_approval_custom_id(custom_id) if isinstance(custom_id, str) else None
         if approval is not None:
@@ -967,11 +1019,18 @@ class _Router(CatchUpMixin):
         if first:
             self.ctx.nursery.start_soon(_set_when_all, done, self.startup.done)
 
+    def _command_definitions(self) -> list[m.ApplicationCommand]:
+        """The registry's commands, then the session-management ones when they are on."""
+        defs = list(self.commands.definitions())
+        if self.management is not None:
+            defs.extend(MANAGEMENT_COMMANDS)
+        return defs
+
     async def _register_commands(self, ready: m.Ready) -> None:
         for guild in ready.guilds:
             try:
                 await self.rest.bulk_overwrite_guild_commands(
-                    ready.application.id, guild.id, self.commands.definitions()
+                    ready.application.id, guild.id, self._command_definitions()
                 )
             except _PEER_ERRORS:
                 log.exception("router: could not register slash commands in guild %s", guild.id)

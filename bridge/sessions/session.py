@@ -55,6 +55,7 @@ import attrs
 import trio
 
 import actors
+from bridge.budget import over_text
 from bridge.claude.process import (
     ClaudeEvent,
     ClaudeExited,
@@ -73,6 +74,7 @@ from bridge.sessions.attachments import AttachmentInfo
 from bridge.sessions.messages import (
     AcquireSlot,
     AnswerPrompt,
+    ContinueParked,
     CoordinatorMessage,
     GetSessionStatus,
     GetSlots,
@@ -107,6 +109,7 @@ from bridge.sessions.presentation.system_prompt import build_appended_prompt
 from bridge.sessions.presentation.usage import thread_name
 from bridge.sessions.presentation.view import Reaction, SessionRest, TurnView
 from bridge.sessions.resume import recorded_messages
+from bridge.sessions.spending import parked_payload, record_spending
 from bridge.sessions.turn import (
     PendingMessage,
     TurnProcess,
@@ -466,6 +469,8 @@ class _Session:
                     await self._exited(code, tail)
             case ResumeSession(reason=reason):
                 await self.feed(sm.Resume(reason))
+            case ContinueParked(approved_by=user_id, extra_usd=extra):
+                await self.feed(sm.Unpark(f"<@{user_id}> let it continue with +${extra:.2f}"))
             case PrepareShutdown():
                 self.shutdown_asks.append(msg)
                 await self.feed(sm.Shutdown())
@@ -517,6 +522,7 @@ class _Session:
                     await self.feed(sm.ControlCancelled(event.request_id))
                 elif isinstance(event, ev.Result):
                     self.result = event
+                    await self._record_spending(event, proc)
                     await self.feed(
                         sm.ClaudeResult(
                             error=event.error_text is not None,
@@ -990,6 +996,12 @@ class _Session:
                 f"-# ♻️ The previous conversation ({old}) could not be resumed; starting a "
                 "new one with your message."
             )
+        elif kind is sm.NoticeKind.PARKED:
+            self.outbox.post(parked_payload(self.thread_id, notice.detail))
+        elif kind is sm.NoticeKind.KEPT_WHILE_PARKED:
+            self._notice("-# 📥 Kept: it goes to Claude when the session continues.")
+        elif kind is sm.NoticeKind.UNPARKED:
+            self._notice(f"▶️ {notice.detail}.")
         elif kind is sm.NoticeKind.PROMPT_CANCELLED:
             pid = notice.detail
             resolved = await self._db(lambda db: db.prompt_resolve(pid, PromptState.CANCELLED))
@@ -998,6 +1010,25 @@ class _Session:
 
     def _notice(self, text: str) -> None:
         self.outbox.post(render.plain(text))
+
+    async def _record_spending(self, event: ev.Result, proc: ClaudeProcess) -> None:
+        """Budgets: charge the turn to the author of the last message it answered and
+        post the notices due (``bridge.sessions.spending``)."""
+        batch = [self.messages[i] for i in self.machine.batch if i in self.messages]
+        author = batch[-1].author_id if batch else None
+        texts, over = await record_spending(
+            self._db,
+            self.config.budget,
+            self.thread_id,
+            proc.session_id,
+            author,
+            event,
+            self.deps.wall_clock(),
+        )
+        for text in texts:
+            self._notice(text)
+        if over:
+            await self.feed(sm.BudgetExhausted(over_text(over)))
 
     def _notice_refusals(self, refusals: str | None) -> None:
         if refusals:

@@ -23,6 +23,7 @@ from bridge.store._database import (
     SessionStatus,
 )
 from bridge.store._schema import MIGRATIONS, migrate
+from bridge.store._spending import UsageReport, utc_day
 
 __all__ = [
     "MIGRATIONS",
@@ -40,5 +41,7 @@ __all__ = [
     "SpawnRecord",
     "TaskRecord",
     "TaskRun",
+    "UsageReport",
     "migrate",
+    "utc_day",
 ]

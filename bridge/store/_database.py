@@ -18,7 +18,9 @@ import attrs
 import sqlite_utils
 
 from bridge.store._automation import AutomationTables
+from bridge.store._imports import ImportTables
 from bridge.store._schema import migrate
+from bridge.store._spending import SpendingTables
 
 
 class SessionStatus(enum.StrEnum):
@@ -32,6 +34,9 @@ class SessionStatus(enum.StrEnum):
     """Stopped by /stop or a timeout; resumable."""
     ENDED = "ended"
     """The thread was archived or deleted; never resumed automatically."""
+    PARKED = "parked"
+    """Paused over its budget: no turn runs until an approver lets it continue; messages
+    typed meanwhile wait in the inbox."""
 
 
 class InboxState(enum.StrEnum):
@@ -112,7 +117,7 @@ class LoungeLine:
 _SESSION_FIELDS = frozenset(a.name for a in attrs.fields(SessionRecord))
 
 
-class Database(AutomationTables):
+class Database(AutomationTables, ImportTables, SpendingTables):
     """The SQLite file, in WAL mode, at the latest schema version."""
 
     def __init__(self, db: sqlite_utils.Database) -> None:

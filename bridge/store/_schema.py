@@ -13,6 +13,8 @@ from collections.abc import Callable
 import sqlite_utils
 
 from bridge.store._automation import migrate_automation
+from bridge.store._imports import migrate_imports
+from bridge.store._spending import migrate_spending
 
 Migration = Callable[[sqlite_utils.Database], None]
 
@@ -91,7 +93,13 @@ def _v2_cursors(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_initial, _v2_cursors, migrate_automation)
+MIGRATIONS: tuple[Migration, ...] = (
+    _v1_initial,
+    _v2_cursors,
+    migrate_automation,
+    migrate_imports,
+    migrate_spending,
+)
 """Migration ``i`` takes the schema from version ``i`` to ``i + 1``."""
 
 

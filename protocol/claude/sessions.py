@@ -152,12 +152,8 @@ def _is_visible(record: dict[str, Any]) -> bool:
     return not (record.get("isMeta") or record.get("isSidechain") or record.get("teamName"))
 
 
-def session_messages(lines: Iterable[str | bytes]) -> list[SessionMessage]:
-    """The main conversation of a session file, oldest first.
-
-    Args:
-        lines: The file's lines (a torn or malformed line is skipped).
-    """
+def _main_chain(lines: Iterable[str | bytes]) -> list[dict[str, Any]]:
+    """The records of the main conversation, root first."""
     # Every record with a uuid is a link of the parentUuid chain: 2.1.x threads its
     # ``attachment`` lines into it too, so they must be walked through, not dropped.
     linked = [r for r in _records(lines) if isinstance(r.get("uuid"), str)]
@@ -175,6 +171,16 @@ def session_messages(lines: Iterable[str | bytes]) -> list[SessionMessage]:
         parent = node.get("parentUuid")
         node = by_uuid.get(parent) if isinstance(parent, str) else None
     path.reverse()
+    return path
+
+
+def session_messages(lines: Iterable[str | bytes]) -> list[SessionMessage]:
+    """The main conversation of a session file, oldest first.
+
+    Args:
+        lines: The file's lines (a torn or malformed line is skipped).
+    """
+    path = _main_chain(lines)
     messages: list[SessionMessage] = []
     # The API message id of messages[-1] when it is an assistant message: the CLI writes
     # one line per content block, and the lines of one reply become one message.
@@ -235,3 +241,80 @@ def summarize_session(session_id: str, lines: Iterable[str | bytes]) -> SessionS
         git_branch=branch,
         message_count=count,
     )
+
+
+# ---------------------------------------------------------------------------------------
+# A session as a transcript to show again (S1)
+# ---------------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class ToolCall:
+    """A tool the assistant called: its name and input (its result is not kept)."""
+
+    name: str
+    input: dict[str, Any]
+
+
+@attrs.frozen(kw_only=True)
+class TranscriptEntry:
+    """One user or assistant message of the main conversation, with the tools an
+    assistant message called, in order."""
+
+    role: str
+    """``user`` or ``assistant``."""
+    text: str
+    tools: tuple[ToolCall, ...] = ()
+    timestamp: datetime | None = None
+
+
+def _tool_calls(content: Any) -> list[ToolCall]:
+    if not isinstance(content, list):
+        return []
+    calls = []
+    for block in content:
+        if isinstance(block, dict) and block.get("type") == "tool_use":
+            name = block.get("name")
+            raw = block.get("input")
+            calls.append(
+                ToolCall(
+                    name=name if isinstance(name, str) and name else "tool",
+                    input=raw if isinstance(raw, dict) else {},
+                )
+            )
+    return calls
+
+
+def session_transcript(lines: Iterable[str | bytes]) -> list[TranscriptEntry]:
+    """The main conversation of a session file as a person would read it again, oldest
+    first: what was typed, what Claude wrote, and which tools it called.
+
+    Like :func:`session_messages` (the same chain, the same injected text left out), but
+    an assistant reply keeps its ``tool_use`` blocks, and a reply made only of tool calls
+    is kept. Tool results (user records holding ``tool_result`` blocks) carry no typed
+    text and are left out.
+    """
+    entries: list[TranscriptEntry] = []
+    open_reply: str | None = None
+    for record in _main_chain(lines):
+        if not _is_chain_message(record) or not _is_visible(record):
+            continue
+        message = message if isinstance(message := record.get("message"), dict) else {}
+        role = str(record["type"])
+        text = _human_text(message.get("content"))
+        tools = tuple(_tool_calls(message.get("content"))) if role == "assistant" else ()
+        if not text and not tools:
+            continue
+        message_id = message.get("id") if role == "assistant" else None
+        if message_id is not None and message_id == open_reply:
+            previous = entries[-1]
+            joined = (
+                f"{previous.text}\n\n{text}" if previous.text and text else previous.text or text
+            )
+            entries[-1] = attrs.evolve(previous, text=joined, tools=previous.tools + tools)
+            continue
+        entries.append(
+            TranscriptEntry(role=role, text=text, tools=tools, timestamp=_timestamp(record))
+        )
+        open_reply = message_id
+    return entries

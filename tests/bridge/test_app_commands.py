@@ -41,6 +41,12 @@ async def test_commands_reach_the_session_in_order_and_refuse_strangers(
             "model",
             "skill",
             "upgrade",
+            "sync-sessions",
+            "sessions",
+            "resume-info",
+            "worktree-list",
+            "worktree-cleanup",
+            "usage",
         ]
         server.control.post_message(world.default_channel.id, owner, "go")
         thread, _ = await sessions.wait_for(lambda item: isinstance(item[1], UserMessage))

@@ -165,6 +165,14 @@ ROWS: list[Row] = [
     *rows_for("CATCHUP_MAX_MESSAGES", "whole number", "all", "2.5", "1_000"),
     *rows_for("APPROVER_USER_IDS", "Copy User ID", "5,bob", "5;6", f"5,{2**64}", "-6"),
     *rows_for("APPROVER_ROLE_IDS", "Copy Role ID", "admins", "7;8", "1e5", f"{2**64}"),
+    *[
+        row
+        for name in ("BUDGET_THREAD_USD", "BUDGET_USER_DAILY_USD", "BUDGET_DAILY_USD")
+        for row in (
+            *rows_for(name, "amount in US dollars", "five", "-1", "1e3", "inf", "nan", "2,50"),
+            *rows_for(name, "more than 0", "0", "0.00", "2000000"),
+        )
+    ],
     *rows_for("COORDINATION_CHANNEL_ID", "Copy ID", *_SNOWFLAKES),
     *rows_for("LOUNGE_CHANNEL_ID", "Copy ID", *_SNOWFLAKES),
     *rows_for(

@@ -27,6 +27,8 @@ plus ones only the machine makes expressible:
   ends without showing one, not stopped on purpose, says it crashed;
 * a session at rest is never marked for resume by the bridge (an API mark survives a
   shutdown);
+* parking (budgets): a turn that used up a budget ends parked, holding no slot and
+  starting nothing, messages typed meanwhile are kept, and an approval continues them;
 * a message typed while a question waits (C12) answers that question: it is ``DONE``
   at once and never reaches Claude as a prompt of its own.
 """
@@ -55,7 +57,8 @@ STORE_STATUS: dict[m.State, set[SessionStatus]] = {
     m.State.ANSWER_QUEUED: {SessionStatus.RUNNING},
     m.State.INTERRUPTING: {SessionStatus.RUNNING},
     m.State.CLOSING: {SessionStatus.RUNNING},
-    m.State.SHUT_DOWN: {SessionStatus.IDLE, SessionStatus.STOPPED},
+    m.State.SHUT_DOWN: {SessionStatus.IDLE, SessionStatus.STOPPED, SessionStatus.PARKED},
+    m.State.PARKED: {SessionStatus.PARKED},
 }
 
 
@@ -341,6 +344,20 @@ class SessionMachineTest(RuleBasedStateMachine):
     def _resume(self) -> None:
         self.feed(m.Resume("restart"))
 
+    @rule()
+    def budget_exhausted(self) -> None:
+        """The running turn's cost used up a budget (fed before its result)."""
+        self.feed(m.BudgetExhausted("this thread's budget is used up"))
+
+    @rule()
+    def approve(self) -> None:
+        """An approver's click (in any state: a stale button changes nothing)."""
+        parked = self.sm.state is m.State.PARKED
+        pending = list(self.sm.pending)
+        self.feed(m.Unpark("approved"))
+        if parked:
+            assert self.sm.state is (m.State.QUEUED if pending else m.State.IDLE)
+
     @precondition(lambda self: self.sm.state is not m.State.SHUT_DOWN)
     @rule()
     def shutdown(self) -> None:
@@ -453,6 +470,16 @@ class SessionMachineTest(RuleBasedStateMachine):
                 assert self.sm.status == status, (self.sm.state, self.sm.status)
 
     @invariant()
+    def parked_holds_nothing(self) -> None:
+        sm, w = self.sm, self.world
+        if sm.state is m.State.PARKED:
+            assert not sm.holding_slot
+            assert not w.slot_requested
+            assert not w.slot_held
+            assert not w.processes
+            assert sm.status == "parked"
+
+    @invariant()
     def shutdown_answered_once_idle(self) -> None:
         w = self.world
         if self.sm.state is m.State.SHUT_DOWN:
@@ -493,6 +520,8 @@ class SessionMachineTest(RuleBasedStateMachine):
                     self.result(error=False, resume_failed=False)
             elif w.slot_requested and not w.slot_held:
                 self.grant()
+            elif sm.state is m.State.PARKED:
+                self.approve()
             else:
                 break
         assert not w.processes

@@ -124,6 +124,8 @@ class HttpError:
     message: str = "scripted error"
     retry_after: float | None = 0
     """Seconds for the ``retry-after`` header (the CLI honours it); ``None`` omits it."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """Further response headers (e.g. ``anthropic-ratelimit-unified-*``)."""
 
 
 @attrs.frozen
@@ -375,7 +377,7 @@ class ModelServer:
         if isinstance(step, Stall):
             await trio.sleep_forever()
         if isinstance(step, HttpError):
-            headers = {}
+            headers = dict(step.headers)
             if step.retry_after is not None:
                 headers["retry-after"] = str(step.retry_after)
             error = {
