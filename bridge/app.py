@@ -5,6 +5,7 @@ This is the one place where parts meet. :func:`open_bridge` starts, in order::
     REST client (owned by this block, not an actor)
     root supervisor (ONE_FOR_ONE, critical)
     ├── store        SQLite; at start: crashed sessions marked, the resume list read (A4)
+    ├── dashboard    the pinned status message in the main channel (C17)
     ├── coordinator  registry (K3), lounge (K4), broadcasts (K5)
     ├── limiter      MAX_CONCURRENT_SESSIONS (C8)
     ├── sessions     dynamic supervisor: one session actor per thread
@@ -21,8 +22,8 @@ router once the gateway is READY, after the catch-up of their threads
 Shutdown (A4), when the block ends for any reason, bounded by ``shutdown_timeout``: the
 gateway and the router stop (no new work), every session is asked ``PrepareShutdown``
 (interrupt, mark for resume, end its process), any session still recorded as running is
-marked for resume, then sessions, limiter, coordinator (which flushes its lounge posts)
-and store stop in that order while the REST client is still open.
+marked for resume, then sessions, limiter, coordinator (which flushes its lounge posts),
+dashboard (its last edit) and store stop in that order while the REST client is still open.
 
 Embedding (E2): ``await nursery.start(run_bridge, config)`` runs it inside any trio
 program; cancelling that nursery shuts it down gracefully (shielded, bounded).
@@ -52,6 +53,7 @@ import actors
 from bridge.api import ApiDeps, LateRefs, SessionTokens, make_api_app, serve_api
 from bridge.claude.sessions import config_dir
 from bridge.config import Config
+from bridge.dashboard.actor import DASHBOARD_MAILBOX, DashboardConfig, dashboard_actor
 from bridge.discord import (
     BackgroundFailure,
     GatewayConfig,
@@ -271,7 +273,7 @@ class Bridge:
         else:
             if marked:
                 log.info("bridge: marked for resume at the next start: %s", marked)
-        for child_id in ("sessions", "limiter", "coordinator", "store"):
+        for child_id in ("sessions", "limiter", "coordinator", "dashboard", "store"):
             await _terminate(self.root, child_id)
 
 
@@ -470,6 +472,15 @@ async def _start(
     async def post(channel_id: int, text: str) -> None:
         await rest.create_message(channel_id, content=text)
 
+    dashboard = await root.start_child_spec(
+        actors.ChildSpec(
+            dashboard_actor,
+            args=(rest, DashboardConfig(channel_id=config.discord_channel_id)),
+            id="dashboard",
+            mailbox=DASHBOARD_MAILBOX,
+            shutdown=10.0,
+        )
+    )
     coordinator = await root.start_child_spec(
         actors.ChildSpec(
             coordinator_actor,
@@ -480,6 +491,8 @@ async def _start(
                     lounge_channel_id=config.lounge_channel_id,
                     coordination_channel_id=config.coordination_channel_id,
                     worktree_base_dir=config.worktree_base_dir,
+                    session_end_quiet=config.session_end_quiet_seconds,
+                    forward=dashboard.offer,
                 ),
             ),
             id="coordinator",

@@ -97,6 +97,9 @@ class Config:
     """Messages sent while the bridge was away are run at start only if at most this old;
     older ones are listed in the catch-up notice."""
     catch_up_max_messages: int = 20
+    session_end_quiet_seconds: float = 600.0
+    """A session's end line (lounge, coordination channel) comes once its thread has had no
+    turn for this long; a turn within that time continues the same session."""
     """At most this many messages per channel or thread are run at catch-up (the newest);
     the rest are listed in the notice."""
     api_port: int = 0
@@ -214,6 +217,7 @@ def load_config(
         database_path=reader.path("CCBRIDGE_DB_PATH") or Path("ccbridge.db"),
         catch_up_max_age_seconds=reader.seconds("CATCHUP_MAX_AGE_SECONDS", default=86400.0),
         catch_up_max_messages=reader.integer("CATCHUP_MAX_MESSAGES", default=20, low=0),
+        session_end_quiet_seconds=reader.seconds("SESSION_END_QUIET_SECONDS", default=600.0),
         api_port=_port(reader),
         api_secret=secret,
         api_host=_api_host(reader, secret),

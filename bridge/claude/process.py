@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import math
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
@@ -49,7 +50,7 @@ from protocol.claude import control
 from protocol.claude import events as ev
 from protocol.claude.argv import ClaudeCommand, build_argv
 from protocol.claude.framing import DEFAULT_MAX_LINE_BYTES, Sentinel, StreamJsonReader
-from protocol.claude.turn import TimeoutKind, TurnState, next_deadline, timeout_due
+from protocol.claude.turn import TaskItem, TimeoutKind, TurnState, next_deadline, timeout_due
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +180,7 @@ class ClaudeProcess:
         interrupt_grace: float,
         idle_timeout: float | None,
         total_timeout: float | None,
+        tasks: tuple[TaskItem, ...] = (),
     ) -> None:
         self._proc = proc
         self._deliver = deliver
@@ -186,6 +188,13 @@ class ClaudeProcess:
         self._lock = trio.Lock()
         self._ids = control.RequestIds()
         self._changed = trio.Event()
+        self._watch = trio.Event()
+        """Wakes the watchdog: set only when its deadline may have come earlier, not on
+        every event (an event mostly pushes the idle deadline later)."""
+        self._watch_until = math.inf
+        """The deadline the watchdog sleeps until (``inf``: until woken)."""
+        self._watch_fired_for: float | None = None
+        """While set, the watchdog has fired for this turn and waits for another one."""
         self._responses: dict[str, ev.ControlResponse] = {}
         self._stderr = _StderrTail(STDERR_TAIL_BYTES)
         self._exited = trio.Event()
@@ -195,7 +204,9 @@ class ClaudeProcess:
         self.interrupt_grace = interrupt_grace
         self.idle_timeout = idle_timeout
         self.total_timeout = total_timeout
-        self.turn = TurnState()
+        self.turn = TurnState(tasks=tasks)
+        """Starts with the task list an earlier turn of the conversation left (C16): the
+        CLI keeps it across ``--resume``, and a TaskUpdate may name an earlier task."""
         self.results_seen = 0
         self.events_seen = 0
 
@@ -371,8 +382,24 @@ class ClaudeProcess:
 
     def _update(self, state: TurnState) -> None:
         self.turn = state
-        self._changed.set()
-        self._changed = trio.Event()
+        if self._changed.statistics().tasks_waiting:
+            self._changed.set()
+            self._changed = trio.Event()
+        if not self._watch.is_set() and self._sooner_for_watchdog(state):
+            self._watch.set()
+
+    def _sooner_for_watchdog(self, state: TurnState) -> bool:
+        """Whether ``state`` may need the watchdog before the deadline it sleeps until.
+
+        Most events push the idle deadline later, which the watchdog finds when it wakes;
+        only a deadline earlier than its own (a turn starting, the CLI no longer waiting
+        for the host) or, after it fired, a new turn must wake it now."""
+        if self._watch_fired_for is not None:
+            return state.turn_started_at != self._watch_fired_for
+        deadline = next_deadline(
+            state, idle_timeout=self.idle_timeout, total_timeout=self.total_timeout
+        )
+        return deadline is not None and deadline < self._watch_until
 
     async def _close_stdin(self) -> None:
         self._stdin_closed = True
@@ -433,7 +460,14 @@ async def _pump_stdout(
                 if isinstance(event, ev.Malformed):
                     log.warning("claude pid %d wrote a bad line: %s", claude.pid, event.reason)
                 claude._update(claude.turn.apply(event, now))
-                await buffer.send(ClaudeEvent(event, now))
+                message = ClaudeEvent(event, now)
+                try:
+                    # No schedule point per event: the read of the next chunk is one, so
+                    # the lines of one chunk go to the buffer together (and wake the
+                    # forwarder once); only a full buffer waits.
+                    buffer.send_nowait(message)
+                except trio.WouldBlock:
+                    await buffer.send(message)
                 if (reply := control.automatic_reply(event)) is not None:
                     # The CLI would wait forever for an answer nobody else will give.
                     with suppress(ClaudeGone):
@@ -467,12 +501,15 @@ async def _watchdog(claude: ClaudeProcess) -> None:
         deadline = next_deadline(
             state, idle_timeout=claude.idle_timeout, total_timeout=claude.total_timeout
         )
-        changed = claude._changed
+        claude._watch = trio.Event()
         if deadline is None or state.turn_started_at == fired_for:
-            await changed.wait()
+            claude._watch_until = math.inf
+            claude._watch_fired_for = fired_for if deadline is not None else None
+            await claude._watch.wait()
             continue
+        claude._watch_until, claude._watch_fired_for = deadline, None
         with trio.move_on_at(deadline):
-            await changed.wait()
+            await claude._watch.wait()
             continue
         kind = timeout_due(
             claude.turn,
@@ -508,6 +545,7 @@ async def open_claude(
     interrupt_grace: float = DEFAULT_INTERRUPT_GRACE,
     term_grace: float = 5.0,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    tasks: tuple[TaskItem, ...] = (),
 ) -> AsyncIterator[ClaudeProcess]:
     """Run the ``claude`` CLI for the duration of the block.
 
@@ -526,6 +564,7 @@ async def open_claude(
             SIGTERM).
         term_grace: Seconds between SIGTERM and SIGKILL when the block exits.
         max_line_bytes: Longest stdout line kept (longer ones arrive as ``Malformed``).
+        tasks: The task list the conversation has so far (C16; ``TurnState.tasks``).
 
     *Resource handling*: however the block exits (normally, by an exception, by the owning
     actor's stop or crash, or by cancellation) the process group gets SIGTERM, then
@@ -548,6 +587,7 @@ async def open_claude(
             interrupt_grace=interrupt_grace,
             idle_timeout=idle_timeout,
             total_timeout=total_timeout,
+            tasks=tasks,
         )
         claude._nursery = nursery
         stdout, stderr = proc.stdout, proc.stderr
@@ -560,6 +600,7 @@ async def open_claude(
                 returncode = await proc.wait()
                 claude._exited.set()
                 claude._changed.set()
+                claude._watch.set()
                 await send_buffer.send(
                     ClaudeExited(returncode, claude.stderr_tail(), claude.results_seen)
                 )

@@ -59,6 +59,7 @@ import attrs
 import httpx
 import trio
 
+from bridge.discord._direct import DirectSender
 from bridge.discord.errors import (
     Forbidden,
     HTTPError,
@@ -178,6 +179,12 @@ class Job:
     """The machine's grant for the attempt in flight."""
     ping_users: tuple[int, ...] = ()
     """Users a message body may ping (``allowed_mentions``); nobody else, ever."""
+    lane: str = ""
+    """Its lane (:func:`_lane`), named once when it is queued."""
+    refused: tuple[int, float] | None = None
+    """The limiter's last refusal: its ``generation`` then, and the deadline it named.
+    Until that deadline, and while no slot was released since, asking again would get the
+    same answer, so the scheduler does not ask (it walks every queued job on each wake)."""
 
     def finish(self, result: Any = None, error: BaseException | None = None) -> None:
         if self.done.is_set():
@@ -203,8 +210,11 @@ class Scheduler:
         *,
         shed_threshold: int,
         on_background_failure: Callable[[Job, BaseException], None],
+        direct: DirectSender | None = None,
     ) -> None:
         self.http = http
+        self.direct = direct
+        """Sends JSON requests past the client's layers (``_direct``); None: the client."""
         self.limits = limits
         self.stats = stats
         self.shed_threshold = shed_threshold
@@ -225,6 +235,7 @@ class Scheduler:
         self._seq += 1
         job.seq = self._seq
         job.queued_at = trio.current_time()
+        job.lane = _lane(job.route)
         self.queues[job.priority][job.seq] = job
         self._wakeup.set()
         return job
@@ -303,6 +314,7 @@ class Scheduler:
             return None, wake
         shedding = self.limits.invalid_request_count(now) >= self.shed_threshold
         self._promote_old_reactions(now)
+        generation = self.limits.generation
         for priority in Priority:
             queue = self.queues[priority]
             blocked: set[str] = set()
@@ -312,14 +324,17 @@ class Scheduler:
                     self._shed(job, now)
                     self._maybe_idle()
                     continue
-                lane = _lane(job.route)
+                lane = job.lane
                 if lane in self.in_flight or lane in blocked:
                     continue
+                refused = job.refused
                 if shedding and job.holdable:
                     at = self.limits.invalid_below_at(self.shed_threshold, now)
                     job.last_wait = "held: too many invalid requests in 10 minutes"
                 elif job.not_before > now:
                     at = job.not_before
+                elif refused is not None and refused[0] == generation and now < refused[1]:
+                    at = refused[1]
                 else:
                     decision = self.limits.acquire(
                         job.route, now, attempt=job.retries, persistent=job.persistent
@@ -327,8 +342,10 @@ class Scheduler:
                     if isinstance(decision, SendNow):
                         del queue[job.seq]
                         job.ticket = decision.ticket
+                        job.refused = None
                         return job, wake
                     at = decision.deadline
+                    job.refused = (generation, at)
                 # Later jobs on this lane wait behind this one (order within a channel).
                 blocked.add(lane)
                 wake = min(wake, at)
@@ -359,7 +376,7 @@ class Scheduler:
     def _start(self, job: Job, now: float) -> None:
         assert self._nursery is not None
         job.started = True
-        lane = _lane(job.route)
+        lane = job.lane
         self.in_flight.add(lane)
         self.running.add(job)
         self._nursery.start_soon(self._execute, job, lane)
@@ -387,14 +404,19 @@ class Scheduler:
         job.attempts += 1
         ticket = job.ticket
         try:
-            response = await self.http.request(
-                request.method,
-                request.path,
-                json=body if request.files is None else None,
-                data=({"payload_json": _dumps(body)} if request.files is not None else None),
-                files=request.files,
-                params=request.query,
-            )
+            if self.direct is not None and request.files is None:
+                response = await self.direct.send(
+                    request.method, request.path, json=body, params=request.query
+                )
+            else:
+                response = await self.http.request(
+                    request.method,
+                    request.path,
+                    json=body if request.files is None else None,
+                    data=({"payload_json": _dumps(body)} if request.files is not None else None),
+                    files=request.files,
+                    params=request.query,
+                )
         except httpx.TransportError as exc:
             failed = self.limits.connection_failed(ticket, trio.current_time(), repr(exc))
             self._retry_connection(job, exc, failed)

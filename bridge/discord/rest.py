@@ -25,6 +25,7 @@ over :mod:`protocol.discord.models`:
 
 from __future__ import annotations
 
+import bisect
 import functools
 import logging
 import random as _random
@@ -38,6 +39,7 @@ import httpx
 import trio
 
 from bridge.discord._convert import structure, unstructure
+from bridge.discord._direct import DirectSender, env_proxies
 from bridge.discord._scheduler import HTTPRequest, Job, Priority, RestStats, Scheduler
 from bridge.discord.errors import AttachmentTooLarge, HTTPError, RestClientClosed
 from protocol.discord import limits, routes
@@ -92,11 +94,11 @@ class BackgroundFailure:
 
 @attrs.define(eq=False)
 class _EditWaiter:
-    """Someone waiting for an edit: ``edit_message`` (``done`` set when a PATCH carrying
-    ``version`` ended) or a ``submit_edit`` (``background``: failures go to the listeners)."""
+    """``edit_message`` waiting for its edit: ``done`` is set when a PATCH carrying
+    ``version`` ended. (``submit_edit`` calls have no waiter: their failures go to the
+    failure listeners.)"""
 
     version: int
-    background: bool = False
     done: trio.Event = attrs.Factory(trio.Event)
     result: m.Message | None = None
     error: BaseException | None = None
@@ -123,6 +125,9 @@ class RestClient:
         self._failure_listeners: list[Callable[[BackgroundFailure], None]] = []
         self._edits = EditQueue()
         self._edit_waiters: dict[tuple[int, int], list[_EditWaiter]] = {}
+        self._background_edits: dict[tuple[int, int], list[int]] = {}
+        """Per message, the versions of ``submit_edit`` calls not yet carried by a PATCH
+        that ended (ascending): nobody awaits them, so they need no waiter each."""
         self._reactions: dict[tuple[int, int, str], tuple[Job, bool]] = {}
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -367,18 +372,21 @@ class RestClient:
         Raises:
             LimitExceeded: the fields break a documented limit (a caller bug; checked now).
         """
-        self._queue_edit(channel_id, message_id, content, embeds, components, background=True)
+        key, version = self._submit_edit_fields(channel_id, message_id, content, embeds, components)
+        self._background_edits.setdefault(key, []).append(version)
 
     def _queue_edit(
-        self,
-        channel_id: int,
-        message_id: int,
-        content: Any,
-        embeds: Any,
-        components: Any,
-        *,
-        background: bool = False,
+        self, channel_id: int, message_id: int, content: Any, embeds: Any, components: Any
     ) -> _EditWaiter:
+        key, version = self._submit_edit_fields(channel_id, message_id, content, embeds, components)
+        waiter = _EditWaiter(version)
+        self._edit_waiters.setdefault(key, []).append(waiter)
+        return waiter
+
+    def _submit_edit_fields(
+        self, channel_id: int, message_id: int, content: Any, embeds: Any, components: Any
+    ) -> tuple[tuple[int, int], int]:
+        """Check and queue the fields; the message's key and the submission's version."""
         update: dict[str, Any] = {
             k: (list(v) if isinstance(v, Sequence) and not isinstance(v, str) else v)
             for k, v in (("content", content), ("embeds", embeds), ("components", components))
@@ -391,11 +399,11 @@ class RestClient:
         submitted = self._edits.submit(key, update)
         if submitted.coalesced:
             self.stats.coalesced_edits += 1
-        waiter = _EditWaiter(submitted.version, background=background)
-        self._edit_waiters.setdefault(key, []).append(waiter)
+        # The caller notes the version after this queues the PATCH: a job only ends once
+        # the scheduler task has run it, later.
         if submitted.start:
             self._send_edit(key)
-        return waiter
+        return key, submitted.version
 
     def _send_edit(self, key: tuple[int, int]) -> None:
         """Queue the one PATCH of a message; each attempt takes the latest fields."""
@@ -421,12 +429,16 @@ class RestClient:
         more = self._edits.confirmed(key, version) if ok else self._edits.failed(key, version)
         waiters = self._edit_waiters.pop(key, [])
         ended = [w for w in waiters if w.version <= version]
-        if more:
+        if more and len(ended) < len(waiters):
             self._edit_waiters[key] = [w for w in waiters if w.version > version]
         for waiter in ended:
             waiter.result, waiter.error = job.result, job.error
             waiter.done.set()
-        if not ok and any(w.background for w in ended):
+        background = self._background_edits.pop(key, [])
+        carried = bisect.bisect_right(background, version)
+        if more and carried < len(background):
+            self._background_edits[key] = background[carried:]
+        if not ok and carried:
             assert job.error is not None
             self._on_background_failure(job, job.error)
         if more and not self._scheduler.closed:
@@ -445,6 +457,21 @@ class RestClient:
             Priority.MESSAGE,
             persistent=True,
         )
+
+    async def get_pinned_messages(self, channel_id: int) -> list[m.Message]:
+        """The newest pinned messages of a channel (up to 50), newest pin first (docs
+        message.mdx "Get Channel Pins")."""
+        route = routes.GET_PINS.compile(channel_id=channel_id)
+        request = HTTPRequest("GET", route.path, query={"limit": "50"})
+
+        def parse(response: httpx.Response) -> list[m.Message]:
+            items = response.json().get("items", [])
+            return [structure(item["message"], m.Message) for item in items]
+
+        pinned: list[m.Message] = await self._call(
+            self._job(route, Priority.MESSAGE, request, parse)
+        )
+        return pinned
 
     async def trigger_typing(self, channel_id: int) -> None:
         await self._request(routes.TRIGGER_TYPING.compile(channel_id=channel_id), Priority.REACTION)
@@ -771,13 +798,18 @@ async def open_rest_client(
     """
     rng = random or _random.Random()
     headers = {"Authorization": f"Bot {token}", "User-Agent": USER_AGENT}
+    if transport is None:
+        # Made here rather than by the client, so the scheduler can send through it too.
+        transport = httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        )
     http = httpx.AsyncClient(
         base_url=base_url.rstrip("/"),
         headers=headers,
         transport=transport,
         timeout=httpx.Timeout(timeout),
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),
     )
+    direct = None if env_proxies() else DirectSender(http, transport)
     stats = RestStats()
     client_box: list[RestClient] = []
 
@@ -797,6 +829,7 @@ async def open_rest_client(
         stats,
         shed_threshold=shed_threshold,
         on_background_failure=on_failure,
+        direct=direct,
     )
     client = RestClient(http, scheduler, rng=rng, cdn_max_bytes=cdn_max_bytes)
     client_box.append(client)

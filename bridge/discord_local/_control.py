@@ -347,6 +347,23 @@ class Control:
             self.world.add_reaction(m, emoji, uid)
         return self._message(m)
 
+    def set_pinned(self, message_id: Any, pinned: bool = True) -> JSON:
+        """A moderator pins or unpins a message (CHANNEL_PINS_UPDATE)."""
+        if not isinstance(pinned, bool):
+            raise DiscordHTTPError(400, 50035, "pinned must be true or false")
+        m = self.world.find_message(_id(message_id, "message_id"))
+        if pinned:
+            self.world.pin(m)
+        else:
+            self.world.unpin(m)
+        return self._message(m)
+
+    def delete_message(self, message_id: Any) -> JSON:
+        """A moderator deletes a message, anyone's (MESSAGE_DELETE); it is unpinned."""
+        m = self.world.find_message(_id(message_id, "message_id"))
+        self.world.delete_message(m)
+        return {"id": str(m.id), "deleted": True}
+
     def invoke_command(
         self, user_id: Any, channel_id: Any, name: str, options: list[JSON] | None = None
     ) -> JSON:
@@ -503,6 +520,16 @@ class Control:
                 "/messages/{message_id}/reactions",
                 j(lambda b, p: self.react(p["message_id"], **b)),
                 methods=["POST"],
+            ),
+            R(
+                "/messages/{message_id}/pin",
+                j(lambda b, p: self.set_pinned(p["message_id"], **b)),
+                methods=["POST"],
+            ),
+            R(
+                "/messages/{message_id}",
+                j(lambda b, p: self.delete_message(p["message_id"])),
+                methods=["DELETE"],
             ),
             R("/interactions/command", j(lambda b, p: self.invoke_command(**b)), methods=["POST"]),
             R("/interactions/autocomplete", self._autocomplete_route, methods=["POST"]),

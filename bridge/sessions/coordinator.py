@@ -9,6 +9,12 @@ Discord to learn its context:
 * the **recent lounge lines**: the last :data:`LOUNGE_LINES_SHOWN`, loaded from the store
   at start, appended to on every ``PostLounge`` and session start/end.
 
+Start and end lines come once per *session*, not once per turn (:mod:`bridge.sessions.spans`):
+a turn of a thread with no open span posts the start line; the end line comes once the
+thread has had no turn for ``CoordinatorConfig.session_end_quiet`` seconds (a timer of this
+actor), or when the coordinator stops. Every session report is also passed on, as it is,
+to ``CoordinatorConfig.forward`` (the dashboard, C17).
+
 It also removes a finished session's worktree when it is clean (K2, at session end; the
 app does the same for all of them at start).
 
@@ -28,13 +34,13 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import attrs
 import trio
 
 import actors
 from bridge.sessions.messages import (
-    CoordinatorMessage,
     GetRegistry,
     GetTurnContext,
     PostLounge,
@@ -49,6 +55,7 @@ from bridge.sessions.presentation.system_prompt import (
     LoungeEntry,
     worktree_path,
 )
+from bridge.sessions.spans import SessionSpans, Span
 from bridge.sessions.worktrees import CleanupOutcome, remove_if_clean
 from bridge.store import Database
 from bridge.store.actor import StoreMessage, store_call
@@ -87,6 +94,19 @@ class CoordinatorConfig:
     worktree_base_dir: Path | None = None
     """K2: when a session finishes, its worktree ``wt-<thread id>`` here is removed if
     clean (never if it holds changes); ``None`` turns this off."""
+    session_end_quiet: float = 0.0
+    """Seconds a thread must be without a turn before its session's end line is posted
+    (a turn within that time continues the session: no new start line)."""
+    forward: Callable[[SessionStarted | SessionActivity | SessionFinished], object] | None = None
+    """Called with every session report (the dashboard's ``offer``, C17)."""
+
+
+@attrs.frozen
+class _QuietOver:
+    """The quiet timer of a finished turn fired (see :mod:`bridge.sessions.spans`)."""
+
+    thread_id: int
+    token: int
 
 
 @attrs.frozen
@@ -98,7 +118,7 @@ class _Outgoing:
 
 
 async def coordinator_actor(
-    ctx: actors.Context[CoordinatorMessage],
+    ctx: actors.Context[Any],
     store: actors.Ref[StoreMessage],
     post: ChannelPoster | None,
     config: CoordinatorConfig,
@@ -126,6 +146,7 @@ async def coordinator_actor(
         maxlen=LOUNGE_LINES_SHOWN,
     )
     registry: dict[int, ActiveSession] = {}
+    spans = SessionSpans()
     send_out, receive_out = trio.open_memory_channel[_Outgoing](math.inf)
     drained = trio.Event()
     ctx.nursery.start_soon(_outbox, receive_out, store, post, drained, config.worktree_base_dir)
@@ -145,15 +166,26 @@ async def coordinator_actor(
             posts.append((config.coordination_channel_id, broadcast))
         send_out.send_nowait(_Outgoing(entry, tuple(posts)))
 
+    def end_line(thread_id: int, span: Span) -> None:
+        lounge(
+            f"thread {thread_id}",
+            f"⏹️ session ended ({span.outcome}): {span.title}",
+            thread_id,
+            broadcast=f"✅ <#{thread_id}> **{span.title}** ended: {span.outcome}",
+        )
+
     ctx.started()
     async for msg in ctx.mailbox:
+        if config.forward is not None and isinstance(
+            msg, SessionStarted | SessionActivity | SessionFinished
+        ):
+            config.forward(msg)
         match msg:
             case SessionStarted(thread_id=thread_id, title=title, working_dir=working_dir):
-                resumed = thread_id in registry
                 registry[thread_id] = ActiveSession(
                     thread_id=thread_id, title=title, working_dir=working_dir, status="running"
                 )
-                if not resumed:
+                if spans.started(thread_id, title, working_dir):
                     lounge(
                         f"thread {thread_id}",
                         f"▶️ session started: {title} (in {working_dir})",
@@ -165,16 +197,21 @@ async def coordinator_actor(
                 if current is not None:
                     registry[thread_id] = attrs.evolve(current, status=status, activity=activity)
             case SessionFinished(thread_id=thread_id, outcome=outcome):
-                ended = registry.pop(thread_id, None)
-                title = ended.title if ended is not None else f"thread {thread_id}"
-                lounge(
-                    f"thread {thread_id}",
-                    f"⏹️ session ended ({outcome}): {title}",
-                    thread_id,
-                    broadcast=f"✅ <#{thread_id}> **{title}** ended: {outcome}",
-                )
+                registry.pop(thread_id, None)
+                token = spans.finished(thread_id, outcome)
+                if token is not None:
+                    if config.session_end_quiet > 0:
+                        ctx.send_after(config.session_end_quiet, _QuietOver(thread_id, token))
+                    else:
+                        ended = spans.quiet_over(thread_id, token)
+                        if ended is not None:
+                            end_line(thread_id, ended)
                 if config.worktree_base_dir is not None:
                     send_out.send_nowait(_Outgoing(None, (), cleanup=thread_id))
+            case _QuietOver(thread_id=thread_id, token=token):
+                ended = spans.quiet_over(thread_id, token)
+                if ended is not None:
+                    end_line(thread_id, ended)
             case PostLounge(author=author, text=text, thread_id=thread_id):
                 lounge(author, text, thread_id, broadcast=None)
             case GetTurnContext(thread_id=thread_id):
@@ -184,8 +221,10 @@ async def coordinator_actor(
                 msg.reply(tuple(registry.values()))
             case _:
                 log.warning("coordinator: ignoring unexpected message %r", msg)
-    # Stopping: the last lines (sessions ending at shutdown) still reach the store and the
+    # Stopping: the sessions at rest end now; the last lines still reach the store and the
     # channels, within the actor's shutdown time.
+    for thread_id, span in spans.end_all_at_rest():
+        end_line(thread_id, span)
     send_out.close()
     await drained.wait()
 

@@ -214,7 +214,12 @@ class SessionActivity:
 
     thread_id: int
     status: str
+    """``running``, ``waiting`` (for a human), ``queued``, ``idle`` or ``stopped``."""
     activity: str = ""
+    queue_position: int | None = None
+    """Queued: the position in the queue for a slot (C8)."""
+    prompt_message_id: int | None = None
+    """Waiting: the message in the thread that asks the human (C17 links it)."""
 
 
 @attrs.frozen(kw_only=True)

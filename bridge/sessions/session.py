@@ -129,7 +129,7 @@ from bridge.store.actor import StoreMessage, store_call
 from protocol.claude import control
 from protocol.claude import events as ev
 from protocol.claude.argv import ClaudeCommand, child_env
-from protocol.claude.turn import Activity, PendingKind, TimeoutKind, TurnState
+from protocol.claude.turn import Activity, PendingKind, TaskItem, TimeoutKind, TurnState
 
 log = logging.getLogger(__name__)
 
@@ -238,6 +238,14 @@ class _Fired:
     timer: sm.Timer
     key: str
     token: int
+
+
+@attrs.frozen
+class _PromptShown:
+    """A prompt's message was created: its id can be reported (C17 links it)."""
+
+    prompt_id: str
+    message_id: int
 
 
 @attrs.frozen
@@ -355,6 +363,10 @@ class _Session:
         self.timers: dict[tuple[sm.Timer, str], tuple[int, actors.TimerHandle]] = {}
         self.timer_token = 0
         self.shutdown_asks: list[PrepareShutdown] = []
+        self.reported: SessionActivity | None = None
+        self.prompt_message_ids: dict[str, int] = {}
+        """Prompt id -> the id of the message showing it, once known (C17 links it)."""
+        """The status last reported to the coordinator (and so the dashboard, C17)."""
 
     # -- store -------------------------------------------------------------------------
 
@@ -384,6 +396,9 @@ class _Session:
             return record, db.inbox(tid), db.prompts_pending(tid)
 
         self.record, inbox, pending_prompts = await self._db(load)
+        for prompt in pending_prompts:
+            if prompt.message_id is not None:
+                self.prompt_message_ids[prompt.prompt_id] = prompt.message_id
         allowed = [i for i in inbox if self.config.is_allowed(i.author_id)]
         for item in allowed:
             self.messages[item.message_id] = PendingMessage(
@@ -432,6 +447,10 @@ class _Session:
     # -- read: mailbox messages become inputs -------------------------------------------
 
     async def handle(self, msg: Any) -> None:
+        await self._handle(msg)
+        self._report()
+
+    async def _handle(self, msg: Any) -> None:
         match msg:
             case _FromClaude(generation=generation, message=message):
                 if generation == self.generation and self.proc is not None:
@@ -450,6 +469,8 @@ class _Session:
                 await self._on_answer(msg)
             case _Fired():
                 await self._on_timer(msg)
+            case _PromptShown(prompt_id=prompt_id, message_id=message_id):
+                self.prompt_message_ids[prompt_id] = message_id  # reported by handle()
             case _ShowText():
                 self.text_flush_armed = False
                 if self.view is not None:
@@ -560,7 +581,9 @@ class _Session:
         self.resumed_with = msg.resumed_with
         self.result = None
         self._notice_refusals(msg.refusals)
-        self.view = TurnView(self.rest, self.thread_id, self._reaction(), self.outbox)
+        self.view = TurnView(
+            self.rest, self.thread_id, self._reaction(), self.outbox, tasks=msg.proc.turn.tasks
+        )
         self.view.set_status(render.status_emoji(Activity.REQUESTING))
         record = self.record
         if record is not None:
@@ -674,23 +697,14 @@ class _Session:
                 record.prompt_id, event.request_id, timeout, answered_by_message=question
             )
         )
-        activity = (
-            "waiting for an answer"
-            if question
-            else "waiting for plan approval"
-            if plan
-            else "waiting for permission"
-        )
-        self._tell_coordinator(SessionActivity(thread_id=tid, status="waiting", activity=activity))
 
     async def _on_elicitation(self, event: ev.ControlRequest) -> None:
         """C15: an MCP server asks for input; shown as a form or a link."""
-        tid = self.thread_id
         timeout = self.config.elicitation_timeout_seconds
         record = elicitations.elicitation_record(
             event,
             prompt_id=self.deps.new_prompt_id(),
-            thread_id=tid,
+            thread_id=self.thread_id,
             now=self.deps.wall_clock(),
             timeout=timeout,
         )
@@ -701,9 +715,6 @@ class _Session:
         self.prompt_messages[record.prompt_id] = shown
         self.ctx.nursery.start_soon(self._remember_prompt_message, record.prompt_id, shown)
         await self.feed(sm.PermissionAsked(record.prompt_id, event.request_id, timeout))
-        self._tell_coordinator(
-            SessionActivity(thread_id=tid, status="waiting", activity="waiting for input")
-        )
 
     async def _orphan_for(self, body: ev.CanUseTool, plan: str | None) -> PromptRecord | None:
         if not self.machine.orphans:
@@ -725,6 +736,8 @@ class _Session:
         if message_id is not None:
             with contextlib.suppress(actors.ActorsError, trio.TooSlowError):
                 await self._db(lambda db: db.prompt_set_message(prompt_id, message_id))
+            with contextlib.suppress(actors.ActorStopped):
+                await self.ctx.self.send(_PromptShown(prompt_id, message_id))
 
     async def _on_answer(self, msg: AnswerPrompt) -> None:
         pid = msg.prompt_id
@@ -1050,14 +1063,28 @@ class _Session:
         turn = proc.turn
         if self.view is not None:
             self.view.set_status(render.status_emoji(turn.activity, turn.current_tool))
-        activity = render.activity_phrase(turn.activity, turn.current_tool)
-        if activity != self.last_activity:
-            self.last_activity = activity
-            self._tell_coordinator(
-                SessionActivity(
-                    thread_id=self.thread_id, status=self.machine.status, activity=activity
-                )
-            )
+        self.last_activity = render.activity_phrase(turn.activity, turn.current_tool)
+
+    def _report(self) -> None:
+        """Tell the coordinator what the session is doing now, if that changed: status,
+        activity, queue position, the waiting prompt's message (registry K3, dashboard C17)."""
+        machine = self.machine
+        prompt_message_id = None
+        if machine.state is sm.State.WAITING_FOR_HUMAN:
+            # Several requests may wait at once: the dashboard links the first still open.
+            waiting = [p.prompt_id for p in machine.prompts if not p.resolved]
+            if waiting:
+                prompt_message_id = self.prompt_message_ids.get(waiting[0])
+        report = SessionActivity(
+            thread_id=self.thread_id,
+            status=machine.status,
+            activity=self.last_activity or "",
+            queue_position=machine.queue_position if machine.state is sm.State.QUEUED else None,
+            prompt_message_id=prompt_message_id,
+        )
+        if report != self.reported:
+            self.reported = report
+            self._tell_coordinator(report)
 
     def _tell_coordinator(self, msg: Any) -> None:
         if self.deps.coordinator is not None:
@@ -1078,8 +1105,12 @@ class _Session:
         record = self.record
         assert record is not None
         resume = None if order.fresh_conversation else record.session_id
+        # C16: a resumed conversation keeps its task list (the CLI does too).
+        tasks = self.turn.tasks if self.turn is not None and resume is not None else ()
         self.generation += 1
-        self.ctx.nursery.start_soon(self._start_helper, self.generation, batch, record, resume)
+        self.ctx.nursery.start_soon(
+            self._start_helper, self.generation, batch, record, resume, tasks
+        )
 
     async def _start_helper(
         self,
@@ -1087,6 +1118,7 @@ class _Session:
         batch: list[PendingMessage],
         record: SessionRecord,
         resume: str | None,
+        tasks: tuple[TaskItem, ...] = (),
     ) -> None:
         ref = self.ctx.self
         turn_input = await prepare_input(self.rest, batch)
@@ -1146,6 +1178,7 @@ class _Session:
                 env,
                 self.config.session_timeout_seconds,
                 self.deps.interrupt_grace,
+                tasks,
             )
         except OSError as exc:
             error = f"`{command.executable}` could not be started: {exc}"

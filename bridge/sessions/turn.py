@@ -37,6 +37,7 @@ from bridge.store import SessionRecord
 from protocol.claude import control
 from protocol.claude import events as ev
 from protocol.claude.argv import ClaudeCommand
+from protocol.claude.turn import TaskItem
 
 __all__ = [
     "PendingMessage",
@@ -168,6 +169,7 @@ class TurnProcess:
         env: Mapping[str, str],
         total_timeout: float,
         interrupt_grace: float,
+        tasks: tuple[TaskItem, ...] = (),
         *,
         task_status: trio.TaskStatus[ClaudeProcess] = trio.TASK_STATUS_IGNORED,
     ) -> None:
@@ -179,6 +181,7 @@ class TurnProcess:
                 env=env,
                 total_timeout=total_timeout,
                 interrupt_grace=interrupt_grace,
+                tasks=tasks,
             ) as proc:
                 task_status.started(proc)
                 await self._close_requested.wait()

@@ -330,6 +330,10 @@ class RateLimiter:
         self._global_paused_until: float | None = None
         self._reactions: dict[str, float] = {}
         self._invalid: deque[float] = deque()
+        self.generation = 0
+        """Counts the slot releases (``abandon``, ``release``, ``connection_failed``): only
+        they can make a refused request allowed sooner than its ``WaitUntil`` deadline, so
+        a driver may keep a refusal until that deadline while this number is unchanged."""
 
     # -- asking ----------------------------------------------------------------------------
 
@@ -403,8 +407,13 @@ class RateLimiter:
             return
         self._open.discard(ticket.id)
         slot = (ticket.route.route_key, ticket.route.major)
-        if self._in_flight[slot] > 0:
+        if self._in_flight[slot] > 1:
             self._in_flight[slot] -= 1
+        else:
+            # No zero entries: ``_in_flight_for`` scans them all, and a run touches one
+            # (route, channel) pair per thread and route, so they would pile up.
+            self._in_flight.pop(slot, None)
+        self.generation += 1
         if ticket.global_limited:
             self._global_in_flight -= 1
             self._global_done.append(now)

@@ -20,6 +20,7 @@ routes are ``/webhooks/{webhook_id}/{webhook_token}/...`` with the application i
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import string
 from typing import Any, Final
@@ -108,11 +109,11 @@ class Route:
 
     @property
     def key(self) -> str:
-        return f"{self.method} {self.template}"
+        return _key(self.method, self.template)
 
     @property
     def parameters(self) -> tuple[str, ...]:
-        return tuple(f for _, f, _, _ in string.Formatter().parse(self.template) if f)
+        return _parameters(self.template)
 
     def compile(self, **params: Any) -> CompiledRoute:
         """Fill the template. Values are percent-encoded; a custom ``emoji_name`` of the
@@ -130,6 +131,25 @@ class Route:
             **{k: quote(str(v), safe=":@" if k == "emoji_name" else "@") for k, v in params.items()}
         )
         return CompiledRoute(route=self, path=path, major=_major(params))
+
+
+# Cached: the scheduler and the limiter ask for these on every pick and every request.
+@functools.cache
+def _key(method: str, template: str) -> str:
+    return f"{method} {template}"
+
+
+@functools.cache
+def _parameters(template: str) -> tuple[str, ...]:
+    return tuple(f for _, f, _, _ in string.Formatter().parse(template) if f)
+
+
+@functools.lru_cache(maxsize=4096)
+def _channel_of(major: str) -> str | None:
+    for part in major.split("&"):
+        if part.startswith("channel_id="):
+            return part.removeprefix("channel_id=")
+    return None
 
 
 def _major(params: dict[str, Any]) -> str:
@@ -163,10 +183,7 @@ class CompiledRoute:
     @property
     def channel_id(self) -> str | None:
         """The channel this request is about, if the route has one (reaction pacing)."""
-        for part in self.major.split("&"):
-            if part.startswith("channel_id="):
-                return part.removeprefix("channel_id=")
-        return None
+        return _channel_of(self.major)
 
 
 def _r(name: str, method: str, template: str, **options: Any) -> Route:

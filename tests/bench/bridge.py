@@ -1,6 +1,7 @@
-"""Benchmark of the whole bridge under N parallel sessions (issue 6).
+"""Benchmark of the whole bridge under N parallel sessions (issues 6 and 15).
 
     uv run python -m tests.bench.bridge [--sessions 10,50,100] [--seconds N] [--rate R]
+                                        [--baseline-tree PATH]
 
 For each N, a fresh child process runs the real bridge (``bridge.app.open_bridge``, with
 ``MAX_CONCURRENT_SESSIONS=N``) against the local Discord server started as its own process
@@ -26,6 +27,25 @@ Printed per N:
   windows) over the span from its first to its last edit, summed; capped by the global
   budget (50 per second) over the run minus the bridge's other requests. A ratio near 1
   means the bridge streams as fast as Discord lets it; far below 1, it leaves budget unused.
+* floor CPU s / 1k and x floor: the parse floor, measured in the same child right after the
+  bridge run: the same stream (N x the turn's lines) read back from a file in 64 KiB chunks,
+  split into lines and decoded with the standard library's ``json.loads``, nothing else
+  (best of three). ``x floor`` is the bridge's CPU per event over that floor.
+* peak RSS per extra session (a line under the table): (peak RSS at N - at the smallest N)
+  / (N - the smallest N), from the rows of one invocation.
+* answers: the share of threads whose messages contain the turn's final answer text, read
+  once every thread shows its completion embed (the answer's last coalesced edit may land
+  after it: each thread gets up to ``ANSWER_SETTLE`` s more, counted in the run).
+* seen p50/p99: per message, seconds from the owner's post to the bridge's first visible
+  sign that it was seen (a reaction on it or a message in its thread); beside it the bound
+  the limits allow, in order of arrival (:func:`seen_bound`): the parent channel's
+  reaction bucket (1 per 0.25 s) or, for a reply, its thread bucket (10 per 10 s).
+
+``--baseline-tree PATH`` runs the same child (this very file) a second time per N with
+another checkout's code (its ``.venv`` python when it has one; the tree first on
+``sys.path``), e.g. the commit before a change; both rows come from one invocation on one
+machine, and a last table gives after/before ratios. The machine's load still differs
+from one child to the next, so compare ratios and repeat runs, not single figures.
 
 This is a benchmark, not a test: nothing here asserts (``test_bench_bridge_smoke.py`` runs
 it briefly so it cannot rot), and it is not collected by pytest.
@@ -41,6 +61,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -49,12 +70,15 @@ import httpx
 import psutil
 import trio
 
+import bridge as bridge_package
 from bridge.app import open_bridge
 from bridge.config import load_config
 from bridge.discord import WaitUntilConnected
-from tests.support.fake_claude import write_long_turn_claude
+from tests.support.fake_claude import long_turn_lines, write_long_turn_claude
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(bridge_package.__file__).resolve().parents[1]
+"""The checkout whose code runs (this file's, or the ``--baseline-tree`` one)."""
+THIS_FILE = Path(__file__).resolve()
 LAG_INTERVAL = 0.01
 """Seconds the lag probe sleeps; its overshoot is the event-loop lag."""
 EDIT_LIMIT, EDIT_WINDOW = 5, 5.0
@@ -67,6 +91,15 @@ DONE = "✅ Done"
 """The completion embed's title (bridge/sessions/presentation/render.py): the turn has ended."""
 RESULT_PREFIX = "RESULT "
 EDIT_PATH = re.compile(r"/channels/(\d+)/messages/(\d+)$")
+REACTION_PATH = re.compile(r"/channels/\d+/messages/(\d+)/reactions/")
+POST_PATH = re.compile(r"/channels/(\d+)/messages$")
+REACTION_INTERVAL = 0.25
+"""The local server's reaction bucket per channel (Realism.reaction_interval): 1 per 0.25 s."""
+THREAD_LIMIT, THREAD_WINDOW = 10, 10.0
+"""The local server's thread-creation bucket per channel."""
+FLOOR_REPEATS = 3
+ANSWER_SETTLE = 60.0
+"""Seconds, after the last completion embed, that the final answers get to appear."""
 
 
 @attrs.frozen
@@ -87,10 +120,46 @@ class Figures:
     """The most sessions streaming at once (overlapping first-to-last edit spans)."""
     background_failures: int
     """``submit_*`` requests (reactions, edits) that failed for good (RestStats)."""
+    floor_cpu_seconds: float
+    """CPU to read and ``json.loads`` the same stream, nothing else (the parse floor)."""
+    answered: int
+    """Threads whose messages contain the turn's final answer."""
+    seen_after: list[float]
+    """Per message, in order of posting: seconds to its first reaction or reply."""
+    seen_bound: list[float]
+    """Per message: the least ``seen_after`` the limits allow (:func:`seen_bound`)."""
 
     @property
     def cpu_per_1k_events(self) -> float:
         return self.cpu_seconds / (self.events / 1000)
+
+    @property
+    def floor_per_1k_events(self) -> float:
+        return self.floor_cpu_seconds / (self.events / 1000)
+
+    @property
+    def x_floor(self) -> float:
+        return self.cpu_seconds / self.floor_cpu_seconds if self.floor_cpu_seconds else 0.0
+
+    @property
+    def answered_share(self) -> float:
+        return self.answered / self.sessions
+
+    @property
+    def seen_p50(self) -> float:
+        return percentile(self.seen_after, 0.5)
+
+    @property
+    def seen_p99(self) -> float:
+        return percentile(self.seen_after, 0.99)
+
+    @property
+    def bound_p50(self) -> float:
+        return percentile(self.seen_bound, 0.5)
+
+    @property
+    def bound_p99(self) -> float:
+        return percentile(self.seen_bound, 0.99)
 
     @property
     def ratio(self) -> float:
@@ -150,6 +219,77 @@ def peak_streaming(edits: dict[str, list[float]]) -> int:
     return peak
 
 
+def seen_bound(posted: list[float]) -> list[float]:
+    """The earliest each message (posted at these times, in order) can show it was seen.
+
+    Two ways, whichever the limits allow sooner. A reaction: all the messages are in one
+    channel and share its reaction bucket (one per ``REACTION_INTERVAL`` s), so in order of
+    arrival the k-th reaction comes no sooner than its message, nor sooner than
+    ``REACTION_INTERVAL`` after the one before. A reply: it needs the message's thread,
+    and the channel's thread bucket creates ``THREAD_LIMIT`` per ``THREAD_WINDOW`` s
+    (fixed windows from the first creation); the reply itself is the thread's first post.
+    """
+    bounds: list[float] = []
+    reaction = -math.inf
+    used: dict[int, int] = defaultdict(int)
+    for at in posted:
+        reaction = max(at, reaction + REACTION_INTERVAL)
+        window = math.floor((at - posted[0]) / THREAD_WINDOW)
+        while used[window] >= THREAD_LIMIT:
+            window += 1
+        used[window] += 1
+        thread = max(at, posted[0] + window * THREAD_WINDOW)
+        bounds.append(min(reaction, thread) - at)
+    return bounds
+
+
+def first_seen(sent: list[Sent], posted: dict[str, float]) -> list[float]:
+    """Per posted message (in order of posting): seconds from its post to the first reaction
+    on it or the first message in its thread (the thread takes the message's id); a message
+    never seen counts as the whole run."""
+    seen: dict[str, float] = {}
+    for s in sent:
+        if not 200 <= s.status < 300:
+            continue
+        reaction = REACTION_PATH.search(s.path) if s.method == "PUT" else None
+        reply = POST_PATH.search(s.path) if s.method == "POST" else None
+        match = reaction or reply
+        if match and match.group(1) in posted and match.group(1) not in seen:
+            seen[match.group(1)] = s.at
+    last = max((s.at for s in sent), default=0.0)
+    return [seen.get(mid, last) - at for mid, at in posted.items()]
+
+
+def final_answer(steps: int, deltas: int) -> str:
+    """The ``result`` text of the synthetic turn."""
+    return str(json.loads(long_turn_lines(steps=steps, deltas_per_step=deltas)[-1])["result"])
+
+
+def squeeze(text: str) -> str:
+    """Text without whitespace: message splits may move or drop it at the boundaries."""
+    return "".join(text.split())
+
+
+def parse_floor(lines: list[bytes], sessions: int, directory: Path) -> float:
+    """CPU seconds to read the whole stream back and decode each line with ``json.loads``.
+
+    The best of ``FLOOR_REPEATS`` tries: the least a Python process must spend on the
+    stream before doing anything with it."""
+    stream = directory / "floor.jsonl"
+    stream.write_bytes(b"".join(line + b"\n" for line in lines) * sessions)
+    best = math.inf
+    for _ in range(FLOOR_REPEATS):
+        start = time.process_time()
+        with stream.open("rb", buffering=0) as f:
+            rest = b""
+            while chunk := f.read(65536):
+                *complete, rest = (rest + chunk).split(b"\n")
+                for line in complete:
+                    json.loads(line)
+        best = min(best, time.process_time() - start)
+    return best
+
+
 def edit_budget(sent: list[Sent], wall: float) -> tuple[int, int]:
     """Edits applied, and the most the server's limits allow (see the module docstring)."""
     edits = edit_times(sent)
@@ -204,6 +344,8 @@ async def run_one(sessions: int, seconds: float, rate: float) -> Figures:
         deltas = max(1, math.ceil(rate * seconds / steps))
         # A first pass counts the lines, so the delay can spread them over ``seconds``.
         _, lines = write_long_turn_claude(tmp, steps=steps, deltas_per_step=deltas)
+        answer_text = final_answer(steps, deltas)
+        answer, tail = squeeze(answer_text), answer_text[-40:]
         fake, _ = write_long_turn_claude(
             tmp, steps=steps, deltas_per_step=deltas, line_delay=seconds / lines
         )
@@ -237,12 +379,15 @@ async def run_one(sessions: int, seconds: float, rate: float) -> Figures:
                     nursery.start_soon(probe_lag, lags)
                     cpu0, t0 = me.cpu_times(), trio.current_time()
                     threads = []
+                    posted_at: dict[str, float] = {}
                     for i in range(sessions):
+                        at = trio.current_time()
                         posted = await http.post(
                             f"/channels/{channel}/messages",
                             json={"author_id": owner, "content": f"Session {i}: refactor it"},
                         )
                         threads.append(posted.json()["id"])  # the thread takes this id
+                        posted_at[threads[-1]] = at
                     budget = 120 + 2 * seconds + 2 * sessions  # thread creation is 1/s
                     with trio.fail_after(budget):
                         for thread_id in threads:  # each answers at once when already done
@@ -253,11 +398,26 @@ async def run_one(sessions: int, seconds: float, rate: float) -> Figures:
                             )
                             if done.status_code != 200:
                                 raise RuntimeError(f"thread {thread_id}: {done.text}")
+                    settle = trio.current_time() + ANSWER_SETTLE
+                    for thread_id in threads:
+                        # The completion embed can land before the last coalesced text edit.
+                        # (Bodies not decoded: this process's CPU is the bridge's figure.)
+                        left = max(0.0, settle - trio.current_time())
+                        await http.get(
+                            "/wait",
+                            params={"channel_id": thread_id, "contains": tail, "timeout": left},
+                            timeout=left + 30,
+                        )
                     cpu1, t1 = me.cpu_times(), trio.current_time()
                     client_429 = bridge.rest.stats.responses_429
                     failures = bridge.rest.stats.background_failures
+                    answered = 0
+                    for thread_id in threads:
+                        said = (await http.get(f"/channels/{thread_id}/messages")).json()
+                        answered += answer in squeeze("".join(str(m["content"]) for m in said))
                 server_stats = (await http.get("/stats")).json()
             nursery.cancel_scope.cancel()
+        floor = parse_floor(long_turn_lines(steps=steps, deltas_per_step=deltas), sessions, tmp)
     wall = t1 - t0
     during = [s for s in transport.sent if t0 <= s.at <= t1]
     applied, allowed = edit_budget(during, wall)
@@ -274,34 +434,89 @@ async def run_one(sessions: int, seconds: float, rate: float) -> Figures:
         edits_max=allowed,
         peak_live=peak_streaming(edit_times(during)),
         background_failures=failures,
+        floor_cpu_seconds=floor,
+        answered=answered,
+        seen_after=first_seen(during, posted_at),
+        seen_bound=seen_bound(list(posted_at.values())),
     )
 
 
 COLUMNS = (
     ("sessions", "{:>8}", "sessions"),
     ("live", "{:>5}", "peak_live"),
-    ("events", "{:>8}", "events"),
+    ("events", "{:>7}", "events"),
     ("wall s", "{:>7.1f}", "wall_seconds"),
-    ("CPU s", "{:>7.2f}", "cpu_seconds"),
+    ("CPU s", "{:>6.2f}", "cpu_seconds"),
     ("CPU s/1k ev", "{:>11.3f}", "cpu_per_1k_events"),
-    ("RSS MB", "{:>7.1f}", "peak_rss_mb"),
+    ("floor/1k", "{:>8.4f}", "floor_per_1k_events"),
+    ("x floor", "{:>7.1f}", "x_floor"),
+    ("RSS MB", "{:>6.1f}", "peak_rss_mb"),
     ("lag p99 ms", "{:>10.2f}", "lag_p99_ms"),
     ("429 srv", "{:>7}", "server_429"),
     ("429 cli", "{:>7}", "client_429"),
     ("edits", "{:>6}", "edits_applied"),
     ("max", "{:>6}", "edits_max"),
-    ("ratio", "{:>6.2f}", "ratio"),
+    ("ratio", "{:>5.2f}", "ratio"),
+    ("answers", "{:>7.2f}", "answered_share"),
+    ("seen p50", "{:>8.2f}", "seen_p50"),
+    ("bound p50", "{:>9.2f}", "bound_p50"),
+    ("seen p99", "{:>8.2f}", "seen_p99"),
+    ("bound p99", "{:>9.2f}", "bound_p99"),
     ("bg fail", "{:>7}", "background_failures"),
 )
+
+RATIO_COLUMNS = (
+    ("CPU s/1k ev", "cpu_per_1k_events"),
+    ("x floor", "x_floor"),
+    ("RSS MB", "peak_rss_mb"),
+    ("lag p99 ms", "lag_p99_ms"),
+    ("ratio", "ratio"),
+    ("answers", "answered_share"),
+    ("seen p50", "seen_p50"),
+    ("seen p99", "seen_p99"),
+)
+"""The figures compared as after / before when ``--baseline-tree`` is given."""
+
+
+def _width(fmt: str) -> int:
+    match = re.search(r">(\d+)", fmt)
+    assert match is not None, fmt
+    return int(match.group(1))
 
 
 def table(rows: list[Figures]) -> str:
     """A header line, then one line per run; columns are right-aligned and space-separated."""
-    widths = [int(re.search(r">(\d+)", fmt).group(1)) for _, fmt, _ in COLUMNS]  # type: ignore[union-attr]
+    widths = [_width(fmt) for _, fmt, _ in COLUMNS]
     lines = [" ".join(f"{name:>{w}}" for (name, _, _), w in zip(COLUMNS, widths, strict=True))]
     for row in rows:
         lines.append(" ".join(fmt.format(getattr(row, attr)) for _, fmt, attr in COLUMNS))
     return "\n".join(lines)
+
+
+def ratio_table(after: list[Figures], before: list[Figures]) -> str:
+    """after / before per N for the figures in ``RATIO_COLUMNS`` (below 1: smaller after)."""
+    names = ["sessions", *(name for name, _ in RATIO_COLUMNS)]
+    widths = [max(8, len(name)) for name in names]
+    lines = [" ".join(f"{name:>{w}}" for name, w in zip(names, widths, strict=True))]
+    for a, b in zip(after, before, strict=True):
+        cells = [f"{a.sessions:>{widths[0]}}"]
+        for (_, attr), w in zip(RATIO_COLUMNS, widths[1:], strict=True):
+            old, new = getattr(b, attr), getattr(a, attr)
+            cells.append(f"{new / old:>{w}.2f}" if old else f"{'-':>{w}}")
+        lines.append(" ".join(cells))
+    return "\n".join(lines)
+
+
+def per_extra_session(rows: list[Figures]) -> str:
+    """Peak RSS growth per session beyond the smallest run, in KB."""
+    first = min(rows, key=lambda r: r.sessions)
+    parts = [
+        f"N={first.sessions}->{r.sessions}: "
+        f"{(r.peak_rss_mb - first.peak_rss_mb) * 1024 / (r.sessions - first.sessions):.0f} KB"
+        for r in rows
+        if r.sessions > first.sessions
+    ]
+    return "peak RSS per extra session: " + (", ".join(parts) or "(needs two session counts)")
 
 
 def child_main(args: argparse.Namespace) -> None:
@@ -309,38 +524,103 @@ def child_main(args: argparse.Namespace) -> None:
     print(RESULT_PREFIX + json.dumps(attrs.asdict(figures)), flush=True)
 
 
+def child_argv(tree: Path | None, n: int, args: argparse.Namespace) -> list[str]:
+    """The command running one measured child: this tree's module, or this very file with
+    another tree's code (its own ``.venv`` python if it has one; the tree is the working
+    directory, so first on ``sys.path``)."""
+    options = ["--child", str(n), "--seconds", str(args.seconds), "--rate", str(args.rate)]
+    if tree is None:
+        return [sys.executable, "-m", "tests.bench.bridge", *options]
+    python = tree / ".venv" / "bin" / "python"
+    run_this = (
+        "import runpy, sys; sys.argv = sys.argv[1:]; "
+        "runpy.run_path(sys.argv[0], run_name='__main__')"
+    )
+    return [
+        str(python) if python.exists() else sys.executable,
+        "-c",
+        run_this,
+        str(THIS_FILE),
+        *options,
+    ]
+
+
+def run_child(tree: Path | None, n: int, args: argparse.Namespace, log: Path) -> Figures | None:
+    with log.open("w") as stderr:
+        done = subprocess.run(
+            child_argv(tree, n, args),
+            cwd=tree or ROOT,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            check=False,
+        )
+    results = [x for x in done.stdout.splitlines() if x.startswith(RESULT_PREFIX)]
+    if done.returncode != 0 or not results:
+        print(f"the run with {n} sessions failed (exit {done.returncode}); see {log}")
+        return None
+    return Figures(**json.loads(results[-1].removeprefix(RESULT_PREFIX)))
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.bench.bridge", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.bench.bridge",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--sessions", default="10,50,100", help="comma-separated session counts")
     parser.add_argument("--seconds", type=float, default=30.0, help="streaming time of a turn")
     parser.add_argument("--rate", type=float, default=20.0, help="text deltas per second")
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        default=None,
+        help="another checkout to measure the same way in the same run (e.g. the commit "
+        "before a change); prints its rows and the after/before ratios",
+    )
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
         child_main(args)
         return 0
+    base_tree: Path | None = args.baseline_tree.resolve() if args.baseline_tree else None
+    if base_tree is not None and not (base_tree / "bridge" / "__init__.py").exists():
+        print(f"--baseline-tree {base_tree}: not a ccbridge checkout (no bridge/__init__.py)")
+        return 2
     rows: list[Figures] = []
+    before: list[Figures] = []
     logs: list[Path] = []
+    tmp = Path(tempfile.gettempdir())
     for n in [int(x) for x in args.sessions.split(",")]:
-        # A fresh process per N, so CPU time and peak RSS belong to that run alone.
-        argv_child = [sys.executable, "-m", "tests.bench.bridge", "--child", str(n)]
-        argv_child += ["--seconds", str(args.seconds), "--rate", str(args.rate)]
-        log = Path(tempfile.gettempdir()) / f"ccbridge-bench-{n}.log"
-        with log.open("w") as stderr:
-            done = subprocess.run(
-                argv_child, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True, check=False
-            )
-        results = [x for x in done.stdout.splitlines() if x.startswith(RESULT_PREFIX)]
-        if done.returncode != 0 or not results:
-            print(f"the run with {n} sessions failed (exit {done.returncode}); see {log}")
+        # A fresh process per N (and per tree), so CPU time and peak RSS belong to it alone.
+        # The baseline runs first, then this tree, N by N, so slow drifts in the machine's
+        # load fall on both alike.
+        if base_tree is not None:
+            log = tmp / f"ccbridge-bench-{n}-baseline.log"
+            figures = run_child(base_tree, n, args, log)
+            if figures is None:
+                return 1
+            logs.append(log)
+            before.append(figures)
+        log = tmp / f"ccbridge-bench-{n}.log"
+        figures = run_child(None, n, args, log)
+        if figures is None:
             return 1
         logs.append(log)
-        rows.append(Figures(**json.loads(results[-1].removeprefix(RESULT_PREFIX))))
+        rows.append(figures)
     print(
         f"ccbridge bridge benchmark: --seconds {args.seconds:g} of streaming per turn, "
         f"--rate {args.rate:g} text deltas/s, local Discord realism=faithful"
     )
+    print(f"this tree ({ROOT}):")
     print(table(rows))
+    print(per_extra_session(rows))
+    if base_tree is not None:
+        print(f"baseline tree ({base_tree}):")
+        print(table(before))
+        print(per_extra_session(before))
+        print("after / before (this tree over the baseline, same run):")
+        print(ratio_table(rows, before))
     print("the bridge's log (stderr) of each run: " + ", ".join(str(p) for p in logs))
     return 0
 

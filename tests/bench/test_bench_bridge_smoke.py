@@ -10,7 +10,7 @@ import trio
 
 from protocol.claude import events as ev
 from protocol.claude.converter import parse_line
-from tests.bench.bridge import COLUMNS
+from tests.bench.bridge import COLUMNS, seen_bound
 from tests.support.fake_claude import long_turn_lines
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +47,21 @@ async def test_a_short_run_prints_one_row_of_sane_figures() -> None:
     assert row["edits_max"] > 0
     assert 0 < row["ratio"] <= 1.5
     assert abs(row["ratio"] - row["edits_applied"] / row["edits_max"]) < 0.01
+    assert row["floor_per_1k_events"] > 0
+    assert row["x_floor"] > 0
+    assert row["answered_share"] == 1.0  # every thread ends with the turn's final answer
+    assert 0 <= row["seen_p50"] <= row["seen_p99"]
+    assert 0 <= row["bound_p50"] <= row["bound_p99"]
+
+
+def test_the_seen_bound_follows_the_reaction_and_thread_buckets() -> None:
+    # 12 messages at once: the first 10 threads open at once (a reply can follow at once);
+    # the 11th and 12th wait for a reaction slot, 0.25 s apart from the first.
+    assert seen_bound([0.0] * 12) == [0.0] * 10 + [2.5, 2.75]
+    # Spread-out messages are each seen as soon as they arrive.
+    assert seen_bound([0.0, 1.0, 2.0]) == [0.0, 0.0, 0.0]
+    # 25 at once: threads 21-25 wait for the third window (20 s); reactions come sooner.
+    assert seen_bound([0.0] * 25)[20:] == [5.0, 5.25, 5.5, 5.75, 6.0]
 
 
 def test_the_synthetic_long_turn_is_made_of_events_the_real_cli_sends() -> None:

@@ -61,7 +61,12 @@ async def test_a_restart_mid_turn_continues_in_the_same_thread(server: Any, tmp_
     world = server.world
     lounge = int(server.control.create_channel("lounge")["id"])
     coordination = int(server.control.create_channel("coordination")["id"])
-    channels = {"LOUNGE_CHANNEL_ID": str(lounge), "COORDINATION_CHANNEL_ID": str(coordination)}
+    channels = {
+        "LOUNGE_CHANNEL_ID": str(lounge),
+        "COORDINATION_CHANNEL_ID": str(coordination),
+        # A session's end line comes once its thread is quiet this long (or at shutdown).
+        "SESSION_END_QUIET_SECONDS": "1",
+    }
 
     # The "interrupt" recording streams, then blocks until it is interrupted.
     first = local_config(_config(tmp_path, "interrupt", **channels), server)

@@ -159,6 +159,7 @@ ROWS: list[Row] = [
     *rows_for("ELICITATION_TIMEOUT_SECONDS", "seconds", *_SECONDS),
     *rows_for("TOOL_TIMER_INTERVAL_SECONDS", "seconds", *_SECONDS),
     *rows_for("CATCHUP_MAX_AGE_SECONDS", "seconds", *_SECONDS),
+    *rows_for("SESSION_END_QUIET_SECONDS", "seconds", *_SECONDS),
     *rows_for("CCBRIDGE_API_HOST", "IP address", "not a host", "999.1.1.1", "-h"),
     *rows_for("CCBRIDGE_API_HOST", "CCBRIDGE_API_SECRET", "0.0.0.0", "192.0.2.7"),
     *rows_for("CATCHUP_MAX_MESSAGES", "at least 0", "-1", "-20"),

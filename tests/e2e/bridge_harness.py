@@ -37,6 +37,7 @@ from bridge.config import Config, load_config
 from bridge.discord_local import LocalDiscord, Realism, open_discord_local
 from bridge.discord_local._http import Exchange
 from bridge.sessions.messages import GetSessionStatus, SessionStatusReport
+from tests.support.dashboard import is_dashboard
 from tests.support.model_server import ModelServer, RecordedRequest
 
 TIMEOUT: Final = 60.0
@@ -109,15 +110,23 @@ class Scene:
 
     # -- what a person sees ------------------------------------------------------------
 
-    def bot_messages(self, channel_id: int, *, include_deleted: bool = False) -> list[Any]:
+    def bot_messages(
+        self, channel_id: int, *, include_deleted: bool = False, dashboard: bool = False
+    ) -> list[Any]:
+        """The bot's messages in a channel; the pinned dashboard (C17, in the main channel)
+        only if ``dashboard``."""
         if channel_id not in self.server.world.channels:
             return []
         bot = str(self.server.world.bot.id)
         return [
             message
             for message in self.server.control.messages(channel_id, include_deleted=include_deleted)
-            if message["author"]["id"] == bot
+            if message["author"]["id"] == bot and (dashboard or not is_dashboard(message))
         ]
+
+    def dashboards(self) -> list[Any]:
+        """The dashboard messages in the main channel now (C17)."""
+        return [m for m in self.bot_messages(self.channel_id, dashboard=True) if is_dashboard(m)]
 
     def shown(self, channel_id: int) -> str:
         """Everything the bot shows in a channel now: contents, embed titles and texts."""

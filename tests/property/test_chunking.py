@@ -15,6 +15,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bridge.sessions.presentation.render import split_text
 from protocol.discord.chunking import chunk_message
 
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
@@ -158,3 +159,16 @@ def test_plain_text_cuts_on_boundaries_when_one_exists(lines: list[str], limit: 
         assert not chunk.suffix
         # Words are at most 40 characters, far under the limit: never a hard cut mid-word.
         assert chunk.body[-1] in " \n"
+
+
+@given(
+    text=st.one_of(
+        document(),
+        st.text(alphabet=st.sampled_from(list("ab |-:`~#*\n\t")), max_size=400),
+        st.text(max_size=300),
+    ),
+    limit=st.one_of(st.integers(20, 400), st.just(2000)),
+)
+def test_split_text_fast_path_gives_what_the_chunker_gives(text: str, limit: int) -> None:
+    # render.split_text skips the chunker for text that fits and opens no fence.
+    assert split_text(text, limit) == [c.text for c in chunk_message(text, limit) if c.text.strip()]

@@ -8,7 +8,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from protocol.claude import events as ev
-from protocol.claude.converter import dump_event, parse_event, parse_line
+from protocol.claude.converter import (
+    decode_line,
+    dump_event,
+    make_converter,
+    parse_event,
+    parse_line,
+)
 from protocol.claude.framing import StreamJsonReader
 from tests.support.fake_claude import scenario_names, stdout_lines
 
@@ -165,3 +171,66 @@ def test_framer_survives_noise_and_huge_lines(lines: list[bytes], chunk: int) ->
     reader.receive_data(b"")
     out.extend(reader.events())
     assert len(out) == len([line for line in lines if line.strip()])
+
+
+# stream_event objects: mostly well-typed (the fast path), sometimes not (the general one).
+_maybe_str = st.none() | st.text(max_size=12) | json_values
+stream_event_like = st.fixed_dictionaries(
+    {"type": st.just("stream_event")},
+    optional={
+        "event": st.dictionaries(st.text(max_size=12), json_values, max_size=4) | json_values,
+        "parent_tool_use_id": _maybe_str,
+        "session_id": _maybe_str,
+        "uuid": _maybe_str,
+        "extra": json_values,
+    },
+)
+
+
+@given(stream_event_like)
+def test_the_stream_event_fast_path_gives_what_the_converter_gives(raw: dict) -> None:  # type: ignore[type-arg]
+    fast = parse_event(raw)  # the shared converter: the fast path when the types fit
+    general = parse_event(raw, converter=make_converter())  # always cattrs
+    assert type(fast) is type(general)
+    assert fast == general
+    if isinstance(fast, ev.StreamEvent):
+        assert isinstance(general, ev.StreamEvent)
+        assert fast.raw == general.raw == raw
+        assert fast.raw is not raw  # copies, as cattrs makes
+        assert fast.event is not raw.get("event")
+
+
+# Integers within 64 bits: beyond, orjson gives a float (documented in decode_line).
+json_values_64 = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.floats()
+    | st.text(max_size=20, alphabet=st.characters(codec=None)),  # lone surrogates too
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(json_values_64, st.sampled_from(["utf-8", "utf-16", "utf-32"]), st.booleans())
+def test_decode_line_agrees_with_the_standard_library(
+    value: object, encoding: str, ascii_only: bool
+) -> None:
+    line = json.dumps(value, ensure_ascii=ascii_only).encode(encoding, "surrogatepass")
+    decoded = decode_line(line)
+    assert json.dumps(decoded) == json.dumps(json.loads(line))  # NaN-proof comparison
+
+
+@given(st.binary(max_size=200))
+def test_decode_line_fails_like_the_standard_library(data: bytes) -> None:
+    try:
+        expected: object = json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        expected = type(exc)
+    try:
+        got: object = decode_line(data)
+    except (ValueError, RecursionError) as exc:
+        got = type(exc)
+    assert json.dumps(got, default=repr) == json.dumps(expected, default=repr)

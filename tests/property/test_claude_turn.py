@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
 from protocol.claude import events as ev
 from protocol.claude.converter import parse_line
-from protocol.claude.turn import WAITING_FOR_HOST, Activity, TurnState
+from protocol.claude.turn import _HANDLERS, WAITING_FOR_HOST, Activity, TurnState
 from tests.support.fake_claude import scenario_names, stdout_lines
 
 REAL_EVENTS = [parse_line(line) for name in scenario_names() for line in stdout_lines(name)]
@@ -69,3 +70,21 @@ def test_replaying_a_stream_is_deterministic(events: list[ev.Event]) -> None:
         return state
 
     assert run() == run()
+
+
+@given(event_lists, st.lists(st.booleans(), max_size=40))
+def test_the_text_delta_fast_path_folds_like_the_handlers(
+    events: list[ev.Event], subagent: list[bool]
+) -> None:
+    # TurnState.apply builds one state for a main-thread text delta; the general way (the
+    # time first, then the event's handler) must give the same state at every step.
+    state = TurnState()
+    for i, event in enumerate(events):
+        if isinstance(event, ev.StreamEvent) and i < len(subagent) and subagent[i]:
+            event = attrs.evolve(event, parent_tool_use_id="toolu_sub")
+        now = float(i)
+        general = attrs.evolve(state, last_event_at=now)
+        handler = _HANDLERS.get(type(event))
+        expected = handler(general, event, now) if handler else general
+        state = state.apply(event, now)
+        assert state == expected

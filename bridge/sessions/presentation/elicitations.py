@@ -400,6 +400,7 @@ def render_pending(record: PromptRecord, *, mention: int | None = None) -> Messa
         content=f"<@{mention}> An MCP server needs your input." if mention else None,
         embeds=(_embed(record, color=YELLOW, footer=footer),),
         components=_components(record),
+        ping_user=mention,  # C17: the owner is notified when the session waits
     )
 
 

@@ -62,6 +62,7 @@ class OutboxRest(Protocol):
         components: Sequence[m.ActionRow] = (),
         files: Sequence[FileUpload] = (),
         reply_to: int | None = None,
+        ping_user: int | None = None,
     ) -> m.Message: ...
 
     def submit_edit(
@@ -239,6 +240,7 @@ class Outbox:
                 content=payload.content,
                 embeds=list(payload.embeds),
                 components=list(payload.components),
+                ping_user=payload.ping_user,
                 files=list(payload.files),
             )
         # No files keyword when there are none: the test doubles need not know it.
@@ -247,6 +249,7 @@ class Outbox:
             content=payload.content,
             embeds=list(payload.embeds),
             components=list(payload.components),
+            ping_user=payload.ping_user,
         )
 
     async def _perform(self, op: _Op) -> None:

@@ -184,6 +184,7 @@ def render_pending(record: PromptRecord, *, mention: int | None = None) -> Messa
         embeds=(_embed(record, color=YELLOW, footer=footer),),
         components=_buttons(record),
         files=files,
+        ping_user=mention,  # C17: the owner is notified when the session waits
     )
 
 

@@ -224,6 +224,7 @@ def render_pending(record: PromptRecord, *, mention: int | None = None) -> Messa
         content=content,
         embeds=(_embed(record, color=YELLOW, outcome=None),),
         components=_buttons(record, disabled=False),
+        ping_user=mention,  # C17: the owner is notified, once, when the session waits
     )
 
 

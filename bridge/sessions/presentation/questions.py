@@ -348,6 +348,7 @@ def render_pending(record: PromptRecord, *, mention: int | None = None) -> Messa
         content=content,
         embeds=(_embed(record, answers, color=YELLOW, footer=_waiting_line(record)),),
         components=_components(record, index) if index is not None else (),
+        ping_user=mention,  # C17: the owner is notified when the session waits
     )
 
 

@@ -42,6 +42,9 @@ class MessagePayload:
     components: tuple[m.ActionRow, ...] = ()
     files: tuple[FileUpload, ...] = ()
     """Attached when the message is posted (an edit keeps them)."""
+    ping_user: int | None = None
+    """The one user this message may notify (its content mentions them); nobody else, and
+    nobody at all on edits (``allowed_mentions``, set by the REST client)."""
 
 
 #: Embed colours (Discord's palette): running tools yellow, success green, errors red,
@@ -151,6 +154,11 @@ def split_text(text: str, limit: int = CHUNK_CHARS) -> list[str]:
     markdown table's header in the next chunk. Whitespace-only chunks are dropped because
     Discord refuses empty messages; they carry no visible text.
     """
+    if len(text) <= limit and "```" not in text and "~~~" not in text:
+        # What the chunker gives for text that fits and opens no code fence (nothing to
+        # close, nothing to reopen), without its work: a streamed segment is split again
+        # at every text delta.
+        return [text] if text.strip() else []
     return [c.text for c in chunk_message(text, limit) if c.text.strip()]
 
 

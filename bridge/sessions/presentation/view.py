@@ -39,8 +39,14 @@ from bridge.discord.rest import FileUpload
 from bridge.sessions.presentation import render
 from bridge.sessions.presentation.outbox import Outbox, Placeholder, Target
 from bridge.sessions.presentation.render import MessagePayload
+from bridge.sessions.presentation.tasks import (
+    TASK_TOOLS,
+    TaskListShown,
+    TaskListStep,
+    task_list_embed,
+)
 from protocol.claude import events as ev
-from protocol.claude.turn import TurnState
+from protocol.claude.turn import TaskItem, TurnState
 from protocol.discord import models as m
 
 log = logging.getLogger(__name__)
@@ -58,6 +64,7 @@ class SessionRest(Protocol):
         components: Sequence[m.ActionRow] = (),
         files: Sequence[FileUpload] = (),
         reply_to: int | None = None,
+        ping_user: int | None = None,
     ) -> m.Message: ...
 
     def submit_edit(
@@ -133,10 +140,15 @@ class TurnView:
         channel_id: int,
         reaction: Reaction,
         outbox: Outbox | None = None,
+        *,
+        tasks: tuple[TaskItem, ...] = (),
     ) -> None:
         self._outbox = outbox if outbox is not None else Outbox(rest, channel_id)
         self.channel_id = channel_id
         self.reaction = reaction
+        self.task_list = TaskListShown(shown=tasks)
+        """The turn's one task-list embed (C16); ``tasks`` is the list the turn began with."""
+        self.task_message: Placeholder | None = None
         self._segment = _Segment()
         self.tool_messages: dict[str, Placeholder] = {}
         """tool_use_id -> the message holding its embed."""
@@ -191,6 +203,7 @@ class TurnView:
             self._on_assistant(event, state, now)
         elif isinstance(event, ev.UserMessage) and event.tool_results:
             self._finish_tools(state, now)
+            self._sync_tasks(state)
         elif isinstance(event, ev.CompactBoundary):
             self._close_segment(state)
             self._post(render.plain(render.compaction_notice(event)))
@@ -217,7 +230,7 @@ class TurnView:
             elif isinstance(block, ev.ToolUseBlock):
                 self._close_segment(state)
                 run = next((t for t in state.tools if t.tool_use_id == block.id), None)
-                if run is not None:
+                if run is not None and run.name not in TASK_TOOLS:
                     message = self._post(render.embeds_only(render.tool_embed(run, now)))
                     self.tool_messages[block.id] = message
 
@@ -237,6 +250,19 @@ class TurnView:
                 continue
             self._finished_tools.add(run.tool_use_id)
             self._outbox.edit(message, render.embeds_only(render.tool_embed(run, now)))
+
+    def _sync_tasks(self, state: TurnState) -> None:
+        """Show a changed task list (C16): posted on the turn's first change, then edited
+        in place; a burst of changes is coalesced by the outbox and the client."""
+        step = self.task_list.update(state.tasks)
+        if step is None:
+            return
+        payload = render.embeds_only(task_list_embed(state.tasks))
+        if step is TaskListStep.POST or self.task_message is None:
+            self._close_segment(state)  # what Claude wrote before comes first
+            self.task_message = self._post(payload)
+        else:
+            self._outbox.edit(self.task_message, payload)
 
     # -- text --------------------------------------------------------------------------
 

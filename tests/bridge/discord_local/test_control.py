@@ -140,3 +140,35 @@ async def test_gateway_snapshot_and_faults_without_connections(rig: Rig) -> None
     stats = (await rig.control.get("/stats")).json()
     assert stats["requests"] == {"POST /channels/{channel_id}/messages": 1}
     assert stats["identifies"] == 0
+
+
+async def test_a_moderator_pins_unpins_and_deletes_messages(rig: Rig) -> None:
+    state = (await rig.control.get("/state")).json()
+    channel = state["default_channel_id"]
+    owner = next(u["id"] for u in state["users"] if u["username"] == "owner")
+    posted = (
+        await rig.control.post(
+            f"/channels/{channel}/messages", json={"author_id": owner, "content": "keep me"}
+        )
+    ).json()
+    pinned = (await rig.control.post(f"/messages/{posted['id']}/pin", json={})).json()
+    assert pinned["pinned"] is True
+    assert (await rig.control.get(f"/channels/{channel}")).json()["pins"] == [posted["id"]]
+    # Discord's own pins route agrees.
+    listed = (await rig.rest.get(f"/channels/{channel}/messages/pins")).json()
+    assert [item["message"]["id"] for item in listed["items"]] == [posted["id"]]
+    bad = await rig.control.post(f"/messages/{posted['id']}/pin", json={"pinned": "yes"})
+    assert bad.status_code == 400
+    unpinned = (
+        await rig.control.post(f"/messages/{posted['id']}/pin", json={"pinned": False})
+    ).json()
+    assert unpinned["pinned"] is False
+    assert (await rig.control.get(f"/channels/{channel}")).json()["pins"] == []
+
+    await rig.control.post(f"/messages/{posted['id']}/pin", json={})
+    deleted = (await rig.control.delete(f"/messages/{posted['id']}")).json()
+    assert deleted == {"id": posted["id"], "deleted": True}
+    assert (await rig.control.get(f"/messages/{posted['id']}")).json()["deleted"] is True
+    assert (await rig.control.get(f"/channels/{channel}")).json()["pins"] == []
+    gone = await rig.control.delete(f"/messages/{posted['id']}")
+    assert gone.status_code == 404

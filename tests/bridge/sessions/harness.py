@@ -190,6 +190,7 @@ async def open_bridge(
     fake: dict[str, Any] | None = None,
     claude_executable: str | None = None,
     deps_overrides: dict[str, Any] | None = None,
+    coordinator_config: CoordinatorConfig | None = None,
     **config_overrides: Any,
 ) -> AsyncIterator[Bridge]:
     """Start the actors a session needs and yield a :class:`Bridge`."""
@@ -214,7 +215,11 @@ async def open_bridge(
                 mailbox=LIMITER_MAILBOX,
             )
             coordinator = await system.spawn(
-                coordinator_actor, store, None, CoordinatorConfig(), name="coordinator"
+                coordinator_actor,
+                store,
+                None,
+                coordinator_config or CoordinatorConfig(),
+                name="coordinator",
             )
             deps = SessionDeps(
                 config=config,

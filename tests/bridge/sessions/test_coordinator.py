@@ -128,6 +128,58 @@ async def test_lounge_lines_are_posted_broadcast_and_persisted(tmp_path: Path) -
         assert all(line.created_at == 1_700_000_000.0 for line in stored)
 
 
+async def test_start_and_end_lines_come_once_per_session_not_per_turn(tmp_path: Path) -> None:
+    channels = Channels()
+    forwarded: list[Any] = []
+    async with open_test_system() as system:
+        _, coordinator = await _start(
+            system,
+            tmp_path / "db",
+            channels,
+            lounge_channel_id=LOUNGE,
+            coordination_channel_id=COORD,
+            session_end_quiet=3600.0,
+            forward=forwarded.append,
+        )
+        reports = [
+            SessionStarted(thread_id=5, title="refactor", working_dir="/r"),
+            SessionActivity(thread_id=5, status="running", activity="thinking"),
+            SessionFinished(thread_id=5, outcome="done"),
+            SessionStarted(thread_id=5, title="refactor", working_dir="/r"),  # a reply
+            SessionFinished(thread_id=5, outcome="stopped"),
+        ]
+        for report in reports:
+            coordinator.tell(report)
+        # The second turn came within the quiet time: the same session, no second start.
+        context = await coordinator.ask(GetTurnContext(thread_id=1), timeout=TIMEOUT)
+        assert [e.text for e in context.lounge] == ["▶️ session started: refactor (in /r)"]
+        assert forwarded == reports  # every report reaches the dashboard as it is
+        # Stopping ends the sessions at rest: one end line, with the last outcome.
+        await coordinator.stop()
+        assert channels.posts == [
+            (LOUNGE, "**[thread 5]** ▶️ session started: refactor (in /r)"),
+            (COORD, "▶️ <#5> started: **refactor** in `/r`"),
+            (LOUNGE, "**[thread 5]** ⏹️ session ended (stopped): refactor"),
+            (COORD, "✅ <#5> **refactor** ended: stopped"),
+        ]
+
+
+async def test_the_end_line_comes_after_the_quiet_time(tmp_path: Path) -> None:
+    channels = Channels()
+    async with open_test_system() as system:
+        _, coordinator = await _start(
+            system, tmp_path / "db", channels, lounge_channel_id=LOUNGE, session_end_quiet=0.2
+        )
+        coordinator.tell(SessionStarted(thread_id=5, title="refactor", working_dir="/r"))
+        coordinator.tell(SessionFinished(thread_id=5, outcome="done"))
+        posts = await channels.wait_for(2)
+        assert posts[1] == (LOUNGE, "**[thread 5]** ⏹️ session ended (done): refactor")
+        # A later turn is a new session.
+        coordinator.tell(SessionStarted(thread_id=5, title="refactor", working_dir="/r"))
+        posts = await channels.wait_for(3)
+        assert posts[2] == (LOUNGE, "**[thread 5]** ▶️ session started: refactor (in /r)")
+
+
 async def test_a_new_coordinator_remembers_the_lounge(tmp_path: Path) -> None:
     path = tmp_path / "db"
     async with open_test_system() as system:

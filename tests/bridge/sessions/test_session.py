@@ -4,10 +4,12 @@ trio's real clock with short, configurable timers and generous ``fail_after`` bo
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -795,3 +797,88 @@ async def test_a_cut_off_message_the_cli_recorded_is_continued_not_sent_again(
     (blocks,) = _user_lines(stdin_log)
     texts = [b["text"] for b in blocks if b["type"] == "text"]
     assert texts == ([RESUME_PROMPT] if recorded else ["fix the tests"])
+
+
+async def test_the_session_reports_working_waiting_and_finished(tmp_path: Path) -> None:
+    """C17: what the dashboard is fed, through the coordinator, once per change."""
+    from bridge.sessions.coordinator import CoordinatorConfig
+    from bridge.sessions.messages import (
+        AnswerPrompt,
+        SessionActivity,
+        SessionFinished,
+        SessionStarted,
+        StopTurn,
+    )
+
+    reports: list[Any] = []
+    async with open_bridge(
+        tmp_path,
+        "bash_allow",
+        max_concurrent_sessions=1,
+        coordinator_config=CoordinatorConfig(forward=reports.append),
+    ) as bridge:
+        a, b = bridge.thread("a"), bridge.thread("b")
+        await bridge.say(a, "RUNTOUCH please")
+        await wait_until(lambda: _prompt_message(bridge, a) is not None)
+        prompt = _prompt_message(bridge, a)
+        await wait_until(
+            lambda: any(
+                isinstance(r, SessionActivity)
+                and r.thread_id == a
+                and r.status == "waiting"
+                and r.prompt_message_id == int(prompt["id"])
+                for r in reports
+            )
+        )
+        # While a waits, b runs (waiting holds no slot).
+        allow_id = _custom_ids(prompt)[0]
+        await bridge.say(b, "RUNTOUCH too")
+        await wait_until(lambda: _prompt_message(bridge, b) is not None)
+        ref = await bridge.session(a)
+        ref.tell(
+            AnswerPrompt(prompt_id=allow_id.split(":")[2], choice="allow", user_id=bridge.human_id)
+        )
+        await wait_until(
+            lambda: any(isinstance(r, SessionFinished) and r.thread_id == a for r in reports)
+        )
+        (await bridge.session(b)).tell(StopTurn(requested_by=bridge.human_id))
+        await wait_until(
+            lambda: any(isinstance(r, SessionFinished) and r.thread_id == b for r in reports)
+        )
+    of_a = [r for r in reports if r.thread_id == a]
+    kinds = [type(r).__name__ if not isinstance(r, SessionActivity) else r.status for r in of_a]
+    assert kinds[0] in ("queued", "running")
+    assert "SessionStarted" in kinds
+    assert kinds.index("waiting") > kinds.index("SessionStarted")
+    assert kinds.index("SessionFinished") > kinds.index("waiting")
+    assert isinstance(of_a[kinds.index("SessionStarted")], SessionStarted)
+    # Never the same report twice in a row: only changes are sent.
+    activities = [r for r in of_a if isinstance(r, SessionActivity)]
+    assert all(x != y for x, y in itertools.pairwise(activities))
+
+
+async def test_a_queued_session_reports_its_position(tmp_path: Path) -> None:
+    from bridge.sessions.coordinator import CoordinatorConfig
+    from bridge.sessions.messages import SessionActivity, StopTurn
+
+    reports: list[Any] = []
+    async with open_bridge(
+        tmp_path,
+        "interrupt",
+        max_concurrent_sessions=1,
+        coordinator_config=CoordinatorConfig(forward=reports.append),
+    ) as bridge:
+        a, b = bridge.thread("a"), bridge.thread("b")
+        await bridge.say(a, "SLOWTEXT please")
+        await wait_until(lambda: "one t" in bridge.texts(a))
+        await bridge.say(b, "SLOWTEXT too")
+        await wait_until(
+            lambda: SessionActivity(thread_id=b, status="queued", queue_position=1) in reports
+        )
+        (await bridge.session(a)).tell(StopTurn(requested_by=bridge.human_id))
+        await wait_until(
+            lambda: any(
+                isinstance(r, SessionActivity) and r.thread_id == b and r.status == "running"
+                for r in reports
+            )
+        )

@@ -382,3 +382,27 @@ def test_the_invalid_request_window_says_when_it_has_room() -> None:
     # Three in the window, room for fewer than 2 once two have left: at 2.0 + 600.
     assert limiter.invalid_below_at(2, 3.0) == 602.0
     assert limiter.invalid_below_at(4, 3.0) == 3.0
+
+
+def test_a_refusal_holds_until_its_deadline_unless_a_slot_is_released() -> None:
+    # The scheduler keeps a refusal while ``generation`` is unchanged; a freed slot (here a
+    # request that got no response) must change it, since the refused one may go sooner.
+    limiter = RateLimiter()
+    ok(limiter, MSG_A, 0.0, limit=2, remaining=1, reset_after=5.0)
+    in_flight = grant(limiter, MSG_A, 0.1).ticket
+    refused = limiter.acquire(MSG_A, 0.2)
+    assert isinstance(refused, WaitUntil)
+    assert refused.deadline == pytest.approx(5.0 + RESET_MARGIN, abs=0.01)
+    generation = limiter.generation
+    assert isinstance(limiter.acquire(MSG_A, 0.3), WaitUntil)  # asking again: still no
+    assert limiter.generation == generation
+    limiter.connection_failed(in_flight, 0.4)
+    assert limiter.generation != generation
+    assert isinstance(limiter.acquire(MSG_A, 0.5), SendNow)  # long before 5 s
+
+
+def test_answered_requests_leave_no_in_flight_entries() -> None:
+    limiter = RateLimiter()
+    for channel in range(1, 50):
+        ok(limiter, routes.CREATE_MESSAGE.compile(channel_id=channel), 0.0)
+    assert limiter._in_flight == {}
