@@ -472,10 +472,15 @@ async def _start(
     async def post(channel_id: int, text: str) -> None:
         await rest.create_message(channel_id, content=text)
 
+    # The router sets it at the end of the first READY's start-up (Startup.done).
+    discord_seen = trio.Event()
     dashboard = await root.start_child_spec(
         actors.ChildSpec(
             dashboard_actor,
-            args=(rest, DashboardConfig(channel_id=config.discord_channel_id)),
+            args=(
+                rest,
+                DashboardConfig(channel_id=config.discord_channel_id, ready=discord_seen),
+            ),
             id="dashboard",
             mailbox=DASHBOARD_MAILBOX,
             shutdown=10.0,
@@ -571,7 +576,7 @@ async def _start(
         )
 
     # A4: resumed by the router after READY and the thread's catch-up, not before.
-    startup = Startup(to_resume=tuple(to_resume), resume=resume)
+    startup = Startup(to_resume=tuple(to_resume), resume=resume, done=discord_seen)
 
     restart = _RestartRequest()
     upgrade = None

@@ -72,6 +72,13 @@ class Config:
     """Silence from Claude for this long shows a stall notice (C22)."""
     permission_timeout_seconds: float
     """A permission prompt nobody answers is denied after this long (C14)."""
+    question_timeout_seconds: float = math.inf
+    """An AskUserQuestion nobody answers expires after this long; ``inf``: never (C12)."""
+    plan_timeout_seconds: float = 300.0
+    """A plan nobody approves is cancelled after this long (C13)."""
+    elicitation_timeout_seconds: float = 300.0
+    """An MCP elicitation nobody answers is cancelled after this long (C15)."""
+    """An AskUserQuestion nobody answers expires after this long; ``inf``: never (C12)."""
     tool_timer_interval_seconds: float
     """How often a running tool's embed updates its elapsed time (C4)."""
     discord_owner_id: int | None
@@ -204,6 +211,9 @@ def load_config(
         session_timeout_seconds=reader.seconds("SESSION_TIMEOUT_SECONDS", default=1800.0),
         stall_notice_seconds=reader.seconds("STALL_NOTICE_SECONDS", default=30.0),
         permission_timeout_seconds=reader.seconds("PERMISSION_TIMEOUT_SECONDS", default=120.0),
+        question_timeout_seconds=reader.seconds("QUESTION_TIMEOUT_SECONDS", default=math.inf),
+        plan_timeout_seconds=reader.seconds("PLAN_TIMEOUT_SECONDS", default=300.0),
+        elicitation_timeout_seconds=reader.seconds("ELICITATION_TIMEOUT_SECONDS", default=300.0),
         tool_timer_interval_seconds=reader.seconds("TOOL_TIMER_INTERVAL_SECONDS", default=10.0),
         discord_owner_id=owner_id,
         allowed_user_ids=frozenset(allowed),

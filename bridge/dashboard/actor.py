@@ -105,6 +105,10 @@ class DashboardConfig:
     clock: Callable[[], float] = time.time
     """Wall-clock seconds (the times shown; tests pass their own)."""
     refresh_seconds: float = REFRESH_SECONDS
+    ready: trio.Event | None = None
+    """Set once the bridge has seen Discord (READY and the start-up catch-up); the dashboard
+    reads and posts only then, so a bridge that never connects (a refused token) makes no
+    dashboard calls at all. ``None``: start at once."""
 
 
 @attrs.frozen
@@ -119,7 +123,7 @@ async def dashboard_actor(
     board = Board()
     send, receive = trio.open_memory_channel[Board](math.inf)
     done = trio.Event()
-    ctx.nursery.start_soon(_keeper, rest, config.channel_id, receive, done)
+    ctx.nursery.start_soon(_keeper, rest, config.channel_id, receive, done, config.ready)
     send.send_nowait(_copy(board))
     ctx.start_timer(config.refresh_seconds, _Refresh())
     ctx.started()
@@ -147,8 +151,11 @@ async def _keeper(
     channel_id: int,
     receive: trio.MemoryReceiveChannel[Board],
     done: trio.Event,
+    ready: trio.Event | None,
 ) -> None:
     try:
+        if ready is not None:
+            await ready.wait()
         guild_id, message_id = await _setup(rest, channel_id)
         shown: MessagePayload | None = None
         async for board in receive:

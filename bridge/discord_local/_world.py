@@ -923,11 +923,12 @@ class World:
             inner = top.get("component") or (top.get("components") or [None])[0]
             if inner is None:
                 continue
-            filled = {
-                "type": inner.get("type", 4),
-                "custom_id": inner["custom_id"],
-                "value": values.get(inner["custom_id"], ""),
-            }
+            given = values.get(inner["custom_id"], "")
+            filled: dict[str, Any] = {"type": inner.get("type", 4), "custom_id": inner["custom_id"]}
+            if filled["type"] == 3:  # a select: the picked value (one), as Discord sends it
+                filled["values"] = [given] if given else []
+            else:
+                filled["value"] = given
             if top.get("type") == 18:  # Label wraps a single component
                 components.append({"type": 18, "component": filled})
             else:

@@ -32,8 +32,11 @@ an illegal input and raises :class:`IllegalInput` naming both)::
     STARTING           StartFailed               IDLE               ReleaseSlot, REJECTED, Notice
     RUNNING/           PermissionAsked           WAITING_FOR_HUMAN  ReleaseSlot (or leave the
       ANSWER_QUEUED                                                 queue), ArmTimer(expiry)
+                                                                    (none: never expires)
     WAITING_FOR_HUMAN  PermissionAsked           WAITING_FOR_HUMAN  ArmTimer(expiry) (several
                                                                     requests at once)
+    WAITING_FOR_HUMAN  MessageStored (a question WAITING_FOR_HUMAN  AnswerWithMessage, DONE (C12)
+                         waits)
     any turn state     PermissionAnsweredBefore  same               WriteControlResponse if the
                                                                     slot is held, else kept as
                                                                     an answered request
@@ -89,6 +92,7 @@ limiter) when wanted and given straight back (:class:`ReleaseSlot`) when not.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Callable
 from typing import Final
 
@@ -98,6 +102,7 @@ from bridge.store import InboxState, SessionStatus
 
 __all__ = [
     "AcquireSlot",
+    "AnswerWithMessage",
     "ArmTimer",
     "BudgetExhausted",
     "CancelTimer",
@@ -278,9 +283,14 @@ class ClaudeActivity:
 
 @attrs.frozen
 class PermissionAsked:
+    """A prompt to a human is shown (a permission, or a question: C12)."""
+
     prompt_id: str
     request_id: str
     timeout: float
+    """Seconds until it expires; ``math.inf``: never (no timer is armed)."""
+    answered_by_message: bool = False
+    """A question: a message typed in the thread while it waits answers it (C12)."""
 
 
 @attrs.frozen
@@ -433,6 +443,16 @@ class WriteControlResponse:
 
 
 @attrs.frozen
+class AnswerWithMessage:
+    """Resolve the waiting question with this stored message's text as the answer, say
+    so, then feed :class:`PromptResolved` (C12). The message never reaches Claude as a
+    prompt of its own."""
+
+    prompt_id: str
+    message_id: int
+
+
+@attrs.frozen
 class Interrupt:
     reason: InterruptReason
 
@@ -507,6 +527,7 @@ Order = (
     | ConfirmGrant
     | StartTurn
     | WriteControlResponse
+    | AnswerWithMessage
     | Interrupt
     | CloseProcess
     | Notice
@@ -551,6 +572,7 @@ class _Prompt:
     prompt_id: str
     request_id: str
     resolved: bool = False
+    answered_by_message: bool = False
 
 
 @attrs.define
@@ -702,7 +724,8 @@ class SessionMachine:
     def _on_loaded(self, event: Loaded, orders: list[Order]) -> None:
         for prompt_id, remaining in event.prompts:
             self.orphans.add(prompt_id)
-            orders.append(ArmTimer(Timer.PROMPT_EXPIRY, remaining, prompt_id))
+            if math.isfinite(remaining):
+                orders.append(ArmTimer(Timer.PROMPT_EXPIRY, remaining, prompt_id))
         recorded = [m for m in event.pending if m in event.recorded]
         if recorded:
             # Claude has them already: they count as given; "please continue" instead.
@@ -739,6 +762,14 @@ class SessionMachine:
             return  # already on its way to Claude (read from the store, then told again)
         if self.shutting_down:
             orders.append(Notice(NoticeKind.SHUTTING_DOWN))  # it stays pending in the store
+            return
+        question = next((p for p in self.prompts if p.answered_by_message and not p.resolved), None)
+        if self.state is State.WAITING_FOR_HUMAN and question is not None:
+            # C12: a message typed while a question waits is its answer, not a new turn.
+            if event.message_id in self.pending:
+                self.pending.remove(event.message_id)
+            orders.append(AnswerWithMessage(question.prompt_id, event.message_id))
+            orders.append(SetInbox((event.message_id,), InboxState.DONE))
             return
         if event.message_id not in self.pending:  # else read from the store at start
             self.pending.append(event.message_id)
@@ -894,8 +925,13 @@ class SessionMachine:
         if any(p.prompt_id == event.prompt_id for p in self.prompts):
             raise IllegalInput(self.state, event)  # one prompt answers one request
         self.orphans.discard(event.prompt_id)  # adopted: this request is its to answer
-        self.prompts.append(_Prompt(event.prompt_id, event.request_id))
-        orders.append(ArmTimer(Timer.PROMPT_EXPIRY, event.timeout, event.prompt_id))
+        self.prompts.append(
+            _Prompt(
+                event.prompt_id, event.request_id, answered_by_message=event.answered_by_message
+            )
+        )
+        if math.isfinite(event.timeout):
+            orders.append(ArmTimer(Timer.PROMPT_EXPIRY, event.timeout, event.prompt_id))
         if self.holding_slot or self.slot_requested:
             # C8: never hold a slot while a human is awaited, nor wait for one: the
             # answers already given are written with this one's.

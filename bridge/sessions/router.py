@@ -79,6 +79,8 @@ from bridge.sessions.messages import (
     StopTurn,
     UserMessage,
 )
+from bridge.sessions.presentation import elicitations, plans, questions
+from bridge.sessions.presentation.prompts import PromptKind
 from bridge.sessions.presentation.render import quiet
 from bridge.sessions.presentation.usage import thread_name
 from bridge.sessions.router_catchup import CATCH_UP_PAGES_MAX, USER_MESSAGE_TYPES, CatchUpMixin
@@ -88,6 +90,7 @@ from bridge.store import (
     Database,
     InboxItem,
     InboxState,
+    PromptRecord,
     PromptState,
     SessionRecord,
     SessionStatus,
@@ -940,6 +943,18 @@ class _Router(CatchUpMixin):
                 interaction, f"This prompt is already {prompt.state.value}; nothing changed."
             )
             return
+        modal = _modal_for(prompt, choice)
+        if modal is not None:
+            # "Other…": the answer comes with the modal's submission (C12).
+            await self._respond(
+                interaction, m.InteractionResponse(type=m.InteractionCallbackType.MODAL, data=modal)
+            )
+            return
+        values = _values(interaction)
+        refused = _refusal_for(prompt, choice, values)
+        if refused is not None:
+            await self._reply_ephemeral(interaction, refused)
+            return
         await self._respond(
             interaction,
             m.InteractionResponse(type=m.InteractionCallbackType.DEFERRED_UPDATE_MESSAGE),
@@ -947,7 +962,7 @@ class _Router(CatchUpMixin):
         answer = AnswerPrompt(
             prompt_id=prompt_id,
             choice=choice,
-            values=_values(interaction),
+            values=values,
             user_id=user_id,
             role_ids=roles,
         )
@@ -1116,6 +1131,29 @@ def _interaction_user(interaction: Any) -> int | None:
     return user.id if isinstance(user, m.User) else None
 
 
+def _modal_for(prompt: PromptRecord, choice: str) -> m.Modal | None:
+    """The modal a prompt's button opens, if it is one that does (C12 "Other…", C13
+    "Revise…", C15 "Fill in…")."""
+    if prompt.kind == PromptKind.ELICITATION:
+        return elicitations.form_modal(prompt) if choice == elicitations.ElicitChoice.FILL else None
+    if prompt.kind == PromptKind.PLAN:
+        return plans.revise_modal(prompt) if choice == plans.PlanChoice.REVISE else None
+    if prompt.kind != PromptKind.QUESTION:
+        return None
+    pick = questions.parse_pick(choice)
+    if pick is None or pick.kind != "x":
+        return None
+    return questions.other_modal(prompt, pick.question)
+
+
+def _refusal_for(prompt: PromptRecord, choice: str, values: tuple[str, ...]) -> str | None:
+    """Why an answer is refused before it is acknowledged (C15: a form that does not
+    validate is told at once, ephemerally), else ``None``."""
+    if prompt.kind == PromptKind.ELICITATION:
+        return elicitations.refusal(prompt, choice, values)
+    return None
+
+
 def _interaction_roles(interaction: Any) -> tuple[int, ...]:
     """The clicking member's role ids (none outside a guild)."""
     member = getattr(interaction, "member", m.UNDEFINED)
@@ -1134,6 +1172,9 @@ def _values(interaction: Any) -> tuple[str, ...]:
         value = getattr(component, "value", m.UNDEFINED)
         if isinstance(value, str):
             found.append(value)
+        picked = getattr(component, "values", m.UNDEFINED)
+        if isinstance(picked, list):  # a select in a modal: one value per field (C15)
+            found.append(str(picked[0]) if picked else "")
         for child in getattr(component, "components", None) or ():
             walk(child)
         inner = getattr(component, "component", None)

@@ -96,7 +96,14 @@ from bridge.sessions.messages import (
     TurnContext,
     UserMessage,
 )
-from bridge.sessions.presentation import prompts, render
+from bridge.sessions.presentation import (
+    elicitations,
+    plans,
+    prompt_views,
+    prompts,
+    questions,
+    render,
+)
 from bridge.sessions.presentation.outbox import Outbox, Placeholder, Target
 from bridge.sessions.presentation.system_prompt import build_appended_prompt
 from bridge.sessions.presentation.usage import thread_name
@@ -635,25 +642,24 @@ class _Session:
     async def _on_control_request(self, event: ev.ControlRequest, proc: ClaudeProcess) -> None:
         body = event.request
         if isinstance(body, ev.Elicitation):
-            # C15 is not built yet: decline at once rather than leave the CLI waiting.
-            self._write(proc, control.elicitation_response(event.request_id, "decline"))
+            await self._on_elicitation(event)
             return
         if not isinstance(body, ev.CanUseTool):
             return  # the process helper answers unsupported requests itself
-        if proc.turn.pending is not None and proc.turn.pending.kind is PendingKind.QUESTION:
-            # C12 is not built yet: let Claude ask in plain text instead of hanging.
+        question = proc.turn.pending is not None and proc.turn.pending.kind is PendingKind.QUESTION
+        if question and not questions.parse_questions(body.input):
             self._write(
                 proc,
                 control.deny(
                     event.request_id,
-                    "This bridge cannot show multiple-choice questions yet; ask the user in "
-                    "plain text and wait for their reply.",
+                    "AskUserQuestion needs at least one question with its text; nothing was "
+                    "shown to the user.",
                 ),
             )
             return
         tid = self.thread_id
         answered = await self._db(lambda db: db.prompts(tid, PromptState.ANSWERED))
-        reusable = prompts.find_reusable(answered, body)
+        reusable = prompts.find_reusable(answered, body, plan=proc.turn.plan)
         if reusable is not None:
             # Answered after the asking process was gone: that answer is this one's.
             reused = reusable
@@ -663,46 +669,83 @@ class _Session:
                 )
             )
             self.answers[reused.prompt_id] = reused
-            self._notice(f"-# 🔐 {prompts.outcome_line(reused)} (answer given earlier)")
+            self._notice(f"-# 🔐 {prompt_views.outcome_line(reused)} (answer given earlier)")
             await self.feed(sm.PermissionAnsweredBefore(reused.prompt_id, event.request_id))
             return
         now = self.deps.wall_clock()
-        adopted = await self._orphan_for(body)
+        adopted = await self._orphan_for(body, proc.turn.plan)
         if adopted is not None:
             # The resumed turn asks what an unanswered prompt of the previous run shows:
             # that prompt (message, buttons, expiry) answers it, nobody is asked twice.
             await self.feed(
                 sm.PermissionAsked(
-                    adopted.prompt_id, event.request_id, max(0.0, adopted.expires_at - now)
+                    adopted.prompt_id,
+                    event.request_id,
+                    max(0.0, adopted.expires_at - now),
+                    answered_by_message=prompt_views.is_question(adopted),
                 )
             )
             return
-        record = prompts.permission_record(
-            event,
-            prompt_id=self.deps.new_prompt_id(),
-            thread_id=tid,
-            now=now,
-            timeout=self.config.permission_timeout_seconds,
-        )
+        plan = proc.turn.pending is not None and proc.turn.pending.kind is PendingKind.PLAN
+        if question:
+            timeout = self.config.question_timeout_seconds
+            record = questions.question_record(
+                event, prompt_id=self.deps.new_prompt_id(), thread_id=tid, now=now, timeout=timeout
+            )
+        elif plan:
+            timeout = self.config.plan_timeout_seconds
+            record = plans.plan_record(
+                event,
+                plan=proc.turn.plan,
+                prompt_id=self.deps.new_prompt_id(),
+                thread_id=tid,
+                now=now,
+                timeout=timeout,
+            )
+        else:
+            timeout = self.config.permission_timeout_seconds
+            record = prompts.permission_record(
+                event, prompt_id=self.deps.new_prompt_id(), thread_id=tid, now=now, timeout=timeout
+            )
         await self._db(lambda db: db.prompt_add(record))
         shown = self.outbox.post(
-            prompts.render_pending(record, mention=self.config.discord_owner_id)
+            prompt_views.render_pending(record, mention=self.config.discord_owner_id)
         )
         self.prompt_messages[record.prompt_id] = shown
         self.ctx.nursery.start_soon(self._remember_prompt_message, record.prompt_id, shown)
         await self.feed(
             sm.PermissionAsked(
-                record.prompt_id, event.request_id, self.config.permission_timeout_seconds
+                record.prompt_id, event.request_id, timeout, answered_by_message=question
             )
         )
 
-    async def _orphan_for(self, body: ev.CanUseTool) -> PromptRecord | None:
+    async def _on_elicitation(self, event: ev.ControlRequest) -> None:
+        """C15: an MCP server asks for input; shown as a form or a link."""
+        timeout = self.config.elicitation_timeout_seconds
+        record = elicitations.elicitation_record(
+            event,
+            prompt_id=self.deps.new_prompt_id(),
+            thread_id=self.thread_id,
+            now=self.deps.wall_clock(),
+            timeout=timeout,
+        )
+        await self._db(lambda db: db.prompt_add(record))
+        shown = self.outbox.post(
+            prompt_views.render_pending(record, mention=self.config.discord_owner_id)
+        )
+        self.prompt_messages[record.prompt_id] = shown
+        self.ctx.nursery.start_soon(self._remember_prompt_message, record.prompt_id, shown)
+        await self.feed(sm.PermissionAsked(record.prompt_id, event.request_id, timeout))
+
+    async def _orphan_for(self, body: ev.CanUseTool, plan: str | None) -> PromptRecord | None:
         if not self.machine.orphans:
             return None
         tid = self.thread_id
         pending: list[PromptRecord] = await self._db(lambda db: db.prompts_pending(tid))
         for record in pending:
-            if record.prompt_id in self.machine.orphans and prompts.matches(record, body):
+            if record.prompt_id in self.machine.orphans and prompts.matches(
+                record, body, plan=plan
+            ):
                 return record
         return None
 
@@ -726,15 +769,75 @@ class _Session:
         if not approvers_of(self.config).may_answer(record.kind, msg.user_id, msg.role_ids):
             log.warning("thread %s: user %s may not answer prompts", self.thread_id, msg.user_id)
             return
-        if not prompts.is_valid_choice(record, msg.choice):
-            return
         applied = self.machine.awaits(pid)
-        answer = prompts.answer(msg.choice, msg.user_id, applied=applied, values=msg.values)
+        if prompt_views.is_question(record):
+            await self._on_question_answer(record, msg, applied=applied)
+            return
+        if prompt_views.is_plan(record):
+            answer = plans.answer_for(msg.choice, msg.values, msg.user_id, applied=applied)
+            if answer is None:
+                return  # "Revise…" only opened the modal, or junk
+        elif prompt_views.is_elicitation(record):
+            answer = elicitations.answer_for(
+                record, msg.choice, msg.values, msg.user_id, applied=applied
+            )
+            if answer is None:
+                return  # "Fill in…" only opened the modal, a form that does not validate
+        elif not prompts.is_valid_choice(record, msg.choice):
+            return
+        else:
+            answer = prompts.answer(msg.choice, msg.user_id, applied=applied, values=msg.values)
         resolved: PromptRecord | None = await self._db(
             lambda db: db.prompt_resolve(pid, PromptState.ANSWERED, answer, msg.user_id)
         )
         if resolved is not None:  # None: already answered, expired or withdrawn
             await self._resolved(resolved)
+
+    async def _on_question_answer(
+        self, record: PromptRecord, msg: AnswerPrompt, *, applied: bool
+    ) -> None:
+        """C12: one question answered; the answer goes back once all of them are."""
+        pick = questions.parse_pick(msg.choice)
+        if record.state is not PromptState.PENDING or pick is None:
+            return
+        answers = questions.apply_pick(record, questions.partial(record), pick, msg.values)
+        if answers is None:
+            return  # a stale click (already answered) or junk
+        pid = record.prompt_id
+        if questions.current(record, answers) is not None:
+            partial = {**(record.answer or {}), "partial": answers}
+            await self._db(lambda db: db.prompt_set_answer(pid, partial))
+            updated = attrs.evolve(record, answer=partial)
+            shown = self.prompt_messages.get(pid)
+            target: Target | None = shown if shown is not None else record.message_id
+            if target is not None:
+                self.outbox.edit(target, prompt_views.render_pending(updated))
+            return
+        answer = questions.answer(answers, msg.user_id, applied=applied)
+        resolved: PromptRecord | None = await self._db(
+            lambda db: db.prompt_resolve(pid, PromptState.ANSWERED, answer, msg.user_id)
+        )
+        if resolved is not None:
+            await self._resolved(resolved)
+
+    async def _answer_with_message(self, prompt_id: str, message_id: int) -> None:
+        """C12: the machine decided that a typed message answers the waiting question."""
+        record: PromptRecord | None = await self._db(lambda db: db.prompt_get(prompt_id))
+        typed = self.messages.get(message_id)
+        if record is None or record.state is not PromptState.PENDING:
+            return
+        text = typed.content if typed is not None and typed.content.strip() else "(no text)"
+        author = typed.author_id if typed is not None else 0
+        answer = questions.answer(
+            questions.typed_answers(record, text), author, applied=True, typed=True
+        )
+        resolved: PromptRecord | None = await self._db(
+            lambda db: db.prompt_resolve(prompt_id, PromptState.ANSWERED, answer, author)
+        )
+        if resolved is None:
+            return
+        self._notice("-# 💬 Your message answered Claude's question.")
+        await self._resolved(resolved)
 
     async def _on_set_model(self, msg: SetModel) -> None:
         """C24: stored for the turns to come (``--model``); a running ``claude`` switches
@@ -776,7 +879,7 @@ class _Session:
         shown = self.prompt_messages.pop(resolved.prompt_id, None)
         target: Target | None = shown if shown is not None else resolved.message_id
         if target is not None:
-            self.outbox.edit(target, prompts.render_resolved(resolved))
+            self.outbox.edit(target, prompt_views.render_resolved(resolved))
 
     # -- feed and perform --------------------------------------------------------------
 
@@ -799,9 +902,11 @@ class _Session:
                 self._start(order)
             case sm.WriteControlResponse(prompt_id=pid, request_id=request_id):
                 answer = self.answers.pop(pid, None)
-                response = prompts.control_response(answer, request_id) if answer else None
-                if response is not None and self.proc is not None:
-                    self._write(self.proc, response)
+                response = prompt_views.control_response(answer, request_id) if answer else None
+                if answer is not None and response is not None and self.proc is not None:
+                    self._send_answer(self.proc, answer, response)
+            case sm.AnswerWithMessage(prompt_id=pid, message_id=message_id):
+                await self._answer_with_message(pid, message_id)
             case sm.Interrupt():
                 if self.proc is not None:
                     self.ctx.nursery.start_soon(self._interrupt, self.proc)
@@ -1146,6 +1251,28 @@ class _Session:
             log.warning("thread %s: no turn context from the coordinator: %s", self.thread_id, exc)
             return TurnContext(others=(), lounge=())
         return context
+
+    def _send_answer(
+        self, proc: ClaudeProcess, record: PromptRecord, response: dict[str, Any]
+    ) -> None:
+        """Write a prompt's control response, then the permission mode its answer chose
+        (C13 "Approve + auto-accept edits"), in that order."""
+        mode = plans.mode_after(record) if prompt_views.is_plan(record) else None
+        if mode is None:
+            self._write(proc, response)
+        else:
+            self.ctx.nursery.start_soon(self._answer_then_mode, proc, response, mode)
+
+    async def _answer_then_mode(
+        self, proc: ClaudeProcess, response: dict[str, Any], mode: str
+    ) -> None:
+        with contextlib.suppress(ClaudeGone):  # the exit ends the turn
+            await proc.answer(response)
+            try:
+                await proc.set_permission_mode(mode)
+            except (ControlRequestFailed, trio.TooSlowError) as exc:
+                log.warning("thread %s: could not switch to %s: %s", self.thread_id, mode, exc)
+                self._notice(f"-# ⚠️ The plan is approved, but edits still ask first: {exc}")
 
     def _write(self, proc: ClaudeProcess, response: dict[str, Any]) -> None:
         self.ctx.nursery.start_soon(self._answer, proc, response)

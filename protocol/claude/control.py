@@ -337,6 +337,13 @@ def elicitation_response(
     return _success(request_id, response)
 
 
+def elicitation_url_accepted(request_id: str) -> dict[str, Any]:
+    """Answer a URL-mode elicitation: the user says they finished at the URL. URL mode
+    carries no content (the MCP server learns the result out of band), so ``accept`` goes
+    back alone; the server receives ``content: null`` (pinned with 2.1.330)."""
+    return _success(request_id, {"action": "accept"})
+
+
 def automatic_reply(event: ev.Event) -> dict[str, Any] | None:
     """The answer the host owes without asking anyone, or ``None``.
 

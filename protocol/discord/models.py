@@ -537,6 +537,10 @@ class StringSelect:
     max_values: UndefinedOr[int] = UNDEFINED
     disabled: UndefinedOr[bool] = UNDEFINED
     id: UndefinedOr[int] = UNDEFINED
+    required: UndefinedOr[bool] = UNDEFINED
+    """In a modal (inside a :class:`Label`): whether a pick is required."""
+    values: UndefinedOr[list[str]] = UNDEFINED
+    """In a MODAL_SUBMIT: the values picked (only ``custom_id`` and ``values`` come back)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -568,8 +572,9 @@ class Label:
     """The modal wrapper that gives one component (usually a TextInput) a label."""
 
     type: ClassVar[ComponentType] = ComponentType.LABEL
-    label: str
     component: Component
+    label: str = ""
+    """Required when sent; a MODAL_SUBMIT leaves it out (only the component comes back)."""
     description: UndefinedOr[str] = UNDEFINED
     id: UndefinedOr[int] = UNDEFINED
 

@@ -183,7 +183,19 @@ async def test_the_page_shows_and_does_what_discord_does(browser: BrowserThread)
                         "components": [
                             {"type": 4, "custom_id": "reason", "label": "Reason", "style": 1}
                         ],
-                    }
+                    },
+                    {
+                        "type": 18,
+                        "label": "Size",
+                        "component": {
+                            "type": 3,
+                            "custom_id": "size",
+                            "options": [
+                                {"label": "Small", "value": "s"},
+                                {"label": "Large", "value": "l"},
+                            ],
+                        },
+                    },
                 ],
             },
         )
@@ -192,6 +204,7 @@ async def test_the_page_shows_and_does_what_discord_does(browser: BrowserThread)
             dialog = page.locator("#modal")
             expect(dialog.locator("h2")).to_have_text("Why allow it?", timeout=MS)
             dialog.locator("input[name=reason]").fill("it is safe")
+            dialog.locator("select[name=size]").select_option("l")
 
         await browser.step(fill_modal)
         await browser.shot("modal")
@@ -201,6 +214,11 @@ async def test_the_page_shows_and_does_what_discord_does(browser: BrowserThread)
             "type": 4,
             "custom_id": "reason",
             "value": "it is safe",
+        }
+        # A select in a modal comes back inside its Label, with the picked value (C15).
+        assert submitted[0].data["components"][1] == {
+            "type": 18,
+            "component": {"type": 3, "custom_id": "size", "values": ["l"]},
         }
 
         # Choosing in a select menu.

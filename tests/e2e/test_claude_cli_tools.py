@@ -23,6 +23,7 @@ from protocol.claude.control import (
     answer_questions,
     deny,
     elicitation_response,
+    elicitation_url_accepted,
     error_response,
 )
 from protocol.claude.turn import Activity, PendingKind, TaskItem
@@ -307,3 +308,190 @@ async def test_allow_always_stops_asking_for_the_same_call(
     ]
     # The rule was kept in the session, not written to the project's settings.
     assert not (claude_workdir / ".claude").exists()
+
+
+async def test_several_questions_multi_select_and_free_text_answers_reach_the_model(
+    claude_bin: Path, model_server: ModelServer, claude_env: dict[str, str], claude_workdir: Path
+) -> None:
+    """C12 pins: one call, two questions; a multi-select answer is the labels joined by
+    ", " and a free-text answer (no option's label) is taken as it is."""
+    questions = [
+        {
+            "question": "Which toppings?",
+            "header": "Toppings",
+            "options": [
+                {"label": "Cheese", "description": "melted"},
+                {"label": "Olives", "description": "black"},
+                {"label": "Basil", "description": "fresh"},
+            ],
+            "multiSelect": True,
+        },
+        {
+            "question": "Which crust?",
+            "header": "Crust",
+            "options": [
+                {"label": "Thin", "description": "crisp"},
+                {"label": "Thick", "description": "soft"},
+            ],
+            "multiSelect": False,
+        },
+    ]
+    model_server.set_script(
+        [Reply.tool("AskUserQuestion", {"questions": questions}), Reply.text("Ordering.")]
+    )
+    async with (
+        actors.open_system() as system,
+        open_claude_actor(
+            system, ClaudeCommand(executable=str(claude_bin)), cwd=claude_workdir, env=claude_env
+        ) as h,
+    ):
+        await h.claude.send_user("ASK about pizza")
+        asked = await h.until_event(ev.ControlRequest)
+        assert isinstance(asked.request, ev.CanUseTool)
+        assert asked.request.tool_name == "AskUserQuestion"
+        assert asked.request.input == {"questions": questions}
+        answers = {"Which toppings?": "Cheese, Basil", "Which crust?": "gluten-free, please"}
+        await h.claude.answer(answer_questions(asked.request_id, asked.request.input, answers))
+        await h.until_result()
+    (tool_result,) = model_server.turns[1].tool_results()
+    assert not tool_result.get("is_error")
+    text = json.dumps(tool_result["content"])
+    assert '\\"Which toppings?\\"=\\"Cheese, Basil\\"' in text
+    assert '\\"Which crust?\\"=\\"gluten-free, please\\"' in text
+
+
+async def test_exit_plan_mode_denied_with_feedback_stays_in_plan_mode(
+    claude_bin: Path, model_server: ModelServer, claude_env: dict[str, str], claude_workdir: Path
+) -> None:
+    """C13 pin: "Revise" is a deny whose message the model reads; the mode stays plan."""
+    model_server.set_script(
+        [Reply.tool("ExitPlanMode", {"plan": "1. Do it"}), Reply.text("Revising.")]
+    )
+    command = ClaudeCommand(executable=str(claude_bin), permission_mode="plan")
+    async with (
+        actors.open_system() as system,
+        open_claude_actor(system, command, cwd=claude_workdir, env=claude_env) as h,
+    ):
+        await h.claude.send_user("PLAN something")
+        asked = await h.until_event(ev.ControlRequest)
+        # 2.1.330 strips the model's ``plan`` from the request's input: the text is only in
+        # the assistant's tool_use (where the turn state takes it from).
+        assert isinstance(asked.request, ev.CanUseTool)
+        assert "plan" not in asked.request.input
+        assert h.claude.turn.plan == "1. Do it"
+        await h.claude.answer(deny(asked.request_id, "Revise the plan: add tests first."))
+        await h.until_result()
+        assert h.claude.turn.permission_mode == "plan"
+    (tool_result,) = model_server.turns[1].tool_results()
+    assert tool_result["is_error"] is True
+    assert "Revise the plan: add tests first." in json.dumps(tool_result["content"])
+
+
+async def test_exit_plan_mode_approved_then_accept_edits_is_set(
+    claude_bin: Path, model_server: ModelServer, claude_env: dict[str, str], claude_workdir: Path
+) -> None:
+    """C13 pin: approving leaves plan mode for ``default``; "approve and auto-accept edits"
+    follows the allow with ``set_permission_mode acceptEdits``."""
+    model_server.set_script(
+        [Reply.tool("ExitPlanMode", {"plan": "1. Do it"}), Reply.text("Starting.")]
+    )
+    command = ClaudeCommand(executable=str(claude_bin), permission_mode="plan")
+    async with (
+        actors.open_system() as system,
+        open_claude_actor(system, command, cwd=claude_workdir, env=claude_env) as h,
+    ):
+        await h.claude.send_user("PLAN something")
+        asked = await h.until_event(ev.ControlRequest)
+        await h.claude.answer(allow(asked.request_id, asked.request.input))
+        assert await h.claude.set_permission_mode("acceptEdits") == {"mode": "acceptEdits"}
+        await h.until_result()
+        assert h.claude.turn.permission_mode == "acceptEdits"
+
+
+def _elicit_command(claude_bin: Path, *tools: str) -> ClaudeCommand:
+    config = {
+        "mcpServers": {
+            "elic": {"type": "stdio", "command": sys.executable, "args": [str(MCP_SERVER)]}
+        }
+    }
+    return ClaudeCommand(
+        executable=str(claude_bin),
+        mcp_config=json.dumps(config),
+        strict_mcp_config=True,
+        allowed_tools=tools,
+    )
+
+
+@pytest.mark.parametrize(
+    ("answer", "server_saw"),
+    [
+        (elicitation_url_accepted, "action=accept content=null"),
+        (lambda rid: elicitation_response(rid, "decline"), "action=decline content=null"),
+    ],
+    ids=["done", "decline"],
+)
+async def test_a_url_mode_elicitation_and_its_answers(
+    answer: Callable[[str], dict[str, Any]],
+    server_saw: str,
+    claude_bin: Path,
+    model_server: ModelServer,
+    claude_env: dict[str, str],
+    claude_workdir: Path,
+) -> None:
+    """C15 pin: URL mode reaches the host with ``url`` and ``elicitation_id`` and no
+    schema; ``accept`` without content is what "Done" sends."""
+    model_server.set_script([Reply.tool("mcp__elic__login", {}), Reply.text("Noted.")])
+    command = _elicit_command(claude_bin, "mcp__elic__login")
+    async with (
+        actors.open_system() as system,
+        open_claude_actor(system, command, cwd=claude_workdir, env=claude_env) as h,
+    ):
+        await h.claude.send_user("ELICIT a login")
+        asked = await h.until_event(ev.ControlRequest)
+        assert asked.request == ev.Elicitation(
+            mcp_server_name="elic",
+            message="Sign in to continue.",
+            mode="url",
+            requested_schema=None,
+            url="https://example.com/login?session=42",
+            elicitation_id="elic-42",
+        )
+        await h.claude.answer(answer(asked.request_id))
+        await h.until_result()
+    (tool_result,) = model_server.turns[1].tool_results()
+    assert tool_result["content"] == [{"type": "text", "text": server_saw}]
+
+
+async def test_a_form_elicitation_keeps_its_schema_and_takes_typed_content(
+    claude_bin: Path, model_server: ModelServer, claude_env: dict[str, str], claude_workdir: Path
+) -> None:
+    """C15 pin: the form's JSON schema arrives as the MCP server sent it (titles, length
+    limits, ranges, booleans, enums) and typed content (integer, number, boolean) reaches
+    the server with its types."""
+    model_server.set_script([Reply.tool("mcp__elic__profile", {}), Reply.text("Noted.")])
+    command = _elicit_command(claude_bin, "mcp__elic__profile")
+    content = {"name": "Ada", "age": 36, "score": 0.5, "subscribe": True, "size": "m"}
+    async with (
+        actors.open_system() as system,
+        open_claude_actor(system, command, cwd=claude_workdir, env=claude_env) as h,
+    ):
+        await h.claude.send_user("ELICIT a profile")
+        asked = await h.until_event(ev.ControlRequest)
+        assert isinstance(asked.request, ev.Elicitation)
+        assert asked.request.mode == "form"
+        schema = asked.request.requested_schema
+        assert schema is not None
+        assert schema["required"] == ["name", "age"]
+        assert schema["properties"]["name"] == {
+            "type": "string",
+            "title": "Name",
+            "minLength": 2,
+            "maxLength": 20,
+        }
+        assert schema["properties"]["size"]["enum"] == ["s", "m", "l"]
+        await h.claude.answer(elicitation_response(asked.request_id, "accept", content))
+        await h.until_result()
+    (tool_result,) = model_server.turns[1].tool_results()
+    assert tool_result["content"] == [
+        {"type": "text", "text": f"action=accept content={json.dumps(content)}"}
+    ]

@@ -19,15 +19,18 @@ plus ones only the machine makes expressible:
 * a message typed before a /stop never reaches Claude (C9);
 * a grant we no longer want is given straight back, and a prompt of an earlier run
   changes nothing but its own expiry timer;
-* an expiry timer runs exactly for each unresolved prompt (the live one and those of an
-  earlier run), never for a prompt that is gone;
+* an expiry timer runs exactly for each unresolved prompt that expires (the live one and
+  those of an earlier run), never for a prompt that is gone; a prompt that never expires
+  (a question by default, C12) arms none;
 * a message told twice is held once, and never both waiting and on its way to Claude;
 * a result is shown (``TurnFinished.completed``) only if one arrived, and a turn that
   ends without showing one, not stopped on purpose, says it crashed;
 * a session at rest is never marked for resume by the bridge (an API mark survives a
-  shutdown).
+  shutdown);
 * parking (budgets): a turn that used up a budget ends parked, holding no slot and
-  starting nothing, messages typed meanwhile are kept, and an approval continues them.
+  starting nothing, messages typed meanwhile are kept, and an approval continues them;
+* a message typed while a question waits (C12) answers that question: it is ``DONE``
+  at once and never reaches Claude as a prompt of its own;
 * parking at the usage limit: a turn that hit it ends parked with its timer armed (the
   time passed in), holding no slot; it resumes only when that timer fires (the clock is
   at the reset), by itself, with the kept messages or "please continue"; a restart
@@ -35,6 +38,8 @@ plus ones only the machine makes expressible:
 """
 
 from __future__ import annotations
+
+import math
 
 import attrs
 import pytest
@@ -79,8 +84,12 @@ class World:
     expiry_timers: set[str] = attrs.field(factory=set)
     unresolved_prompts: set[str] = attrs.field(factory=set)
     """Prompts stored as pending (the live one and those of earlier runs)."""
+    never_expire: set[str] = attrs.field(factory=set)
+    """Prompts with no expiry (questions by default, C12): no timer runs for them."""
     result_seen: bool = False
     written: set[str] = attrs.field(factory=set)
+    answered_questions: set[int] = attrs.field(factory=set)
+    """Messages that answered a waiting question (C12)."""
     clock: float = 0.0
     usage_reset_at: float | None = None
     """The armed usage-limit timer's time (``None``: none armed)."""
@@ -115,7 +124,17 @@ class SessionMachineTest(RuleBasedStateMachine):
                 w.slot_requested = True
             case m.ReleaseSlot():
                 w.slot_requested = w.slot_held = False
-            case m.StartTurn():
+            case m.AnswerWithMessage(prompt_id=pid, message_id=mid):
+                (prompt,) = [p for p in self.sm.prompts if p.prompt_id == pid]
+                assert prompt.answered_by_message, "a permission prompt answered by text"
+                assert not prompt.resolved
+                assert w.inbox[mid] is InboxState.PENDING
+                assert mid not in w.strangers
+                w.answered_questions.add(mid)
+                w.unresolved_prompts.discard(pid)  # the actor resolves it in the store
+                self.feed(m.PromptResolved(pid))
+            case m.StartTurn(batch=batch):
+                assert not set(batch) & w.answered_questions, "an answer sent as a prompt"
                 assert w.processes == 0, "a second process for one thread"
                 assert w.slot_held, "a turn started without a slot"
                 w.starting = True
@@ -127,7 +146,9 @@ class SessionMachineTest(RuleBasedStateMachine):
                     assert before not in (InboxState.DONE, InboxState.REJECTED), (mid, before)
                     if state is InboxState.REJECTED:
                         assert mid in w.may_reject, f"message {mid} rejected without a reason"
-                    if state is InboxState.DONE:
+                    if state is InboxState.DONE and mid in w.answered_questions:
+                        assert before is InboxState.PENDING, (mid, before)
+                    elif state is InboxState.DONE:
                         assert before is InboxState.DELIVERED, (mid, before)
                     w.inbox[mid] = state
             case m.SetStatus(status=status, resume_reason=reason):
@@ -157,8 +178,10 @@ class SessionMachineTest(RuleBasedStateMachine):
                 assert pid not in w.unresolved_prompts, f"an answer to {pid} nobody gave"
                 assert pid not in w.written, f"{pid} answered twice"
                 w.written.add(pid)
-            case m.ArmTimer(timer=m.Timer.PROMPT_EXPIRY, key=key):
+            case m.ArmTimer(timer=m.Timer.PROMPT_EXPIRY, key=key, delay=delay):
                 assert key in w.unresolved_prompts, f"an expiry timer for a gone prompt {key}"
+                assert math.isfinite(delay), "a timer for a prompt that never expires"
+                assert key not in w.never_expire, f"a timer for {key}, which never expires"
                 w.expiry_timers.add(key)
             case m.CancelTimer(timer=m.Timer.PROMPT_EXPIRY, key=key):
                 w.expiry_timers.discard(key)
@@ -250,18 +273,26 @@ class SessionMachineTest(RuleBasedStateMachine):
             self.feed(m.StallCheck(silent))
 
     @precondition(lambda self: self._live())
-    @rule()
-    def permission(self) -> None:
+    @rule(question=st.booleans(), expires=st.booleans())
+    def permission(self, question: bool, expires: bool) -> None:
         if self.sm.state is m.State.CLOSING:
             return  # the CLI asks only while it works (several requests at once, too)
         orphans = sorted(self.sm.orphans)
         if orphans:
             pid = orphans[0]  # the resumed turn asks what an earlier run's prompt shows
+            expires = pid not in self.world.never_expire
         else:
             pid = f"p{self.next_prompt}"
             self.next_prompt += 1
             self.world.unresolved_prompts.add(pid)
-        self.feed(m.PermissionAsked(pid, f"r-{pid}", 300.0))
+            if not expires:
+                self.world.never_expire.add(pid)
+        timeout = 300.0 if expires else math.inf
+        orders = self.feed(
+            m.PermissionAsked(pid, f"r-{pid}", timeout, answered_by_message=question)
+        )
+        armed = [o for o in orders if isinstance(o, m.ArmTimer)]
+        assert len(armed) == (1 if expires else 0)
 
     @precondition(lambda self: self._live())
     @rule()
@@ -401,7 +432,10 @@ class SessionMachineTest(RuleBasedStateMachine):
                 status=w.status,
                 pending=left,
                 restarted=crashed,
-                prompts=tuple((pid, 60.0) for pid in sorted(w.unresolved_prompts)),
+                prompts=tuple(
+                    (pid, math.inf if pid in w.never_expire else 60.0)
+                    for pid in sorted(w.unresolved_prompts)
+                ),
                 usage_resume_in=usage_in,
             )
         )
@@ -428,7 +462,7 @@ class SessionMachineTest(RuleBasedStateMachine):
     def an_expiry_timer_for_each_unresolved_prompt(self) -> None:
         sm, w = self.sm, self.world
         open_ = {p.prompt_id for p in sm.prompts if not p.resolved}
-        expected = set(sm.orphans) | open_
+        expected = (set(sm.orphans) | open_) - w.never_expire
         assert w.expiry_timers == expected, (w.expiry_timers, expected, sm.state)
         assert expected <= w.unresolved_prompts
 
@@ -518,7 +552,11 @@ class SessionMachineTest(RuleBasedStateMachine):
     def messages_accounted_for(self) -> None:
         sm, w = self.sm, self.world
         for mid, state in w.inbox.items():
-            if state is InboxState.PENDING and mid not in w.may_reject:
+            if mid in w.answered_questions:
+                assert state is InboxState.DONE, (mid, state)
+                assert mid not in sm.pending
+                assert mid not in sm.batch
+            elif state is InboxState.PENDING and mid not in w.may_reject:
                 assert mid in sm.pending or mid in sm.batch or sm.shutting_down, (
                     mid,
                     sm.state,
@@ -589,3 +627,43 @@ def test_a_recorded_message_is_not_sent_again_after_a_crash() -> None:
     sm.feed(m.SlotGranted())
     start = sm.feed(m.GrantConfirmed(current=True))
     assert m.StartTurn((), please_continue=True) in start
+
+
+def _running_turn() -> m.SessionMachine:
+    sm = m.SessionMachine(stall_seconds=30.0, tick_seconds=1.0)
+    sm.feed(m.MessageStored(1, allowed=True))
+    sm.feed(m.SlotGranted())
+    sm.feed(m.GrantConfirmed(current=True))
+    sm.feed(m.TurnStarted())
+    return sm
+
+
+def test_a_message_typed_while_a_question_waits_answers_it() -> None:
+    sm = _running_turn()
+    orders = sm.feed(m.PermissionAsked("q1", "r1", math.inf, answered_by_message=True))
+    assert m.ReleaseSlot() in orders
+    assert not any(isinstance(o, m.ArmTimer) for o in orders)  # never expires
+    assert sm.state is m.State.WAITING_FOR_HUMAN
+    orders = sm.feed(m.MessageStored(2, allowed=True))
+    assert orders == [m.AnswerWithMessage("q1", 2), m.SetInbox((2,), InboxState.DONE)]
+    assert sm.pending == []
+    assert sm.state is m.State.WAITING_FOR_HUMAN  # until the actor feeds PromptResolved
+    assert m.AcquireSlot() in sm.feed(m.PromptResolved("q1"))
+    assert sm.state is m.State.ANSWER_QUEUED
+    # Once answered, a further message is an ordinary one: it interrupts.
+    orders = sm.feed(m.MessageStored(3, allowed=True))
+    assert m.Interrupt(m.InterruptReason.MESSAGE) in orders
+    assert sm.pending == [3]
+
+
+def test_a_message_typed_while_a_permission_waits_interrupts() -> None:
+    sm = _running_turn()
+    sm.feed(m.PermissionAsked("p1", "r1", 120.0))
+    orders = sm.feed(m.MessageStored(2, allowed=True))
+    assert m.Interrupt(m.InterruptReason.MESSAGE) in orders
+    assert not any(isinstance(o, m.AnswerWithMessage) for o in orders)
+    # A stranger's message never answers a question.
+    sm = _running_turn()
+    sm.feed(m.PermissionAsked("q1", "r1", math.inf, answered_by_message=True))
+    orders = sm.feed(m.MessageStored(2, allowed=False))
+    assert orders == [m.SetInbox((2,), InboxState.REJECTED)]

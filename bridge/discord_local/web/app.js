@@ -378,8 +378,13 @@ function openModal(interactionId, modal) {
         name: input.custom_id, placeholder: input.placeholder, required: input.required !== false,
         minlength: input.min_length, maxlength: input.max_length,
       };
-      const box = input.style === 2 ? el("textarea", { ...attrs, rows: 4 }, input.value || "")
-        : el("input", { ...attrs, value: input.value || "" });
+      // A select in a modal (type 3 inside a Label): one pick, sent as its value.
+      const box = input.type === 3
+        ? el("select", { name: input.custom_id, required: (input.min_values ?? 1) > 0 },
+          [el("option", { value: "" }, "—"),
+            ...(input.options || []).map((o) => el("option", { value: o.value }, o.label))])
+        : input.style === 2 ? el("textarea", { ...attrs, rows: 4 }, input.value || "")
+          : el("input", { ...attrs, value: input.value || "" });
       return [el("label", {}, label), box];
     }),
     el("div", { style: "display:flex;gap:8px;justify-content:flex-end;margin-top:12px" },

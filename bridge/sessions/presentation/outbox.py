@@ -41,6 +41,7 @@ import attrs
 import trio
 
 from bridge.discord.errors import DiscordError
+from bridge.discord.rest import FileUpload
 from bridge.sessions.presentation.render import MessagePayload
 from protocol.discord import models as m
 
@@ -59,6 +60,7 @@ class OutboxRest(Protocol):
         content: str | None = None,
         embeds: Sequence[m.Embed] = (),
         components: Sequence[m.ActionRow] = (),
+        files: Sequence[FileUpload] = (),
         reply_to: int | None = None,
         ping_user: int | None = None,
     ) -> m.Message: ...
@@ -231,6 +233,25 @@ class Outbox:
             if not self._queue:
                 self._idle.set()
 
+    async def _create(self, payload: MessagePayload) -> m.Message:
+        if payload.files:
+            return await self._rest.create_message(
+                self.channel_id,
+                content=payload.content,
+                embeds=list(payload.embeds),
+                components=list(payload.components),
+                ping_user=payload.ping_user,
+                files=list(payload.files),
+            )
+        # No files keyword when there are none: the test doubles need not know it.
+        return await self._rest.create_message(
+            self.channel_id,
+            content=payload.content,
+            embeds=list(payload.embeds),
+            components=list(payload.components),
+            ping_user=payload.ping_user,
+        )
+
     async def _perform(self, op: _Op) -> None:
         match op:
             case _Post(placeholder=p):
@@ -239,13 +260,7 @@ class Outbox:
                     return
                 p.in_flight = True
                 try:
-                    message = await self._rest.create_message(
-                        self.channel_id,
-                        content=p.payload.content,
-                        embeds=list(p.payload.embeds),
-                        components=list(p.payload.components),
-                        ping_user=p.payload.ping_user,
-                    )
+                    message = await self._create(p.payload)
                     p.id = int(message.id)
                     self.posted += 1
                 except DiscordError as exc:

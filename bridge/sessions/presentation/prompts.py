@@ -1,4 +1,5 @@
-"""Prompts to humans: records, buttons, answers (C14 now; C12, C13, C15 on the same path).
+"""Permission prompts (C14): records, buttons, answers; the custom_id scheme every prompt
+kind shares (questions, plans and elicitations have their own modules on the same path).
 
 Theory of operation
 -------------------
@@ -286,21 +287,26 @@ def control_response(record: PromptRecord, request_id: str) -> dict[str, Any] | 
     return control.deny(request_id, DENIED_MESSAGE)
 
 
-def matches(record: PromptRecord, request: ev.CanUseTool) -> bool:
-    """Whether a stored prompt asked for the same tool with the same input."""
+def matches(record: PromptRecord, request: ev.CanUseTool, *, plan: str | None = None) -> bool:
+    """Whether a stored prompt asked for the same tool with the same input (and, for a
+    plan, the same plan: the CLI's ExitPlanMode input does not carry it)."""
     p = record.payload
+    if record.kind == PromptKind.PLAN and p.get("plan") != (plan or ""):
+        return False
     return p.get("tool_name") == request.tool_name and p.get("input") == request.input
 
 
-def find_reusable(records: Iterable[PromptRecord], request: ev.CanUseTool) -> PromptRecord | None:
+def find_reusable(
+    records: Iterable[PromptRecord], request: ev.CanUseTool, *, plan: str | None = None
+) -> PromptRecord | None:
     """An answer given after the asking process was gone (a restart), for the same tool
     and input as ``request``: the oldest one not yet applied."""
     for record in records:
         if (
             record.state is PromptState.ANSWERED
-            and record.kind == PromptKind.PERMISSION
+            and record.kind in (PromptKind.PERMISSION, PromptKind.QUESTION, PromptKind.PLAN)
             and not (record.answer or {}).get("applied", True)
-            and matches(record, request)
+            and matches(record, request, plan=plan)
         ):
             return record
     return None

@@ -20,6 +20,7 @@ from typing import Any, Final
 
 import attrs
 
+from bridge.discord.rest import FileUpload
 from bridge.sessions.presentation import usage as u
 from protocol.claude import events as ev
 from protocol.claude.turn import Activity, ToolRun
@@ -39,6 +40,8 @@ class MessagePayload:
     content: str | None = None
     embeds: tuple[m.Embed, ...] = ()
     components: tuple[m.ActionRow, ...] = ()
+    files: tuple[FileUpload, ...] = ()
+    """Attached when the message is posted (an edit keeps them)."""
     ping_user: int | None = None
     """The one user this message may notify (its content mentions them); nobody else, and
     nobody at all on edits (``allowed_mentions``, set by the REST client)."""

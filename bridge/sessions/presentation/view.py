@@ -35,6 +35,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from bridge.discord.rest import FileUpload
 from bridge.sessions.presentation import render
 from bridge.sessions.presentation.outbox import Outbox, Placeholder, Target
 from bridge.sessions.presentation.render import MessagePayload
@@ -61,6 +62,7 @@ class SessionRest(Protocol):
         content: str | None = None,
         embeds: Sequence[m.Embed] = (),
         components: Sequence[m.ActionRow] = (),
+        files: Sequence[FileUpload] = (),
         reply_to: int | None = None,
         ping_user: int | None = None,
     ) -> m.Message: ...

@@ -582,9 +582,10 @@ async def test_an_api_error_ends_the_turn_with_the_error_shown(tmp_path: Path) -
         assert [i.message_id for i in done] == [mid]  # it reached Claude; the error is shown
 
 
-async def test_ask_user_question_never_hangs_the_turn(tmp_path: Path) -> None:
-    """Until C12 renders questions, the CLI gets a denial telling Claude to ask in plain
-    text, at once: no prompt is shown and the turn ends."""
+async def test_ask_user_question_is_shown_and_answered_with_the_pick(tmp_path: Path) -> None:
+    """C12 (fake replay of the real CLI's recording): the question is shown with its
+    options as buttons; the click goes back as the pinned allow with ``answers``."""
+    from bridge.sessions.messages import AnswerPrompt
     from tests.bridge.sessions.harness import wrap_recording_stdin
 
     fake = str(write_fake_claude(tmp_path, "ask_user_question"))
@@ -592,20 +593,30 @@ async def test_ask_user_question_never_hangs_the_turn(tmp_path: Path) -> None:
     async with open_bridge(tmp_path, "ask_user_question", claude_executable=wrapper) as bridge:
         thread = bridge.thread()
         await bridge.say(thread, "ASKQ please")
+        await wait_until(lambda: _prompt_message(bridge, thread) is not None)
+        prompt_msg = _prompt_message(bridge, thread)
+        assert prompt_msg["embeds"][0]["title"] == "❓ Claude has a question"
+        ids = _custom_ids(prompt_msg)
+        prompt_id = ids[0].split(":")[2]
+        assert [i.split(":")[3] for i in ids] == ["o0.0", "o0.1", "x0"]
+        (await bridge.session(thread)).tell(
+            AnswerPrompt(prompt_id=prompt_id, choice="o0.1", user_id=bridge.human_id)
+        )
         await wait_until(lambda: _idle(bridge, thread))
-        assert _prompt_message(bridge, thread) is None
+        assert "✅ Done" in bridge.texts(thread)
     responses = [
         json.loads(line)["response"]
         for line in stdin_log.read_text().splitlines()
         if '"control_response"' in line
     ]
     assert len(responses) == 1
-    assert responses[0]["response"]["behavior"] == "deny"
-    assert "plain text" in responses[0]["response"]["message"]
+    assert responses[0]["response"]["behavior"] == "allow"
+    assert responses[0]["response"]["updatedInput"]["answers"] == {"Which color?": "Blue"}
 
 
 async def test_exit_plan_mode_is_approved_through_a_prompt(tmp_path: Path) -> None:
-    """Until C13, ExitPlanMode is an Allow / Deny prompt showing the plan."""
+    """C13: ExitPlanMode shows the plan with Approve / Approve + auto-accept edits /
+    Revise… / Cancel; Approve lets the turn go on."""
     from bridge.sessions.messages import AnswerPrompt
 
     async with open_bridge(tmp_path, "exit_plan_mode") as bridge:
@@ -613,10 +624,12 @@ async def test_exit_plan_mode_is_approved_through_a_prompt(tmp_path: Path) -> No
         await bridge.say(thread, "RUNPLAN please")
         await wait_until(lambda: _prompt_message(bridge, thread) is not None)
         prompt_msg = _prompt_message(bridge, thread)
-        assert "ExitPlanMode" in prompt_msg["embeds"][0]["title"]
-        prompt_id = _custom_ids(prompt_msg)[0].split(":")[2]
+        assert prompt_msg["embeds"][0]["title"] == "📋 Claude's plan: approve it?"
+        ids = _custom_ids(prompt_msg)
+        assert [i.split(":")[3] for i in ids] == ["approve", "approve_edits", "revise", "cancel"]
+        prompt_id = ids[0].split(":")[2]
         (await bridge.session(thread)).tell(
-            AnswerPrompt(prompt_id=prompt_id, choice="allow", user_id=bridge.human_id)
+            AnswerPrompt(prompt_id=prompt_id, choice="approve", user_id=bridge.human_id)
         )
         await wait_until(lambda: _idle(bridge, thread))
         assert "✅ Done" in bridge.texts(thread)
