@@ -43,7 +43,7 @@ import math
 
 import attrs
 import pytest
-from hypothesis import settings
+from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -374,11 +374,31 @@ class SessionMachineTest(RuleBasedStateMachine):
         if parked:
             assert self.sm.state is (m.State.QUEUED if pending else m.State.IDLE)
 
+    @precondition(lambda self: self.sm.has_process)
     @rule(resume_in=st.floats(0, 1000), reported=st.booleans())
     def usage_limited(self, resume_in: float, reported: bool) -> None:
-        """The running turn hit the usage limit (fed before its result; anywhere else it
-        changes nothing)."""
+        """The running turn hit the usage limit (fed before its result)."""
         self.feed(m.UsageLimited(resume_in, "15:20 UTC", reported=reported))
+
+    @precondition(lambda self: self._live())
+    @rule(resume_in=st.floats(0, 1000), typed=st.booleans())
+    def turn_hits_the_usage_limit(self, resume_in: float, typed: bool) -> None:
+        """The whole ending at once (as the real CLI does it: the 429 result, exit 1), so
+        that parking at the usage limit is reached often."""
+        self.usage_limited(resume_in, reported=False)
+        if typed:
+            self.message(allowed=True)
+        self.result(error=True, resume_failed=False)
+        if self.world.processes:
+            self.exited(1)
+        event(f"after a usage-limit turn: {self.sm.state.name}")
+
+    def _usage_limited_elsewhere(self) -> None:
+        """Out of a turn it changes nothing."""
+        if not self.sm.has_process:
+            before = self.sm.state
+            self.feed(m.UsageLimited(5.0, "15:20 UTC", reported=False))
+            assert self.sm.state is before
 
     @precondition(lambda self: self.world.usage_reset_at is not None)
     @rule(typed=st.integers(0, 2))
@@ -393,6 +413,7 @@ class SessionMachineTest(RuleBasedStateMachine):
         w.usage_reset_at = None
         pending, carry_on = bool(self.sm.pending), self.sm.please_continue
         self.feed(m.UsageReset())
+        event(f"usage timer fired in {self.state_before.name}")
         if self.state_before is m.State.PARKED:
             assert self.sm.state is (m.State.QUEUED if pending or carry_on else m.State.IDLE)
 
@@ -444,7 +465,11 @@ class SessionMachineTest(RuleBasedStateMachine):
         self.feed(m.Resume("restart"))
 
     @precondition(lambda self: self.sm.state is not m.State.SHUT_DOWN)
-    @rule(kind=st.sampled_from(["grant", "position", "activity", "stall", "orphan", "resume"]))
+    @rule(
+        kind=st.sampled_from(
+            ["grant", "position", "activity", "stall", "orphan", "resume", "usage elsewhere"]
+        )
+    )
     def noise(self, kind: str) -> None:
         """Facts that change little: one rule, so they do not crowd out the turns."""
         {
@@ -454,6 +479,7 @@ class SessionMachineTest(RuleBasedStateMachine):
             "stall": self._stall_check,
             "orphan": self._orphan_prompt_resolved,
             "resume": self._resume,
+            "usage elsewhere": self._usage_limited_elsewhere,
         }[kind]()
 
     # -- invariants ------------------------------------------------------------------
