@@ -41,6 +41,7 @@ class FakeDiscord:
         embeds: Sequence[m.Embed] = (),
         components: Sequence[m.ActionRow] = (),
         reply_to: int | None = None,
+        ping_user: int | None = None,
     ) -> Any:
         for _ in range(self.delays.pop() if self.delays else 0):
             await trio.lowlevel.checkpoint()

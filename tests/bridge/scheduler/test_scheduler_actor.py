@@ -184,6 +184,9 @@ async def test_runs_follow_the_grid_not_the_end_of_the_last_run(
         await world.until(lambda: len(world.started) == 1)
         assert world.started[0].prompt == "say tick"
         assert world.started[0].origin == "schedule"
+        # The scheduler records the run's thread next; jumping the clock while that store
+        # call is in flight would time it out (its limit is on this clock), so wait for it.
+        await world.until(lambda: _thread_recorded(world, task_id, 9000))
         # The run ends late, 45 s after its slot: the next one is still anchor + 120.
         clock.jump(45)
         await world.finish(9000)
@@ -193,6 +196,10 @@ async def test_runs_follow_the_grid_not_the_end_of_the_last_run(
         runs = await world.runs(task_id)
         assert [r.due_at for r in runs] == [anchor + 60, anchor + 120]
         assert runs[0].outcome is RunOutcome.DONE
+
+
+async def _thread_recorded(world: World, task_id: int, thread_id: int) -> bool:
+    return [r.thread_id for r in await world.runs(task_id)] == [thread_id]
 
 
 async def _outcomes(world: World, task_id: int, expected: list[RunOutcome]) -> bool:

@@ -118,7 +118,13 @@ def test_backfill_messages_fit_and_ping_nobody(entries: list[TranscriptEntry], k
         assert 0 < len(message) <= 2000
         assert message.strip()
         assert "@everyone" not in message
-    headers = sum(m.count("**🧑 You**") + m.count("**🤖 Claude**") for m in messages)
+    # A header is a line of its own; the same characters inside a tool line's inline code
+    # (a command may contain anything) are no header.
+    headers = sum(
+        line.startswith(("**🧑 You**", "**🤖 Claude**"))
+        for m in messages
+        for line in m.splitlines()
+    )
     assert headers == min(keep, len(entries))
 
 
