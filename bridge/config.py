@@ -129,6 +129,12 @@ class Config:
     budget: Limits = attrs.Factory(Limits)
     """Spending limits in USD (BUDGET_THREAD_USD, BUDGET_USER_DAILY_USD, BUDGET_DAILY_USD);
     each ``None`` when unset."""
+    usage_limit_retry_seconds: float = 300.0
+    """Parked at the account's usage limit with no reset time known: try again after this
+    long (doubling on each hit in a row, at most 8 times as long)."""
+    usage_limit_stagger_seconds: float = 2.0
+    """Sessions parked at the usage limit resume at least this far apart, in the order
+    they were parked."""
 
     @property
     def local_mode(self) -> bool:
@@ -235,6 +241,12 @@ def load_config(
             thread_usd=reader.usd("BUDGET_THREAD_USD"),
             user_daily_usd=reader.usd("BUDGET_USER_DAILY_USD"),
             daily_usd=reader.usd("BUDGET_DAILY_USD"),
+        ),
+        usage_limit_retry_seconds=reader.seconds(
+            "USAGE_LIMIT_RETRY_SECONDS", default=300.0, high=86400.0
+        ),
+        usage_limit_stagger_seconds=reader.seconds(
+            "USAGE_LIMIT_STAGGER_SECONDS", default=2.0, high=3600.0
         ),
     )
 

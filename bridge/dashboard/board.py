@@ -12,6 +12,7 @@ keeps one :class:`Entry` per thread, in one of four phases:
 * **waiting**: the turn waits for a human (a permission prompt ...), with the prompt's
   message once it exists;
 * **queued**: waiting for a concurrency slot, with the position;
+* **parked**: over a budget or at the account's usage limit (with until when);
 * **finished**: the last turn ended (with its outcome); shown for
   :data:`FINISHED_KEEP_SECONDS`, at most :data:`FINISHED_SHOWN` of them, newest first.
 
@@ -55,6 +56,7 @@ class Phase(enum.Enum):
     WORKING = "working"
     WAITING = "waiting"
     QUEUED = "queued"
+    PARKED = "parked"
     FINISHED = "finished"
 
 
@@ -62,6 +64,7 @@ _PHASE_OF_STATUS: Final = {
     "running": Phase.WORKING,
     "waiting": Phase.WAITING,
     "queued": Phase.QUEUED,
+    "parked": Phase.PARKED,
 }
 _AT_REST: Final = frozenset({"idle", "stopped"})
 """A turn's end comes as ``SessionFinished`` (before the session reports it is at rest);
@@ -152,6 +155,7 @@ _SECTIONS: Final = (
     (Phase.WAITING, "🔐 Waiting for you"),
     (Phase.WORKING, "⚙️ Working"),
     (Phase.QUEUED, "⏸️ Queued"),
+    (Phase.PARKED, "💤 Parked"),
     (Phase.FINISHED, "✅ Recently finished"),
 )
 _LINE_CHARS: Final = 300
@@ -188,6 +192,9 @@ def entry_line(entry: Entry, guild_id: int | None) -> str:
     elif entry.phase is Phase.QUEUED:
         position = f"#{entry.queue_position}" if entry.queue_position is not None else "#?"
         line = f"{position} {where} · since {since}"
+    elif entry.phase is Phase.PARKED:
+        what = _clean(entry.activity) or "parked"
+        line = f"{where} · {what} · since {since}"
     else:
         line = f"{where} · {_clean(entry.outcome or 'done')} · {since}"
     return truncate(line, _LINE_CHARS)

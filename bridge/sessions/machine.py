@@ -60,11 +60,21 @@ an illegal input and raises :class:`IllegalInput` naming both)::
     PARKED             Stop                      PARKED             kept ones REJECTED, Notice
     PARKED             Unpark                    QUEUED / IDLE      Notice, AcquireSlot if any wait
     PARKED             Shutdown                  SHUT_DOWN          ReplyShutdown (stays parked)
+    any turn state     UsageLimited              (same)             park when the turn ends
+    PARKED (usage)     UsageReset                QUEUED / IDLE      Notice, AcquireSlot if any wait
+                                                                    or the turn was cut off
 
 Parking (budgets, issue 13): a turn whose cost used up a budget ends as usual, then the
 session is ``PARKED`` instead of ``IDLE`` (status ``parked``): it holds no slot, and
 messages typed meanwhile are kept, not run; ``Unpark`` (an approver's click) continues
 them. A restart keeps it parked (``Loaded`` with status ``parked``).
+
+Usage-limit parking (issue 13): a turn that ended on the account's usage limit
+(``UsageLimited``, fed before its ``result``) parks the same way, with a timer
+(``Timer.USAGE_RESET``, the delay passed in: the actor and the store chose the time) in
+place of the approver. When it fires (``UsageReset``) the session continues: the kept
+messages, or "please continue" for the cut-off turn. A restart re-arms it (``Loaded``
+with ``usage_resume_in``). A budget used up in the same turn wins: a human decides.
 
 Ending a turn: the turn's messages become ``DONE`` (the CLI recorded them), the slot is
 given back, a live prompt is cancelled, then: shutting down → ``SHUT_DOWN`` (marked for
@@ -135,6 +145,8 @@ __all__ = [
     "TurnFinished",
     "TurnStarted",
     "Unpark",
+    "UsageLimited",
+    "UsageReset",
     "WriteControlResponse",
 ]
 
@@ -175,6 +187,8 @@ class Timer(enum.Enum):
     STALL = "stall"
     TOOL_TICK = "tool_tick"
     PROMPT_EXPIRY = "prompt_expiry"
+    USAGE_RESET = "usage_reset"
+    """Parked at the usage limit: try again (the delay is chosen outside the machine)."""
 
 
 class NoticeKind(enum.Enum):
@@ -199,6 +213,10 @@ class NoticeKind(enum.Enum):
     KEPT_WHILE_PARKED = "kept_while_parked"
     UNPARKED = "unparked"
     """``detail``: who let it continue, and how."""
+    PARKED_USAGE = "parked_usage"
+    """``detail``: when it tries again (``15:20 UTC``); ``count`` 1: that is the reset the
+    CLI reported, 0: no reset is known, it is a retry."""
+    USAGE_RESUMED = "usage_resumed"
 
 
 # -- inputs -------------------------------------------------------------------------------
@@ -218,6 +236,9 @@ class Loaded:
     prompts: tuple[tuple[str, float], ...] = ()
     """Unanswered prompts of an earlier run and the seconds until each expires: they stay
     answerable (and a resumed turn asking the same adopts one) until then."""
+    usage_resume_in: float | None = None
+    """Parked at the usage limit: the seconds until it tries again (maybe negative: the
+    time passed while the bridge was down)."""
 
 
 @attrs.frozen
@@ -343,6 +364,22 @@ class Unpark:
     why: str
 
 
+@attrs.frozen
+class UsageLimited:
+    """The running turn ended on the account's usage limit: park when it ends, and try
+    again in ``resume_in`` seconds (at ``until``, as shown)."""
+
+    resume_in: float
+    until: str
+    reported: bool
+    """``until`` is the reset the CLI reported (else a retry time of our own)."""
+
+
+@attrs.frozen
+class UsageReset:
+    """The usage-limit timer fired."""
+
+
 Input = (
     Loaded
     | MessageStored
@@ -365,6 +402,8 @@ Input = (
     | Resume
     | BudgetExhausted
     | Unpark
+    | UsageLimited
+    | UsageReset
 )
 
 
@@ -393,6 +432,8 @@ class StartTurn:
     """No message waits: send the resume prompt ("please continue") instead."""
     fresh_conversation: bool = False
     """The stored conversation could not be resumed: do not pass ``--resume``."""
+    after_usage_limit: bool = False
+    """It continues a turn the account's usage limit cut off (the resume prompt says so)."""
 
 
 @attrs.frozen
@@ -570,6 +611,12 @@ class SessionMachine:
     """A budget was used up during the running turn: park when it ends (the reason)."""
     told_kept: bool = False
     """While parked, the "kept for later" notice was shown (once per parking)."""
+    usage_limited: UsageLimited | None = None
+    """The running turn hit the usage limit: park when it ends."""
+    parked_usage: bool = False
+    """Parked at the usage limit (its timer runs), not over a budget."""
+    usage_resuming: bool = False
+    """The next turn is the one after a usage-limit parking."""
 
     def feed(self, event: Input) -> list[Order]:
         handler = _TABLE.get((type(event), self.state))
@@ -701,6 +748,10 @@ class SessionMachine:
             self.state = State.STOPPED
         elif event.status is SessionStatus.PARKED:
             self.state = State.PARKED  # messages typed meanwhile stay pending
+            if event.usage_resume_in is not None:
+                self.parked_usage = True
+                self.please_continue = not self.pending  # the cut-off turn goes on
+                orders.append(ArmTimer(Timer.USAGE_RESET, max(0.0, event.usage_resume_in)))
 
     def _on_message(self, event: MessageStored, orders: list[Order]) -> None:
         if not event.allowed:
@@ -799,9 +850,15 @@ class SessionMachine:
             batch, self.pending = tuple(self.pending), []
             self.batch = batch
             orders.append(
-                StartTurn(batch, self.please_continue and not batch, self.fresh_conversation)
+                StartTurn(
+                    batch,
+                    self.please_continue and not batch,
+                    self.fresh_conversation,
+                    after_usage_limit=self.usage_resuming,
+                )
             )
             self.please_continue = False
+            self.usage_resuming = False
             self.fresh_conversation = False
             self.state = State.STARTING
         else:
@@ -998,11 +1055,24 @@ class SessionMachine:
             self._reply_shutdown(orders)
             return
         park, self.park_for = self.park_for, None
+        limited, self.usage_limited = self.usage_limited, None
         if park is not None:
             self.state = State.PARKED
             self.told_kept = False
             orders.append(SetStatus(SessionStatus.PARKED))
             orders.append(Notice(NoticeKind.PARKED, detail=park))
+            return
+        if limited is not None and reason in (None, InterruptReason.MESSAGE):
+            # Kept messages go with the resumed turn; none: the cut-off turn goes on.
+            self.state = State.PARKED
+            self.told_kept = False
+            self.parked_usage = True
+            self.please_continue = not self.pending
+            orders.append(SetStatus(SessionStatus.PARKED))
+            orders.append(
+                Notice(NoticeKind.PARKED_USAGE, count=int(limited.reported), detail=limited.until)
+            )
+            orders.append(ArmTimer(Timer.USAGE_RESET, max(0.0, limited.resume_in)))
             return
         self.state = State.IDLE
         if reason is InterruptReason.STOP and not self.pending:
@@ -1022,6 +1092,9 @@ class SessionMachine:
         self.park_for = event.why
 
     def _on_unpark(self, event: Unpark, orders: list[Order]) -> None:
+        if self.parked_usage:
+            self.parked_usage = False
+            orders.append(CancelTimer(Timer.USAGE_RESET))
         orders.append(Notice(NoticeKind.UNPARKED, detail=event.why))
         if self.pending:
             self._enqueue(orders)
@@ -1029,8 +1102,26 @@ class SessionMachine:
             self.state = State.IDLE
             orders.append(SetStatus(SessionStatus.IDLE))
 
-    def _on_park_ignored(self, event: BudgetExhausted | Unpark, orders: list[Order]) -> None:
+    def _on_park_ignored(
+        self, event: BudgetExhausted | Unpark | UsageLimited | UsageReset, orders: list[Order]
+    ) -> None:
         del event, orders  # not in a turn / not parked: nothing to do
+
+    def _on_usage_limited(self, event: UsageLimited, orders: list[Order]) -> None:
+        del orders  # acted on when the turn ends
+        self.usage_limited = event
+
+    def _on_usage_reset(self, event: UsageReset, orders: list[Order]) -> None:
+        if not self.parked_usage:
+            return  # parked over a budget: a human decides, not the clock
+        self.parked_usage = False
+        self.usage_resuming = True
+        orders.append(Notice(NoticeKind.USAGE_RESUMED))
+        if self.pending or self.please_continue:
+            self._enqueue(orders)
+        else:
+            self.state = State.IDLE  # /stop dropped what was kept
+            orders.append(SetStatus(SessionStatus.IDLE))
 
     def _drop_stopped(self, orders: list[Order]) -> None:
         """Reject what was typed before /stop, and say how many."""
@@ -1087,6 +1178,10 @@ def _table() -> dict[tuple[type[object], State], _Handler]:
         (BudgetExhausted, _ALL - _PROCESS_STATES, m._on_park_ignored),
         (Unpark, frozenset({State.PARKED}), m._on_unpark),
         (Unpark, _ALL - {State.PARKED}, m._on_park_ignored),
+        (UsageLimited, _PROCESS_STATES, m._on_usage_limited),
+        (UsageLimited, _ALL - _PROCESS_STATES, m._on_park_ignored),
+        (UsageReset, frozenset({State.PARKED}), m._on_usage_reset),
+        (UsageReset, _ALL - {State.PARKED}, m._on_park_ignored),
     ]
     table: dict[tuple[type[object], State], _Handler] = {}
     for kind, states, handler in rows:

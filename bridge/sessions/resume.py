@@ -39,6 +39,9 @@ class ResumeFacts:
     unfinished: tuple[int, ...]
     """Threads whose inbox holds messages not finished (pending or delivered), and whose
     session has not ended."""
+    usage_parked: tuple[int, ...] = ()
+    """Threads parked at the account's usage limit: their session must run to try again
+    at the stored time (it stays parked until then; the resume itself is moot)."""
 
 
 def resume_facts(db: Database, now: float) -> ResumeFacts:
@@ -54,7 +57,12 @@ def resume_facts(db: Database, now: float) -> ResumeFacts:
         record = db.get_session(thread_id)
         if record is not None and record.status != "ended":
             unfinished.append(thread_id)
-    return ResumeFacts(marked=marked, unfinished=tuple(unfinished))
+    usage_parked = tuple(
+        tid
+        for tid in db.usage_parked_threads()
+        if (record := db.get_session(tid)) is not None and record.status == "parked"
+    )
+    return ResumeFacts(marked=marked, unfinished=tuple(unfinished), usage_parked=usage_parked)
 
 
 def sessions_to_resume(facts: ResumeFacts) -> list[tuple[int, str]]:
@@ -62,11 +70,14 @@ def sessions_to_resume(facts: ResumeFacts) -> list[tuple[int, str]]:
 
     A marked session keeps its mark's reason (``crash`` when the mark has none); a session
     holding unfinished messages continues too, as ``crash``: nothing typed is lost, even
-    if no mark was written.
+    if no mark was written. A session parked at the usage limit is started too
+    (``usage-limit``), so that it tries again at its time; it stays parked until then.
     """
     reasons: dict[int, str] = {tid: reason or "crash" for tid, reason in facts.marked}
     for thread_id in facts.unfinished:
         reasons.setdefault(thread_id, "crash")
+    for thread_id in facts.usage_parked:
+        reasons.setdefault(thread_id, "usage-limit")
     return sorted(reasons.items())
 
 

@@ -117,6 +117,7 @@ from bridge.sessions.turn import (
     resume_failed,
     session_command,
 )
+from bridge.sessions.usage_parked import park_at_usage_limit, parked_text, resumed_text
 from bridge.store import (
     Database,
     InboxState,
@@ -130,12 +131,14 @@ from protocol.claude import control
 from protocol.claude import events as ev
 from protocol.claude.argv import ClaudeCommand, child_env
 from protocol.claude.turn import Activity, PendingKind, TaskItem, TimeoutKind, TurnState
+from protocol.claude.usage import usage_limit
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "RESUME_PROMPT",
     "SESSION_MAILBOX",
+    "USAGE_RESUME_PROMPT",
     "SessionDeps",
     "session_actor",
     "session_child_spec",
@@ -143,6 +146,10 @@ __all__ = [
 
 RESUME_PROMPT: Final = (
     "The bridge restarted while you were working; please continue where you left off."
+)
+USAGE_RESUME_PROMPT: Final = (
+    "The account's usage limit stopped you mid-turn and has reset now; please continue "
+    "where you left off."
 )
 
 SESSION_MAILBOX: Final = actors.Mailbox(capacity=512, overflow=actors.Overflow.BLOCK_SENDER)
@@ -346,6 +353,8 @@ class _Session:
         self.view: TurnView | None = None
         self.resumed_with: str | None = None
         self.result: ev.Result | None = None
+        self.usage_resets_at: float | None = None
+        """The reset a ``rate_limit_event`` of the running turn announced (epoch seconds)."""
         self.exit_tail = ""
         self.timeout_limit = 0.0
         self.last_activity: str | None = None
@@ -382,7 +391,9 @@ class _Session:
         now = self.deps.wall_clock()
         working_dir = str(self.config.claude_working_dir)
 
-        def load(db: Database) -> tuple[SessionRecord, list[Any], list[PromptRecord]]:
+        def load(
+            db: Database,
+        ) -> tuple[SessionRecord, list[Any], list[PromptRecord], float | None]:
             record = db.get_session(tid)
             if record is None:
                 record = SessionRecord(
@@ -393,9 +404,9 @@ class _Session:
                     updated_at=now,
                 )
                 db.put_session(record)
-            return record, db.inbox(tid), db.prompts_pending(tid)
+            return record, db.inbox(tid), db.prompts_pending(tid), db.usage_parked_until(tid)
 
-        self.record, inbox, pending_prompts = await self._db(load)
+        self.record, inbox, pending_prompts, usage_until = await self._db(load)
         for prompt in pending_prompts:
             if prompt.message_id is not None:
                 self.prompt_message_ids[prompt.prompt_id] = prompt.message_id
@@ -421,6 +432,7 @@ class _Session:
                 restarted=self.ctx.incarnation > 1,
                 recorded=tuple(recorded),
                 prompts=tuple((r.prompt_id, max(0.0, r.expires_at - now)) for r in pending_prompts),
+                usage_resume_in=None if usage_until is None else usage_until - now,
             )
         )
         for item in inbox:
@@ -536,6 +548,10 @@ class _Session:
                         self.ctx.send_after(TEXT_FLUSH_SECONDS, _ShowText())
                 if isinstance(event, ev.SystemInit | ev.Result):
                     await self._save_session_id(proc.session_id)
+                if isinstance(event, ev.Unknown):
+                    announced = usage_limit(event)
+                    if announced is not None:
+                        self.usage_resets_at = announced.resets_at
                 await self.feed(sm.ClaudeActivity())
                 if isinstance(event, ev.ControlRequest):
                     await self._on_control_request(event, proc)
@@ -544,6 +560,7 @@ class _Session:
                 elif isinstance(event, ev.Result):
                     self.result = event
                     await self._record_spending(event, proc)
+                    await self._check_usage_limit(event)
                     await self.feed(
                         sm.ClaudeResult(
                             error=event.error_text is not None,
@@ -610,6 +627,10 @@ class _Session:
             proc = self.proc
             silent = proc.turn.silent_for(trio.current_time()) if proc is not None else 0.0
             await self.feed(sm.StallCheck(silent))
+        elif fired.timer is sm.Timer.USAGE_RESET:
+            tid = self.thread_id
+            await self._db(lambda db: db.usage_resumed(tid))
+            await self.feed(sm.UsageReset())
         else:
             pid = fired.key
             resolved = await self._db(lambda db: db.prompt_resolve(pid, PromptState.EXPIRED))
@@ -1010,11 +1031,19 @@ class _Session:
                 "new one with your message."
             )
         elif kind is sm.NoticeKind.PARKED:
+            self.last_activity = "over budget"  # the dashboard's parked line
             self.outbox.post(parked_payload(self.thread_id, notice.detail))
         elif kind is sm.NoticeKind.KEPT_WHILE_PARKED:
             self._notice("-# 📥 Kept: it goes to Claude when the session continues.")
         elif kind is sm.NoticeKind.UNPARKED:
+            self.last_activity = None
             self._notice(f"▶️ {notice.detail}.")
+        elif kind is sm.NoticeKind.PARKED_USAGE:
+            self.last_activity = f"usage limit, until {notice.detail}"
+            self._notice(parked_text(notice.detail, reported=bool(notice.count)))
+        elif kind is sm.NoticeKind.USAGE_RESUMED:
+            self.last_activity = None
+            self._notice(resumed_text())
         elif kind is sm.NoticeKind.PROMPT_CANCELLED:
             pid = notice.detail
             resolved = await self._db(lambda db: db.prompt_resolve(pid, PromptState.CANCELLED))
@@ -1042,6 +1071,20 @@ class _Session:
             self._notice(text)
         if over:
             await self.feed(sm.BudgetExhausted(over_text(over)))
+
+    async def _check_usage_limit(self, event: ev.Result) -> None:
+        """A result refused at the account's usage limit parks the session when the turn
+        ends; any other result ends a run of such refusals."""
+        announced, self.usage_resets_at = self.usage_resets_at, None
+        tid = self.thread_id
+        if usage_limit(event) is None:
+            await self._db(lambda db: db.usage_cleared(tid))
+            return
+        limited = await park_at_usage_limit(
+            self._db, self.config, tid, announced, self.deps.wall_clock()
+        )
+        log.info("thread %s: usage limit; trying again at %s", tid, limited.until)
+        await self.feed(limited)
 
     def _notice_refusals(self, refusals: str | None) -> None:
         if refusals:
@@ -1099,7 +1142,8 @@ class _Session:
     def _start(self, order: sm.StartTurn) -> None:
         """Start the turn in a helper; it reports ``_Started`` or ``_StartFailed``."""
         if order.please_continue:
-            batch = [PendingMessage(None, 0, RESUME_PROMPT)]
+            text = USAGE_RESUME_PROMPT if order.after_usage_limit else RESUME_PROMPT
+            batch = [PendingMessage(None, 0, text)]
         else:
             batch = [self.messages[i] for i in order.batch if i in self.messages]
         record = self.record

@@ -21,6 +21,7 @@ from bridge.store._automation import AutomationTables
 from bridge.store._imports import ImportTables
 from bridge.store._schema import migrate
 from bridge.store._spending import SpendingTables
+from bridge.store._usage_limit import UsageLimitTables
 
 
 class SessionStatus(enum.StrEnum):
@@ -35,8 +36,9 @@ class SessionStatus(enum.StrEnum):
     ENDED = "ended"
     """The thread was archived or deleted; never resumed automatically."""
     PARKED = "parked"
-    """Paused over its budget: no turn runs until an approver lets it continue; messages
-    typed meanwhile wait in the inbox."""
+    """Paused over its budget (no turn runs until an approver lets it continue) or at the
+    account's usage limit (until the time in ``usage_parking``); messages typed meanwhile
+    wait in the inbox."""
 
 
 class InboxState(enum.StrEnum):
@@ -117,7 +119,7 @@ class LoungeLine:
 _SESSION_FIELDS = frozenset(a.name for a in attrs.fields(SessionRecord))
 
 
-class Database(AutomationTables, ImportTables, SpendingTables):
+class Database(AutomationTables, ImportTables, SpendingTables, UsageLimitTables):
     """The SQLite file, in WAL mode, at the latest schema version."""
 
     def __init__(self, db: sqlite_utils.Database) -> None:

@@ -15,6 +15,7 @@ import sqlite_utils
 from bridge.store._automation import migrate_automation
 from bridge.store._imports import migrate_imports
 from bridge.store._spending import migrate_spending
+from bridge.store._usage_limit import migrate_usage_limit
 
 Migration = Callable[[sqlite_utils.Database], None]
 
@@ -99,6 +100,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     migrate_automation,
     migrate_imports,
     migrate_spending,
+    migrate_usage_limit,
 )
 """Migration ``i`` takes the schema from version ``i`` to ``i + 1``."""
 

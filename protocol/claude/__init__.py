@@ -54,6 +54,7 @@ from protocol.claude.sessions import (
     summarize_session,
 )
 from protocol.claude.turn import Activity, PendingKind, TaskItem, ToolRun, TurnState
+from protocol.claude.usage import UsageLimit, usage_limit
 
 __all__ = [
     "END",
@@ -72,6 +73,7 @@ __all__ = [
     "TextAttachment",
     "ToolRun",
     "TurnState",
+    "UsageLimit",
     "allow",
     "allow_always",
     "answer_questions",
@@ -95,6 +97,7 @@ __all__ = [
     "set_model_request",
     "set_permission_mode_request",
     "summarize_session",
+    "usage_limit",
     "user_message",
     "validate_model",
     "validate_permission_mode",

@@ -153,6 +153,8 @@ ROWS: list[Row] = [
     *rows_for("MAX_CONCURRENT_SESSIONS", "whole number", "many", "2.5", "1_000", "\u0663"),
     *rows_for("SESSION_TIMEOUT_SECONDS", "seconds", *_SECONDS),
     *rows_for("STALL_NOTICE_SECONDS", "seconds", *_SECONDS),
+    *rows_for("USAGE_LIMIT_RETRY_SECONDS", "seconds", *_SECONDS, "86401"),
+    *rows_for("USAGE_LIMIT_STAGGER_SECONDS", "seconds", *_SECONDS, "3601"),
     *rows_for("PERMISSION_TIMEOUT_SECONDS", "seconds", *_SECONDS),
     *rows_for("QUESTION_TIMEOUT_SECONDS", "seconds", *_SECONDS),
     *rows_for("PLAN_TIMEOUT_SECONDS", "seconds", *_SECONDS),

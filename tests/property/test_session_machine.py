@@ -30,7 +30,11 @@ plus ones only the machine makes expressible:
 * parking (budgets): a turn that used up a budget ends parked, holding no slot and
   starting nothing, messages typed meanwhile are kept, and an approval continues them;
 * a message typed while a question waits (C12) answers that question: it is ``DONE``
-  at once and never reaches Claude as a prompt of its own.
+  at once and never reaches Claude as a prompt of its own;
+* parking at the usage limit: a turn that hit it ends parked with its timer armed (the
+  time passed in), holding no slot; it resumes only when that timer fires (the clock is
+  at the reset), by itself, with the kept messages or "please continue"; a restart
+  re-arms the stored time.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ import math
 
 import attrs
 import pytest
-from hypothesis import settings
+from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -86,6 +90,10 @@ class World:
     written: set[str] = attrs.field(factory=set)
     answered_questions: set[int] = attrs.field(factory=set)
     """Messages that answered a waiting question (C12)."""
+    clock: float = 0.0
+    usage_reset_at: float | None = None
+    """The armed usage-limit timer's time (``None``: none armed)."""
+    usage_resumes: int = 0
 
 
 class SessionMachineTest(RuleBasedStateMachine):
@@ -188,6 +196,14 @@ class SessionMachineTest(RuleBasedStateMachine):
                 assert count == len(rejected)
             case m.ReplyShutdown():
                 w.shutdown_replies += 1
+            case m.ArmTimer(timer=m.Timer.USAGE_RESET, delay=delay):
+                assert delay >= 0
+                assert self.sm.state is m.State.PARKED, "a usage timer while not parked"
+                w.usage_reset_at = w.clock + delay
+            case m.CancelTimer(timer=m.Timer.USAGE_RESET):
+                w.usage_reset_at = None
+            case m.Notice(kind=m.NoticeKind.USAGE_RESUMED):
+                w.usage_resumes += 1
             case _:
                 pass
 
@@ -358,6 +374,57 @@ class SessionMachineTest(RuleBasedStateMachine):
         if parked:
             assert self.sm.state is (m.State.QUEUED if pending else m.State.IDLE)
 
+    @precondition(lambda self: self.sm.has_process)
+    @rule(resume_in=st.floats(0, 1000), reported=st.booleans())
+    def usage_limited(self, resume_in: float, reported: bool) -> None:
+        """The running turn hit the usage limit (fed before its result)."""
+        self.feed(m.UsageLimited(resume_in, "15:20 UTC", reported=reported))
+
+    @precondition(lambda self: self._live())
+    @rule(resume_in=st.floats(0, 1000), typed=st.booleans())
+    def turn_hits_the_usage_limit(self, resume_in: float, typed: bool) -> None:
+        """The whole ending at once (as the real CLI does it: the 429 result, exit 1), so
+        that parking at the usage limit is reached often."""
+        self.usage_limited(resume_in, reported=False)
+        if typed:
+            self.message(allowed=True)
+        self.result(error=True, resume_failed=False)
+        if self.world.processes:
+            self.exited(1)
+        event(f"after a usage-limit turn: {self.sm.state.name}")
+
+    def _usage_limited_elsewhere(self) -> None:
+        """Out of a turn it changes nothing."""
+        if not self.sm.has_process:
+            before = self.sm.state
+            self.feed(m.UsageLimited(5.0, "15:20 UTC", reported=False))
+            assert self.sm.state is before
+
+    @precondition(lambda self: self.world.usage_reset_at is not None)
+    @rule(typed=st.integers(0, 2))
+    def usage_reset(self, typed: int) -> None:
+        """Time passes (messages typed meanwhile are kept) until the usage timer fires."""
+        w = self.world
+        for _ in range(typed):
+            self.message(allowed=True)
+            assert self.sm.state is m.State.PARKED
+        assert w.usage_reset_at is not None
+        w.clock = max(w.clock, w.usage_reset_at)
+        w.usage_reset_at = None
+        pending, carry_on = bool(self.sm.pending), self.sm.please_continue
+        self.feed(m.UsageReset())
+        event(f"usage timer fired in {self.state_before.name}")
+        if self.state_before is m.State.PARKED:
+            assert self.sm.state is (m.State.QUEUED if pending or carry_on else m.State.IDLE)
+
+    @rule()
+    def stale_usage_reset(self) -> None:
+        """A usage timer's firing when none is armed (cancelled, or not ours): ignored."""
+        if self.world.usage_reset_at is None:
+            before = self.sm.state
+            self.feed(m.UsageReset())
+            assert self.sm.state is before
+
     @precondition(lambda self: self.sm.state is not m.State.SHUT_DOWN)
     @rule()
     def shutdown(self) -> None:
@@ -377,6 +444,9 @@ class SessionMachineTest(RuleBasedStateMachine):
             if state in (InboxState.PENDING, InboxState.DELIVERED) and mid not in w.strangers
         )
         w.expiry_timers = set()  # timers end with the incarnation
+        stored = w.usage_reset_at  # the store keeps the usage-limit time
+        w.usage_reset_at = None
+        usage_in = stored - w.clock if stored is not None and self.sm.parked_usage else None
         self.sm = m.SessionMachine(stall_seconds=30.0, tick_seconds=1.0)
         self.feed(
             m.Loaded(
@@ -387,12 +457,19 @@ class SessionMachineTest(RuleBasedStateMachine):
                     (pid, math.inf if pid in w.never_expire else 60.0)
                     for pid in sorted(w.unresolved_prompts)
                 ),
+                usage_resume_in=usage_in,
             )
         )
+        if usage_in is not None:
+            assert w.usage_reset_at == stored, "a restart lost the usage-limit time"
         self.feed(m.Resume("restart"))
 
     @precondition(lambda self: self.sm.state is not m.State.SHUT_DOWN)
-    @rule(kind=st.sampled_from(["grant", "position", "activity", "stall", "orphan", "resume"]))
+    @rule(
+        kind=st.sampled_from(
+            ["grant", "position", "activity", "stall", "orphan", "resume", "usage elsewhere"]
+        )
+    )
     def noise(self, kind: str) -> None:
         """Facts that change little: one rule, so they do not crowd out the turns."""
         {
@@ -402,6 +479,7 @@ class SessionMachineTest(RuleBasedStateMachine):
             "stall": self._stall_check,
             "orphan": self._orphan_prompt_resolved,
             "resume": self._resume,
+            "usage elsewhere": self._usage_limited_elsewhere,
         }[kind]()
 
     # -- invariants ------------------------------------------------------------------
@@ -480,6 +558,15 @@ class SessionMachineTest(RuleBasedStateMachine):
             assert sm.status == "parked"
 
     @invariant()
+    def parked_at_the_usage_limit_waits_for_its_timer(self) -> None:
+        sm, w = self.sm, self.world
+        if sm.state is m.State.PARKED and sm.parked_usage:
+            assert w.usage_reset_at is not None, "parked at the usage limit with no timer"
+        if w.usage_reset_at is not None:
+            assert sm.parked_usage
+            assert sm.state in (m.State.PARKED, m.State.SHUT_DOWN), sm.state
+
+    @invariant()
     def shutdown_answered_once_idle(self) -> None:
         w = self.world
         if self.sm.state is m.State.SHUT_DOWN:
@@ -520,6 +607,8 @@ class SessionMachineTest(RuleBasedStateMachine):
                     self.result(error=False, resume_failed=False)
             elif w.slot_requested and not w.slot_held:
                 self.grant()
+            elif sm.state is m.State.PARKED and w.usage_reset_at is not None:
+                self.usage_reset(typed=0)
             elif sm.state is m.State.PARKED:
                 self.approve()
             else:

@@ -14,7 +14,7 @@ import httpx
 import actors
 from actors.testing import open_test_system
 from bridge.dashboard.actor import DASHBOARD_MAILBOX, DashboardConfig, dashboard_actor
-from bridge.dashboard.board import DASHBOARD_TITLE
+from bridge.dashboard.board import DASHBOARD_TITLE, Board, Phase, render_dashboard
 from bridge.discord.rest import RestClient, open_rest_client
 from bridge.discord_local import LocalDiscord, Realism
 from bridge.sessions.messages import SessionActivity, SessionFinished, SessionStarted
@@ -138,3 +138,15 @@ async def test_a_burst_of_reports_is_coalesced(autojump_clock: Any) -> None:
         versions = rig.server.control.message(message["id"])["versions"]
         assert len(versions) < 20, len(versions)  # the newest board wins, not one edit each
         await dashboard.stop()
+
+
+def test_a_parked_session_is_listed_as_parked_with_why() -> None:
+    board = Board()
+    board.apply(SessionActivity(thread_id=7, status="running"), 100.0)
+    board.apply(
+        SessionActivity(thread_id=7, status="parked", activity="usage limit, until 15:20 UTC"),
+        110.0,
+    )
+    assert [e.thread_id for e in board.phase(Phase.PARKED)] == [7]
+    description = str(render_dashboard(board, None).embeds[0].description)
+    assert "**💤 Parked (1)**\n<#7> · usage limit, until 15:20 UTC · since <t:110:R>" in description

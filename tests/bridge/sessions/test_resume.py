@@ -84,3 +84,16 @@ def test_a_cut_off_turn_counts_as_recorded_only_when_it_is_the_last_user_message
     assert recorded_messages([(21, "  ")], [_said("user", "  ", 1)]) == ()  # nothing to match
     assert recorded_messages([(20, "hello")], []) == ()
     assert recorded_messages([(20, "hello")], [_said("assistant", "hello", 1)]) == ()
+
+
+def test_a_session_parked_at_the_usage_limit_is_started_to_try_again(tmp_path: Path) -> None:
+    db = Database.open(tmp_path / "db.sqlite")
+    _session(db, 6, SessionStatus.PARKED)
+    db.usage_park(6, now=1.0, resets_at=None, retry_seconds=60.0, stagger_seconds=2.0)
+    _session(db, 7, SessionStatus.PARKED)  # over a budget: an approver starts it
+    _session(db, 8, SessionStatus.IDLE)  # resumed already (its row stays for the strikes)
+    db.usage_park(8, now=1.0, resets_at=None, retry_seconds=60.0, stagger_seconds=2.0)
+    db.usage_resumed(8)
+    facts = resume_facts(db, 2.0)
+    assert facts.usage_parked == (6,)
+    assert sessions_to_resume(facts) == [(6, "usage-limit")]
