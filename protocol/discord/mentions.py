@@ -61,7 +61,9 @@ def apply_allowed_mentions(route: routes.Route, body: Any, users: Sequence[int] 
     """``body`` with ``allowed_mentions`` set to allow exactly ``users``, if ``route``
     carries a message; otherwise ``body`` unchanged. The given body is not mutated."""
     if route.name == routes.CREATE_INTERACTION_RESPONSE.name:
-        if not isinstance(body, dict) or body.get("type") not in INTERACTION_MESSAGE_TYPES:
+        # A junk ``type`` (a list, say) is no message type; it must not reach the set lookup.
+        kind = body.get("type") if isinstance(body, dict) else None
+        if not isinstance(kind, int) or kind not in INTERACTION_MESSAGE_TYPES:
             return body
         data = body.get("data")
         data = dict(data) if isinstance(data, dict) else {}
