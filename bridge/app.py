@@ -688,11 +688,11 @@ def _budget_approver_ids(config: Config) -> frozenset[int]:
 
 
 def _approver_user_ids(config: Config) -> frozenset[int]:
-    """Who may upgrade: APPROVER_USER_IDS and the owner; with no approver list, the
-    allowed users. The upgrade machine sees user ids only: APPROVER_ROLE_IDS does not
-    apply (docs/upgrade.md)."""
+    """The users who may upgrade by id: APPROVER_USER_IDS and the owner; with no approver
+    configured (neither users nor roles), the allowed users, as for prompts
+    (bridge/sessions/approvers.py). Members holding APPROVER_ROLE_IDS may too."""
     owner = {config.discord_owner_id} if config.discord_owner_id is not None else set()
-    if config.approver_user_ids:
+    if config.approver_user_ids or config.approver_role_ids:
         return frozenset(config.approver_user_ids | owner)
     return frozenset(config.allowed_user_ids | owner)
 
@@ -717,10 +717,9 @@ async def _start_upgrade(
         command=config.upgrade_command,
         timeout=config.upgrade_timeout_seconds,
         channel_id=config.discord_channel_id,
-        # The upgrade machine sees user ids only (an interaction's roles are not asked
-        # for), so APPROVER_ROLE_IDS does not reach it: docs/upgrade.md says so.
         settings=Settings(
             approver_ids=_approver_user_ids(config),
+            approver_role_ids=config.approver_role_ids,
             require_approval=config.upgrade_require_approval,
             drain_seconds=config.upgrade_drain_seconds,
         ),

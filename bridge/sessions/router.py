@@ -905,7 +905,12 @@ class _Router(CatchUpMixin):
         if approval is not None:
             token, approve = approval
             clicked = await self._ask_upgrade(
-                AnswerUpgrade(token=token, user_id=user_id, approve=approve)
+                AnswerUpgrade(
+                    token=token,
+                    user_id=user_id,
+                    approve=approve,
+                    role_ids=frozenset(_interaction_roles(interaction)),
+                )
             )
             if not clicked.accepted:
                 await self._reply_ephemeral(interaction, clicked.text)
@@ -1096,8 +1101,9 @@ class _CommandHost:
     def task_control(self) -> TaskControl | None:
         return self._router.config.task_control
 
-    async def request_upgrade(self, user_id: int) -> str:
-        return (await self._router._ask_upgrade(RequestUpgrade(user_id=user_id))).text
+    async def request_upgrade(self, user_id: int, role_ids: Sequence[int] = ()) -> str:
+        ask = RequestUpgrade(user_id=user_id, role_ids=frozenset(role_ids))
+        return (await self._router._ask_upgrade(ask)).text
 
 
 async def _set_when_all(events: list[trio.Event], done: trio.Event) -> None:

@@ -70,6 +70,8 @@ class Phase(enum.Enum):
 @attrs.frozen(kw_only=True)
 class Settings:
     approver_ids: frozenset[int]
+    approver_role_ids: frozenset[int] = frozenset()
+    """A member holding one of these roles is an approver too."""
     require_approval: bool = False
     drain_seconds: float = 300.0
     approval_seconds: float = APPROVAL_SECONDS
@@ -85,6 +87,8 @@ class Requested:
 
     token: str
     user_id: int | None = None
+    role_ids: frozenset[int] = frozenset()
+    """The member's roles (APPROVER_ROLE_IDS names approvers by role)."""
     trigger: str | None = None
 
 
@@ -95,6 +99,7 @@ class Answered:
     token: str
     user_id: int
     approve: bool
+    role_ids: frozenset[int] = frozenset()
 
 
 @attrs.frozen(kw_only=True)
@@ -241,12 +246,17 @@ class UpgradeMachine:
                 return [Announce(what="drain_bound"), Stop(interrupted=True)]
         return []  # pragma: no cover - the match is exhaustive
 
+    def _approver(self, user_id: int | None, role_ids: frozenset[int]) -> bool:
+        if user_id is None:
+            return False
+        return user_id in self.settings.approver_ids or not role_ids.isdisjoint(
+            self.settings.approver_role_ids
+        )
+
     def _requested(self, event: Requested, now: float) -> list[Action]:
         if self.phase is not Phase.IDLE:
             return [Reply(refusal=Refusal.BUSY, phase=self.phase)]
-        if event.trigger is None and (
-            event.user_id is None or event.user_id not in self.settings.approver_ids
-        ):
+        if event.trigger is None and not self._approver(event.user_id, event.role_ids):
             return [Reply(refusal=Refusal.NOT_APPROVER)]
         self.token, self.by_user, self.trigger = event.token, event.user_id, event.trigger
         if self.settings.require_approval:
@@ -271,7 +281,7 @@ class UpgradeMachine:
     def _answered(self, event: Answered) -> list[Action]:
         if self.phase is not Phase.AWAITING_APPROVAL or event.token != self.token:
             return [Reply(refusal=Refusal.UNKNOWN_BUTTON, phase=self.phase)]
-        if event.user_id not in self.settings.approver_ids:
+        if not self._approver(event.user_id, event.role_ids):
             return [Reply(refusal=Refusal.NOT_APPROVER, phase=self.phase)]
         token = event.token
         if not event.approve:

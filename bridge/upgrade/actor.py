@@ -114,6 +114,8 @@ class UpgradeAnswer:
 class RequestUpgrade(actors.Ask[UpgradeAnswer]):
     user_id: int | None = None
     """Who typed ``/upgrade``; ``None`` for a trigger."""
+    role_ids: frozenset[int] = frozenset()
+    """Their roles, as the interaction gave them."""
     trigger: str | None = None
     """The trigger's name, when a webhook trigger asked."""
 
@@ -123,6 +125,7 @@ class AnswerUpgrade(actors.Ask[UpgradeAnswer]):
     token: str
     user_id: int
     approve: bool
+    role_ids: frozenset[int] = frozenset()
 
 
 @attrs.frozen
@@ -233,13 +236,18 @@ async def upgrade_actor(
         match msg:
             case RequestUpgrade():
                 event: Event = Requested(
-                    token=secrets.token_hex(8), user_id=msg.user_id, trigger=msg.trigger
+                    token=secrets.token_hex(8),
+                    user_id=msg.user_id,
+                    role_ids=msg.role_ids,
+                    trigger=msg.trigger,
                 )
                 actions = machine.handle(event, trio.current_time())
                 msg.reply(answer_of(actions))  # first: the router answers an interaction
                 await carry_out(actions)
             case AnswerUpgrade():
-                event = Answered(token=msg.token, user_id=msg.user_id, approve=msg.approve)
+                event = Answered(
+                    token=msg.token, user_id=msg.user_id, approve=msg.approve, role_ids=msg.role_ids
+                )
                 actions = machine.handle(event, trio.current_time())
                 msg.reply(answer_of(actions))
                 await carry_out(actions)

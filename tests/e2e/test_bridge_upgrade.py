@@ -266,3 +266,47 @@ async def test_an_approved_failing_upgrade_leaves_the_bot_running_and_says_what_
             scene, control.invoke_command(scene.owner_id, scene.channel_id, "upgrade")
         )
         assert "an approver must confirm it" in again["response_data"]["content"]
+
+
+async def test_approvers_by_role_may_upgrade_and_approve(
+    tmp_path: Path, model_server: ModelServer, claude_bin: Path, claude_env: dict[str, str]
+) -> None:
+    """APPROVER_ROLE_IDS names upgrade approvers as it names prompt approvers: an allowed
+    member holding the role may type ``/upgrade``, an allowed user without it may not, and a
+    member holding it who is no allowed user may click *Approve upgrade*."""
+    model_server.set_script(_script())
+    failing = _write(tmp_path / "failing.py", FAILING_SCRIPT)
+    async with open_scene(tmp_path, model_server, claude_bin, claude_env, bridge=False) as scene:
+        world = scene.server.world
+        control = scene.server.control
+        role = control.create_role("releasers")["id"]
+        helper = world.add_user("helper").id  # allowed, no role: no approver
+        admin = world.add_user("admin").id  # allowed, with the role
+        reviewer = world.add_user("reviewer").id  # the role, but not allowed
+        control.set_member_roles(admin, [role])
+        control.set_member_roles(reviewer, [role])
+        async with scene.run_bridge(
+            ALLOWED_USER_IDS=f"{scene.owner_id},{helper},{admin}",
+            APPROVER_ROLE_IDS=str(role),
+            UPGRADE_COMMAND=_python(failing),
+            UPGRADE_REQUIRE_APPROVAL="true",
+        ):
+            refused = await _answered(
+                scene, control.invoke_command(helper, scene.channel_id, "upgrade")
+            )
+            assert "approver" in refused["response_data"]["content"]
+            assert refused["response_data"]["flags"] & 64
+            assert _approval_message(scene) is None
+            asked = await _answered(
+                scene, control.invoke_command(admin, scene.channel_id, "upgrade")
+            )
+            assert "an approver must confirm it" in asked["response_data"]["content"]
+            message = await scene.until(lambda: _approval_message(scene))
+            approve = _custom_id(message, ":yes")
+            by_helper = await _answered(scene, scene.click(message["id"], approve, user_id=helper))
+            assert by_helper["response_data"]["flags"] & 64
+            assert control.message(message["id"])["components"] != []  # nothing changed
+            scene.click(message["id"], approve, user_id=reviewer)
+            await scene.until_shown(scene.channel_id, "❌ Upgrade failed")
+            closed = control.message(message["id"])
+            assert closed["content"] == f"✅ Upgrade approved by <@{reviewer}>."

@@ -39,7 +39,15 @@ from bridge.upgrade import (
 )
 
 APPROVERS = frozenset({1, 2})
+APPROVER_ROLES = frozenset({50})
 STRANGER = 9
+role_sets = st.sampled_from([frozenset(), frozenset({50}), frozenset({60}), frozenset({50, 60})])
+
+
+def is_approver(user_id: int | None, roles: frozenset[int]) -> bool:
+    """The rule: listed by id, or holding an approver role (APPROVER_ROLE_IDS)."""
+    return user_id is not None and (user_id in APPROVERS or bool(roles & APPROVER_ROLES))
+
 
 results = st.one_of(
     st.just(CommandEnded(status=0)),
@@ -60,6 +68,7 @@ class UpgradeMachineRules(RuleBasedStateMachine):
     def start(self, require_approval: bool, drain: float, approval: float) -> None:
         self.settings = Settings(
             approver_ids=APPROVERS,
+            approver_role_ids=APPROVER_ROLES,
             require_approval=require_approval,
             drain_seconds=drain,
             approval_seconds=approval,
@@ -107,10 +116,10 @@ class UpgradeMachineRules(RuleBasedStateMachine):
                 if self.settings.require_approval:
                     assert isinstance(event, Answered)
                     assert event.approve
-                    assert event.user_id in APPROVERS
+                    assert is_approver(event.user_id, event.role_ids)
                 else:
                     assert isinstance(event, Requested)
-                    assert event.trigger is not None or event.user_id in APPROVERS
+                    assert event.trigger is not None or is_approver(event.user_id, event.role_ids)
                 self.command_running = True
             case HoldTurns(until=until):
                 assert isinstance(event, CommandEnded)
@@ -141,27 +150,34 @@ class UpgradeMachineRules(RuleBasedStateMachine):
 
     # -- rules -----------------------------------------------------------------------
 
-    @rule(who=st.sampled_from([1, 2, STRANGER, None]))
-    def request(self, who: int | None) -> None:
+    @rule(who=st.sampled_from([1, 2, STRANGER, None]), roles=role_sets)
+    def request(self, who: int | None, roles: frozenset[int]) -> None:
         trigger = "nightly" if who is None else None
         idle_before = self.machine.phase is Phase.IDLE
-        actions = self.feed(Requested(token=self.token(True), user_id=who, trigger=trigger))
+        actions = self.feed(
+            Requested(token=self.token(True), user_id=who, role_ids=roles, trigger=trigger)
+        )
         (reply,) = [a for a in actions if isinstance(a, Reply)]
-        allowed = who is None or who in APPROVERS
+        allowed = who is None or is_approver(who, roles)
         if not idle_before or not allowed:
             assert reply.refusal is not None
             assert len(actions) == 1, "a refused request changes nothing"
 
     @rule(
         who=st.sampled_from([1, 2, STRANGER]),
+        roles=role_sets,
         approve=st.booleans(),
         stale=st.booleans(),
     )
-    def click(self, who: int, approve: bool, stale: bool) -> None:
-        actions = self.feed(Answered(token=self.token(stale), user_id=who, approve=approve))
+    def click(self, who: int, roles: frozenset[int], approve: bool, stale: bool) -> None:
+        actions = self.feed(
+            Answered(token=self.token(stale), user_id=who, approve=approve, role_ids=roles)
+        )
         (reply,) = [a for a in actions if isinstance(a, Reply)]
         if reply.refusal is not None:
             assert len(actions) == 1
+        elif not is_approver(who, roles):
+            raise AssertionError("a click from no approver was accepted")
 
     @rule(stale=st.booleans())
     def lapse(self, stale: bool) -> None:

@@ -137,8 +137,9 @@ class CommandHost(Protocol):
     def task_control(self) -> TaskControl | None:
         """The scheduler, for ``/task`` (``None``: not running)."""
 
-    async def request_upgrade(self, user_id: int) -> str:
-        """Ask the upgrade actor (A3) to upgrade for ``user_id``; what to tell them."""
+    async def request_upgrade(self, user_id: int, role_ids: Sequence[int] = ()) -> str:
+        """Ask the upgrade actor (A3) to upgrade for ``user_id`` (a member holding
+        ``role_ids``); what to tell them."""
 
 
 Handler = Callable[[CommandHost, Invocation], Awaitable[Answer]]

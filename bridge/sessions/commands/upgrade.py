@@ -15,7 +15,7 @@ __all__ = ["UPGRADE"]
 
 
 async def _upgrade(host: CommandHost, call: Invocation) -> Answer:
-    return Answer(content=await host.request_upgrade(call.user_id), ephemeral=True)
+    return Answer(content=await host.request_upgrade(call.user_id, call.role_ids), ephemeral=True)
 
 
 UPGRADE: Final = SlashCommand(definition=UPGRADE_SLASH_COMMAND, handle=_upgrade)
