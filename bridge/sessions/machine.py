@@ -708,6 +708,13 @@ class SessionMachine:
     def _all_resolved(self) -> bool:
         return all(p.resolved for p in self.prompts)
 
+    @property
+    def starts_waiting(self) -> bool:
+        """Whether a prompt shown now starts a wait for a human (no other prompt of this
+        session is still unanswered). C17 mentions the owner then, once per wait: a second
+        prompt while the first is still open (parallel tool calls) pings nobody."""
+        return self._all_resolved()
+
     def _interrupt(self, reason: InterruptReason, orders: list[Order]) -> None:
         self._ending(reason, orders)
         orders.append(Interrupt(reason))

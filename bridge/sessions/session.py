@@ -708,9 +708,7 @@ class _Session:
                 event, prompt_id=self.deps.new_prompt_id(), thread_id=tid, now=now, timeout=timeout
             )
         await self._db(lambda db: db.prompt_add(record))
-        shown = self.outbox.post(
-            prompt_views.render_pending(record, mention=self.config.discord_owner_id)
-        )
+        shown = self.outbox.post(prompt_views.render_pending(record, mention=self._owner_ping()))
         self.prompt_messages[record.prompt_id] = shown
         self.ctx.nursery.start_soon(self._remember_prompt_message, record.prompt_id, shown)
         await self.feed(
@@ -718,6 +716,10 @@ class _Session:
                 record.prompt_id, event.request_id, timeout, answered_by_message=question
             )
         )
+
+    def _owner_ping(self) -> int | None:
+        """The owner, mentioned with a prompt that starts a wait (C17), else nobody."""
+        return self.config.discord_owner_id if self.machine.starts_waiting else None
 
     async def _on_elicitation(self, event: ev.ControlRequest) -> None:
         """C15: an MCP server asks for input; shown as a form or a link."""
@@ -730,9 +732,7 @@ class _Session:
             timeout=timeout,
         )
         await self._db(lambda db: db.prompt_add(record))
-        shown = self.outbox.post(
-            prompt_views.render_pending(record, mention=self.config.discord_owner_id)
-        )
+        shown = self.outbox.post(prompt_views.render_pending(record, mention=self._owner_ping()))
         self.prompt_messages[record.prompt_id] = shown
         self.ctx.nursery.start_soon(self._remember_prompt_message, record.prompt_id, shown)
         await self.feed(sm.PermissionAsked(record.prompt_id, event.request_id, timeout))

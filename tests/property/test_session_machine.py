@@ -501,6 +501,11 @@ class SessionMachineTest(RuleBasedStateMachine):
             assert all(p.resolved for p in sm.prompts), sm.prompts
 
     @invariant()
+    def a_wait_starts_only_with_no_open_prompt(self) -> None:
+        sm = self.sm
+        assert sm.starts_waiting == all(p.resolved for p in sm.prompts), sm.prompts
+
+    @invariant()
     def a_message_held_once(self) -> None:
         sm = self.sm
         assert len(sm.pending) == len(set(sm.pending)), sm.pending
@@ -693,3 +698,15 @@ def test_a_message_typed_while_a_permission_waits_interrupts() -> None:
     sm.feed(m.PermissionAsked("q1", "r1", math.inf, answered_by_message=True))
     orders = sm.feed(m.MessageStored(2, allowed=False))
     assert orders == [m.SetInbox((2,), InboxState.REJECTED)]
+
+
+def test_the_owner_is_pinged_once_per_wait_not_per_prompt() -> None:
+    sm = _running_turn()
+    assert sm.starts_waiting
+    sm.feed(m.PermissionAsked("p1", "r1", 120.0))
+    assert not sm.starts_waiting  # a parallel tool call's prompt joins the same wait
+    sm.feed(m.PermissionAsked("p2", "r2", 120.0))
+    sm.feed(m.PromptResolved("p1"))
+    assert not sm.starts_waiting  # p2 still waits
+    sm.feed(m.PromptResolved("p2"))
+    assert sm.starts_waiting  # the next prompt starts a new wait
