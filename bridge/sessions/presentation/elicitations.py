@@ -8,7 +8,9 @@ tests/e2e/test_claude_cli_tools.py):
 
 * **form**: ``requested_schema`` is a flat JSON schema object. The prompt lists the
   fields and offers **Fill in…**, which opens a modal with one input per field: text
-  (``minLength``/``maxLength`` as the input's limits), number and integer (typed as text,
+  (``minLength``/``maxLength`` as the input's limits; a ``format`` of ``email``, ``uri``,
+  ``date`` or ``date-time``, the string formats the MCP elicitation schema allows, is
+  checked too; other formats are only annotations), number and integer (typed as text,
   checked against ``minimum``/``maximum``), boolean (a select of Yes/No) and ``enum``
   (a select). A modal holds at most 5 inputs; fields past that, and fields of a kind a
   modal cannot hold (arrays, objects, enums of more than 25 values), are named in the
@@ -31,9 +33,11 @@ Pure functions only; the session and router do the IO.
 
 from __future__ import annotations
 
+import datetime
 import enum
 import math
 import re
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -51,6 +55,62 @@ from protocol.discord import models as m
 MAX_FIELDS: Final = limits.MODAL_COMPONENTS
 
 _INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
+"""Something, an @, and a dotted domain: a typo check, not RFC 5322 (the server decides)."""
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DATE_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})"  # RFC 3339: the offset is required
+)
+
+
+class StringFormat(enum.StrEnum):
+    """The ``format`` values of a string field that the MCP elicitation schema defines
+    (https://modelcontextprotocol.io/specification/2025-06-18/client/elicitation)."""
+
+    EMAIL = "email"
+    URI = "uri"
+    DATE = "date"
+    DATE_TIME = "date-time"
+
+
+_FORMATS: Final = frozenset(f.value for f in StringFormat)
+_FORMAT_HINTS: Final = {
+    StringFormat.EMAIL: "an email address",
+    StringFormat.URI: "a URL, like https://example.com/page",
+    StringFormat.DATE: "a date, YYYY-MM-DD",
+    StringFormat.DATE_TIME: "a date and time with its offset, like 2026-12-05T14:30:00Z",
+}
+
+
+def _matches_format(text: str, fmt: StringFormat) -> bool:
+    if fmt is StringFormat.EMAIL:
+        return _EMAIL.fullmatch(text) is not None
+    if fmt is StringFormat.URI:
+        if any(c.isspace() for c in text):
+            return False
+        try:
+            parts = urllib.parse.urlsplit(text)
+        except ValueError:
+            return False
+        return bool(re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", parts.scheme)) and bool(
+            parts.netloc or parts.path
+        )
+    if fmt is StringFormat.DATE:
+        if _DATE.fullmatch(text) is None:
+            return False
+        try:
+            datetime.date.fromisoformat(text)
+        except ValueError:
+            return False
+        return True
+    if _DATE_TIME.fullmatch(text) is None:
+        return False
+    try:
+        datetime.datetime.fromisoformat(text.replace("z", "Z").replace("t", "T"))
+    except ValueError:
+        return False
+    return True
 
 
 class ElicitChoice(enum.StrEnum):
@@ -82,6 +142,8 @@ class Field:
     maximum: float | None = None
     options: tuple[str, ...] = ()
     option_labels: tuple[str, ...] = ()
+    format: StringFormat | None = None
+    """A text field's checked ``format`` (``None``: any text)."""
 
 
 @attrs.frozen
@@ -143,10 +205,12 @@ def _field(name: str, spec: Mapping[str, Any], required: bool) -> Field | str:
             base, kind=FieldKind.ENUM, options=tuple(options), option_labels=tuple(labels)
         )
     if kind == "string":
+        fmt = spec.get("format")
         return attrs.evolve(
             base,
             min_length=_length(spec.get("minLength")),
             max_length=_length(spec.get("maxLength")),
+            format=StringFormat(fmt) if isinstance(fmt, str) and fmt in _FORMATS else None,
         )
     if kind in ("integer", "number"):
         return attrs.evolve(
@@ -211,6 +275,8 @@ def validate(form: Form, values: Sequence[str]) -> tuple[dict[str, Any], list[st
                 problems.append(f"**{field.title}** needs at least {field.min_length} characters.")
             elif field.max_length is not None and len(text) > field.max_length:
                 problems.append(f"**{field.title}** takes at most {field.max_length} characters.")
+            elif field.format is not None and not _matches_format(text.strip(), field.format):
+                problems.append(f"**{field.title}** must be {_FORMAT_HINTS[field.format]}.")
             else:
                 content[field.name] = text
         elif field.kind in (FieldKind.INTEGER, FieldKind.NUMBER):
@@ -332,6 +398,8 @@ def _describe(field: Field) -> str:
     if field.kind is FieldKind.TEXT and (field.min_length or field.max_length is not None):
         most = field.max_length if field.max_length is not None else "…"
         parts.append(f"{field.min_length or 0}–{most} characters")
+    if field.format is not None:
+        parts.append(_FORMAT_HINTS[field.format])
     if field.kind in (FieldKind.INTEGER, FieldKind.NUMBER):
         low = f"{field.minimum:g}" if field.minimum is not None else "…"
         high = f"{field.maximum:g}" if field.maximum is not None else "…"
@@ -465,7 +533,7 @@ def form_modal(record: PromptRecord) -> m.Modal | None:
             hint = {
                 FieldKind.INTEGER: "a whole number",
                 FieldKind.NUMBER: "a number",
-            }.get(field.kind)
+            }.get(field.kind) or (_FORMAT_HINTS[field.format] if field.format else None)
             long_text = field.kind is FieldKind.TEXT and (
                 field.max_length is None or field.max_length > 200
             )

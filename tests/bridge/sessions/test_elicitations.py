@@ -129,6 +129,44 @@ def test_answers_and_their_control_responses() -> None:
     assert e.answer_for(record, "form", ["A", "x", "", "", ""], 5, applied=True) is None
 
 
+def test_string_formats_are_checked_before_answering() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "mail": {"type": "string", "format": "email"},
+            "site": {"type": "string", "format": "uri"},
+            "day": {"type": "string", "format": "date"},
+            "when": {"type": "string", "format": "date-time"},
+            "host": {"type": "string", "format": "hostname"},  # not MCP's: any text
+        },
+    }
+    form = e.form_of(_record(schema))
+    assert [f.format for f in form.fields] == [
+        e.StringFormat.EMAIL,
+        e.StringFormat.URI,
+        e.StringFormat.DATE,
+        e.StringFormat.DATE_TIME,
+        None,
+    ]
+    good = ["ada@example.com", "https://example.com/a", "2026-02-28", "2026-12-05T14:30:00Z", "?"]
+    content, problems = e.validate(form, good)
+    assert problems == []
+    assert content["when"] == "2026-12-05T14:30:00Z"
+    bad = ["ada@example", "not a url", "2026-02-30", "2026-12-05T14:30:00", "?"]
+    _, problems = e.validate(form, bad)
+    assert problems == [
+        "**mail** must be an email address.",
+        "**site** must be a URL, like https://example.com/page.",
+        "**day** must be a date, YYYY-MM-DD.",
+        "**when** must be a date and time with its offset, like 2026-12-05T14:30:00Z.",
+    ]
+    shown = str(e.render_pending(_record(schema)).embeds[0].description)
+    assert "(text; an email address)" in shown
+    modal = e.form_modal(_record(schema))
+    assert modal is not None
+    limits.check_modal(modal)
+
+
 def test_a_url_that_is_not_http_is_not_a_link() -> None:
     record = _record(None, mode="url", url="javascript:alert(1)")
     shown = e.render_pending(record)
@@ -154,6 +192,7 @@ _spec = st.fixed_dictionaries(
         "maximum": st.floats() | st.integers() | _json,
         "enum": st.lists(st.text(max_size=120), max_size=30) | _json,
         "enumNames": st.lists(st.text(max_size=120), max_size=30) | _json,
+        "format": st.sampled_from(["email", "uri", "date", "date-time", "hostname"]) | _json,
     },
 )
 _schema = st.fixed_dictionaries(
