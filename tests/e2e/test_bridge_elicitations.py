@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import trio
+
 from tests.e2e.bridge_harness import Scene, open_scene
 from tests.support.model_server import ModelServer, RecordedRequest, Reply, ScriptStep
 
@@ -161,3 +163,28 @@ async def test_a_url_is_a_link_with_done_and_decline(
         await scene.until(lambda: scene.shown(thread).count("Heard:") == 2)
         assert _server_saw(scene) == "action=decline content=null"
         await scene.until(lambda: "❌ Declined by" in _description(scene, asked["id"]))
+
+
+async def test_nobody_answering_cancels_the_request_in_time(
+    tmp_path: Path,
+    model_server: ModelServer,
+    claude_bin: Path,
+    claude_env: dict[str, str],
+    claude_home: Path,
+) -> None:
+    _user_mcp_server(claude_home)
+    model_server.set_script(_script)
+    async with open_scene(
+        tmp_path, model_server, claude_bin, claude_env, ELICITATION_TIMEOUT_SECONDS="4"
+    ) as scene:
+        control = scene.server.control
+        thread = scene.post(scene.channel_id, "ELICIT profile please")
+        asked = await scene.until(lambda: _asks(scene, thread, 1))
+        shown_at = trio.current_time()
+        await scene.until_shown(thread, "Heard:")
+        assert trio.current_time() - shown_at >= 2.5  # not before its time
+        assert _server_saw(scene) == "action=cancel content=null"
+        await scene.until(lambda: "⌛ No answer in time" in _description(scene, asked["id"]))
+        assert asked["components"]  # it had buttons; the outcome replaces them
+        assert control.message(asked["id"])["components"] == []
+        await scene.until_shown(thread, "✅ Done")
