@@ -375,6 +375,21 @@ class RestClient:
         key, version = self._submit_edit_fields(channel_id, message_id, content, embeds, components)
         self._background_edits.setdefault(key, []).append(version)
 
+    async def edits_landed(self, channel_id: int, message_id: int) -> None:
+        """Wait until every edit of the message submitted so far has ended: applied by a
+        PATCH, or failed for good (the failure went to whoever submitted it). Returns at
+        once when none is outstanding; sends nothing itself.
+
+        Lets a caller keep what Discord shows in the order it asked for: a message posted
+        after this returns cannot appear before the edits submitted before it (a create
+        would otherwise overtake an edit waiting for its bucket)."""
+        key = (channel_id, message_id)
+        if not self._edits.outstanding(key):
+            return
+        waiter = _EditWaiter(self._edits.latest(key))
+        self._edit_waiters.setdefault(key, []).append(waiter)
+        await waiter.done.wait()
+
     def _queue_edit(
         self, channel_id: int, message_id: int, content: Any, embeds: Any, components: Any
     ) -> _EditWaiter:
