@@ -81,7 +81,7 @@ from bridge.sessions.messages import (
 )
 from bridge.sessions.presentation import elicitations, plans, questions
 from bridge.sessions.presentation.prompts import PromptKind
-from bridge.sessions.presentation.render import quiet
+from bridge.sessions.presentation.render import EMOJI_REQUESTING, quiet
 from bridge.sessions.presentation.usage import thread_name
 from bridge.sessions.router_catchup import CATCH_UP_PAGES_MAX, USER_MESSAGE_TYPES, CatchUpMixin
 from bridge.sessions.skills import SkillCatalog
@@ -478,8 +478,16 @@ class _Router(CatchUpMixin):
             self.told_not_allowed.add(key)
             self.lanes.submit(channel, partial(self._stranger, message, tell=first))
         elif channel == self.config.channel_id:
+            seen = None
+            if message.id not in self.live:  # not a dispatch sent again after a resume
+                # The first sign the message was seen, now: its thread may wait for the
+                # channel's thread bucket (10 per 10 s), but reactions go out in order of
+                # arrival at the reaction bucket's pace. It is the session's first status
+                # (asking Claude), which the session takes over as already shown.
+                seen = EMOJI_REQUESTING
+                self.rest.submit_reaction(channel, message.id, add=[seen])
             self.live.add(message.id)
-            self.lanes.submit(channel, partial(self._start_session, message))
+            self.lanes.submit(channel, partial(self._start_session, message, seen=seen))
         else:
             self.lanes.submit(channel, partial(self._continue_session, message))
 
@@ -598,8 +606,12 @@ class _Router(CatchUpMixin):
         except _PEER_ERRORS:
             log.exception("router: could not tell a user in %s they are not allowed", channel_id)
 
-    async def _start_session(self, message: m.Message, *, notice: str | None = None) -> bool:
-        """Start a session from a main-channel message; False if it already had one."""
+    async def _start_session(
+        self, message: m.Message, *, notice: str | None = None, seen: str | None = None
+    ) -> bool:
+        """Start a session from a main-channel message; False if it already had one.
+        ``seen``: the emoji the router put on the message (the session takes it over; taken
+        off again if no session starts)."""
         title = thread_name(message.content)
         now = self.config.clock()
         guild_id = message.guild_id if isinstance(message.guild_id, int) else self.guild_id
@@ -625,11 +637,13 @@ class _Router(CatchUpMixin):
         # Stored before the thread exists (Discord gives a thread started from a message
         # that message's id), so nothing typed in the new thread finds no session.
         if not await self._db(store_new_session):
+            self._unsee(message, seen)  # its session exists: its own reaction is shown
             return False
         try:
             await self.rest.start_thread_from_message(message.channel_id, message.id, name=title)
         except _PEER_ERRORS as exc:
             log.error("router: could not start a thread from message %s: %s", message.id, exc)
+            self._unsee(message, seen)
             await self._db(partial(_abandon_session, message.id, now))
             self.ctx.nursery.start_soon(
                 self._reply,
@@ -640,8 +654,12 @@ class _Router(CatchUpMixin):
             return False
         if notice is not None:
             await self._post(message.id, notice)
-        await self._deliver(message.id, _user_message(item, message))
+        await self._deliver(message.id, _user_message(item, message, seen=seen))
         return True
+
+    def _unsee(self, message: m.Message, seen: str | None) -> None:
+        if seen is not None:
+            self.rest.submit_reaction(message.channel_id, message.id, remove=[seen])
 
     async def _continue_session(self, message: m.Message) -> None:
         thread_id, now = message.channel_id, self.config.clock()
@@ -1210,7 +1228,7 @@ def _inbox_item(message: m.Message, thread_id: int, now: float) -> InboxItem:
     )
 
 
-def _user_message(item: InboxItem, message: m.Message) -> UserMessage:
+def _user_message(item: InboxItem, message: m.Message, *, seen: str | None = None) -> UserMessage:
     return UserMessage(
         message_id=item.message_id,
         thread_id=item.thread_id,
@@ -1218,4 +1236,5 @@ def _user_message(item: InboxItem, message: m.Message) -> UserMessage:
         content=item.content,
         attachments=_attachments(message),
         received_at=item.received_at,
+        seen_reaction=seen,
     )

@@ -98,7 +98,8 @@ class Reaction:
     """The one status emoji on a message (C2).
 
     ``message_id`` may be a :class:`Placeholder` (a notice not posted yet): its changes
-    then go through ``outbox``, behind the post."""
+    then go through ``outbox``, behind the post. ``shown``: an emoji of ours already on the
+    message (the router's first status, put there when the message arrived)."""
 
     def __init__(
         self,
@@ -106,11 +107,13 @@ class Reaction:
         channel_id: int,
         message_id: Target | None,
         outbox: Outbox | None = None,
+        *,
+        shown: str | None = None,
     ) -> None:
         self._outbox = outbox if outbox is not None else Outbox(rest, channel_id)
         self._channel_id = channel_id
         self.message_id = message_id
-        self.shown: str | None = None
+        self.shown = shown
 
     def set(self, emoji: str | None) -> None:
         if self.message_id is None or emoji == self.shown:
