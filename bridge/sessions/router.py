@@ -281,6 +281,11 @@ class _LiveThread:
     thread_id: int
 
 
+@attrs.frozen
+class _MainCaughtUp:
+    """The main channel's catch-up job ended (see ``_Router.main_catch_ups``)."""
+
+
 class _Malformed(ValueError):
     """A dispatch that structures but cannot be Discord's (an id out of range)."""
 
@@ -318,7 +323,9 @@ def parse_prompt_custom_id(custom_id: str) -> tuple[str, str] | None:
     return prompt_id, choice
 
 
-RouterMessage = GatewayDispatch | StartSession | GetRouterStats | _InLane | _LiveThread
+RouterMessage = (
+    GatewayDispatch | StartSession | GetRouterStats | _InLane | _LiveThread | _MainCaughtUp
+)
 """Everything the router takes: the gateway's dispatches, sessions asked for by the API or
 the scheduler, and (underscored) what its own helper tasks hand back to the loop."""
 
@@ -391,6 +398,10 @@ class _Router(CatchUpMixin):
         gateway resume) does not fire it twice."""
         self.stats = RouterStats()
         self.readies = 0
+        self.main_catch_ups = 0
+        """Main-channel catch-ups queued and not finished. Meanwhile a live message may also
+        be found by the catch-up, which would start its session without the router's first
+        reaction; so none is put on messages then (the session's status is the first)."""
         self.guild_id: int | None = None
         self.skills_dir = Path(config.skills_dir or config_dir() / "skills")
         self.commands: Registry = registry(SkillCatalog(self.skills_dir))
@@ -417,6 +428,9 @@ class _Router(CatchUpMixin):
             return
         if isinstance(msg, _LiveThread):
             self.live.add(msg.thread_id)
+            return
+        if isinstance(msg, _MainCaughtUp):
+            self.main_catch_ups -= 1
             return
         if isinstance(msg, GetRouterStats):
             msg.reply(attrs.evolve(self.stats, malformed=collections.Counter(self.stats.malformed)))
@@ -479,7 +493,8 @@ class _Router(CatchUpMixin):
             self.lanes.submit(channel, partial(self._stranger, message, tell=first))
         elif channel == self.config.channel_id:
             seen = None
-            if message.id not in self.live:  # not a dispatch sent again after a resume
+            # Not a dispatch sent again after a resume, nor one the catch-up may also find.
+            if message.id not in self.live and not self.main_catch_ups:
                 # The first sign the message was seen, now: its thread may wait for the
                 # channel's thread bucket (10 per 10 s), but reactions go out in order of
                 # arrival at the reaction bucket's pace. It is the session's first status
@@ -1028,7 +1043,8 @@ class _Router(CatchUpMixin):
 
         # Submitted now, by the loop, so each lane catches up before any live message.
         main = self.config.channel_id
-        self.lanes.submit(main, job(partial(self._catch_up_main, repair=first)))
+        self.main_catch_ups += 1
+        self.lanes.submit(main, job(partial(self._catch_up_main_then_tell, repair=first)))
         for thread_id in threads:
             self.lanes.submit(
                 thread_id,
@@ -1036,6 +1052,13 @@ class _Router(CatchUpMixin):
             )
         if first:
             self.ctx.nursery.start_soon(_set_when_all, done, self.startup.done)
+
+    async def _catch_up_main_then_tell(self, *, repair: bool) -> None:
+        try:
+            await self._catch_up_main(repair=repair)
+        finally:
+            with contextlib.suppress(actors.ActorStopped):
+                await self.ctx.self.send(_MainCaughtUp())
 
     def _command_definitions(self) -> list[m.ApplicationCommand]:
         """The registry's commands, then the session-management ones when they are on."""
