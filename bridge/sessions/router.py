@@ -66,6 +66,7 @@ import actors
 from bridge.claude.sessions import config_dir
 from bridge.discord.errors import DiscordError
 from bridge.discord.gateway import GatewayDispatch
+from bridge.discord.rest import Priority
 from bridge.sessions.approvers import APPROVAL_KINDS, NOT_APPROVER, Approvers
 from bridge.sessions.attachments import AttachmentInfo
 from bridge.sessions.commands import NOT_ALLOWED, Invocation, Registry, registry
@@ -189,6 +190,7 @@ class RouterRest(Protocol):
         *,
         add: Sequence[str] = ...,
         remove: Sequence[str] = ...,
+        priority: Priority = ...,
     ) -> None: ...
 
 
@@ -497,10 +499,13 @@ class _Router(CatchUpMixin):
             if message.id not in self.live and not self.main_catch_ups:
                 # The first sign the message was seen, now: its thread may wait for the
                 # channel's thread bucket (10 per 10 s), but reactions go out in order of
-                # arrival at the reaction bucket's pace. It is the session's first status
-                # (asking Claude), which the session takes over as already shown.
+                # arrival at the reaction bucket's pace, ahead of streaming edits (a status
+                # change waits behind them). It is the session's first status (asking
+                # Claude), which the session takes over as already shown.
                 seen = EMOJI_REQUESTING
-                self.rest.submit_reaction(channel, message.id, add=[seen])
+                self.rest.submit_reaction(
+                    channel, message.id, add=[seen], priority=Priority.MESSAGE
+                )
             self.live.add(message.id)
             self.lanes.submit(channel, partial(self._start_session, message, seen=seen))
         else:
