@@ -34,8 +34,9 @@ Printed per N:
 * peak RSS per extra session (a line under the table): (peak RSS at N - at the smallest N)
   / (N - the smallest N), from the rows of one invocation.
 * answers: the share of threads whose messages contain the turn's final answer text, read
-  once every thread shows its completion embed (the answer's last coalesced edit may land
-  after it: each thread gets up to ``ANSWER_SETTLE`` s more, counted in the run).
+  once every thread shows its completion embed (in a tree from before the embed waited
+  for the answer's last coalesced edit, that edit may land after it: each thread gets up
+  to ``ANSWER_SETTLE`` s more, counted in the run).
 * seen p50/p99: per message, seconds from the owner's post to the bridge's first visible
   sign that it was seen (a reaction on it or a message in its thread); beside it the bound
   the limits allow, in order of arrival (:func:`seen_bound`): the parent channel's
@@ -409,7 +410,8 @@ async def run_one(sessions: int, seconds: float, rate: float) -> Figures:
                                 raise RuntimeError(f"thread {thread_id}: {done.text}")
                     settle = trio.current_time() + ANSWER_SETTLE
                     for thread_id in threads:
-                        # The completion embed can land before the last coalesced text edit.
+                        # In a tree from before issue 15's item 5 (a baseline), the completion
+                        # embed can land before the last coalesced text edit.
                         # (Bodies not decoded: this process's CPU is the bridge's figure.)
                         left = max(0.0, settle - trio.current_time())
                         await http.get(
