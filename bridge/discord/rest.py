@@ -375,6 +375,21 @@ class RestClient:
         key, version = self._submit_edit_fields(channel_id, message_id, content, embeds, components)
         self._background_edits.setdefault(key, []).append(version)
 
+    async def edits_landed(self, channel_id: int, message_id: int) -> None:
+        """Wait until every edit of the message submitted so far has ended: applied by a
+        PATCH, or failed for good (the failure went to whoever submitted it). Returns at
+        once when none is outstanding; sends nothing itself.
+
+        Lets a caller keep what Discord shows in the order it asked for: a message posted
+        after this returns cannot appear before the edits submitted before it (a create
+        would otherwise overtake an edit waiting for its bucket)."""
+        key = (channel_id, message_id)
+        if not self._edits.outstanding(key):
+            return
+        waiter = _EditWaiter(self._edits.latest(key))
+        self._edit_waiters.setdefault(key, []).append(waiter)
+        await waiter.done.wait()
+
     def _queue_edit(
         self, channel_id: int, message_id: int, content: Any, embeds: Any, components: Any
     ) -> _EditWaiter:
@@ -492,10 +507,13 @@ class RestClient:
         *,
         add: Sequence[str] = (),
         remove: Sequence[str] = (),
+        priority: Priority = Priority.REACTION,
     ) -> None:
         """Queue reaction changes and return at once. A queued add and a later remove of the
         same emoji (or the reverse) cancel out; a repeated change is queued once. Sheddable;
-        failures go to the failure listeners."""
+        failures go to the failure listeners. ``priority``: status changes stay at
+        :attr:`Priority.REACTION`, behind streaming edits; the first sign a message was seen
+        goes sooner (the reaction pacing per channel still applies)."""
         for emoji, is_add in [(e, True) for e in add] + [(e, False) for e in remove]:
             key = (channel_id, message_id, emoji)
             queued = self._reactions.get(key)
@@ -508,7 +526,7 @@ class RestClient:
                     self.stats.cancelled_reactions += 1
                     job.finish(None)
                     continue
-            job = self._reaction_job(channel_id, message_id, emoji, add=is_add)
+            job = self._reaction_job(channel_id, message_id, emoji, add=is_add, priority=priority)
             job.background = True
             job.sheddable = True
             self._reactions[key] = (job, is_add)
@@ -519,11 +537,19 @@ class RestClient:
         if queued is not None and queued[0] is job:
             del self._reactions[key]
 
-    def _reaction_job(self, channel_id: int, message_id: int, emoji: str, *, add: bool) -> Job:
+    def _reaction_job(
+        self,
+        channel_id: int,
+        message_id: int,
+        emoji: str,
+        *,
+        add: bool,
+        priority: Priority = Priority.REACTION,
+    ) -> Job:
         route = (routes.ADD_OWN_REACTION if add else routes.DELETE_OWN_REACTION).compile(
             channel_id=channel_id, message_id=message_id, emoji_name=emoji
         )
-        return self._job(route, Priority.REACTION, HTTPRequest(route.route.method, route.path))
+        return self._job(route, priority, HTTPRequest(route.route.method, route.path))
 
     # -- threads -------------------------------------------------------------------------------
 

@@ -31,6 +31,10 @@ class UserMessage:
     attachments: tuple[AttachmentInfo, ...] = ()
     received_at: float = 0.0
     """Seconds since the epoch (wall clock), as stored."""
+    seen_reaction: str | None = None
+    """The status emoji the router already put on the message when it arrived (the first
+    sign it was seen): the session's status reaction starts from it, never adding a
+    second one."""
 
 
 @attrs.frozen(kw_only=True)

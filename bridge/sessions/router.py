@@ -66,6 +66,7 @@ import actors
 from bridge.claude.sessions import config_dir
 from bridge.discord.errors import DiscordError
 from bridge.discord.gateway import GatewayDispatch
+from bridge.discord.rest import Priority
 from bridge.sessions.approvers import APPROVAL_KINDS, NOT_APPROVER, Approvers
 from bridge.sessions.attachments import AttachmentInfo
 from bridge.sessions.commands import NOT_ALLOWED, Invocation, Registry, registry
@@ -81,7 +82,7 @@ from bridge.sessions.messages import (
 )
 from bridge.sessions.presentation import elicitations, plans, questions
 from bridge.sessions.presentation.prompts import PromptKind
-from bridge.sessions.presentation.render import quiet
+from bridge.sessions.presentation.render import EMOJI_REQUESTING, quiet
 from bridge.sessions.presentation.usage import thread_name
 from bridge.sessions.router_catchup import CATCH_UP_PAGES_MAX, USER_MESSAGE_TYPES, CatchUpMixin
 from bridge.sessions.skills import SkillCatalog
@@ -189,6 +190,7 @@ class RouterRest(Protocol):
         *,
         add: Sequence[str] = ...,
         remove: Sequence[str] = ...,
+        priority: Priority = ...,
     ) -> None: ...
 
 
@@ -281,6 +283,11 @@ class _LiveThread:
     thread_id: int
 
 
+@attrs.frozen
+class _MainCaughtUp:
+    """The main channel's catch-up job ended (see ``_Router.main_catch_ups``)."""
+
+
 class _Malformed(ValueError):
     """A dispatch that structures but cannot be Discord's (an id out of range)."""
 
@@ -318,7 +325,9 @@ def parse_prompt_custom_id(custom_id: str) -> tuple[str, str] | None:
     return prompt_id, choice
 
 
-RouterMessage = GatewayDispatch | StartSession | GetRouterStats | _InLane | _LiveThread
+RouterMessage = (
+    GatewayDispatch | StartSession | GetRouterStats | _InLane | _LiveThread | _MainCaughtUp
+)
 """Everything the router takes: the gateway's dispatches, sessions asked for by the API or
 the scheduler, and (underscored) what its own helper tasks hand back to the loop."""
 
@@ -391,6 +400,10 @@ class _Router(CatchUpMixin):
         gateway resume) does not fire it twice."""
         self.stats = RouterStats()
         self.readies = 0
+        self.main_catch_ups = 0
+        """Main-channel catch-ups queued and not finished. Meanwhile a live message may also
+        be found by the catch-up, which would start its session without the router's first
+        reaction; so none is put on messages then (the session's status is the first)."""
         self.guild_id: int | None = None
         self.skills_dir = Path(config.skills_dir or config_dir() / "skills")
         self.commands: Registry = registry(SkillCatalog(self.skills_dir))
@@ -417,6 +430,9 @@ class _Router(CatchUpMixin):
             return
         if isinstance(msg, _LiveThread):
             self.live.add(msg.thread_id)
+            return
+        if isinstance(msg, _MainCaughtUp):
+            self.main_catch_ups -= 1
             return
         if isinstance(msg, GetRouterStats):
             msg.reply(attrs.evolve(self.stats, malformed=collections.Counter(self.stats.malformed)))
@@ -478,8 +494,20 @@ class _Router(CatchUpMixin):
             self.told_not_allowed.add(key)
             self.lanes.submit(channel, partial(self._stranger, message, tell=first))
         elif channel == self.config.channel_id:
+            seen = None
+            # Not a dispatch sent again after a resume, nor one the catch-up may also find.
+            if message.id not in self.live and not self.main_catch_ups:
+                # The first sign the message was seen, now: its thread may wait for the
+                # channel's thread bucket (10 per 10 s), but reactions go out in order of
+                # arrival at the reaction bucket's pace, ahead of streaming edits (a status
+                # change waits behind them). It is the session's first status (asking
+                # Claude), which the session takes over as already shown.
+                seen = EMOJI_REQUESTING
+                self.rest.submit_reaction(
+                    channel, message.id, add=[seen], priority=Priority.MESSAGE
+                )
             self.live.add(message.id)
-            self.lanes.submit(channel, partial(self._start_session, message))
+            self.lanes.submit(channel, partial(self._start_session, message, seen=seen))
         else:
             self.lanes.submit(channel, partial(self._continue_session, message))
 
@@ -598,8 +626,12 @@ class _Router(CatchUpMixin):
         except _PEER_ERRORS:
             log.exception("router: could not tell a user in %s they are not allowed", channel_id)
 
-    async def _start_session(self, message: m.Message, *, notice: str | None = None) -> bool:
-        """Start a session from a main-channel message; False if it already had one."""
+    async def _start_session(
+        self, message: m.Message, *, notice: str | None = None, seen: str | None = None
+    ) -> bool:
+        """Start a session from a main-channel message; False if it already had one.
+        ``seen``: the emoji the router put on the message (the session takes it over; taken
+        off again if no session starts)."""
         title = thread_name(message.content)
         now = self.config.clock()
         guild_id = message.guild_id if isinstance(message.guild_id, int) else self.guild_id
@@ -625,11 +657,13 @@ class _Router(CatchUpMixin):
         # Stored before the thread exists (Discord gives a thread started from a message
         # that message's id), so nothing typed in the new thread finds no session.
         if not await self._db(store_new_session):
+            self._unsee(message, seen)  # its session exists: its own reaction is shown
             return False
         try:
             await self.rest.start_thread_from_message(message.channel_id, message.id, name=title)
         except _PEER_ERRORS as exc:
             log.error("router: could not start a thread from message %s: %s", message.id, exc)
+            self._unsee(message, seen)
             await self._db(partial(_abandon_session, message.id, now))
             self.ctx.nursery.start_soon(
                 self._reply,
@@ -640,8 +674,12 @@ class _Router(CatchUpMixin):
             return False
         if notice is not None:
             await self._post(message.id, notice)
-        await self._deliver(message.id, _user_message(item, message))
+        await self._deliver(message.id, _user_message(item, message, seen=seen))
         return True
+
+    def _unsee(self, message: m.Message, seen: str | None) -> None:
+        if seen is not None:
+            self.rest.submit_reaction(message.channel_id, message.id, remove=[seen])
 
     async def _continue_session(self, message: m.Message) -> None:
         thread_id, now = message.channel_id, self.config.clock()
@@ -1015,7 +1053,8 @@ class _Router(CatchUpMixin):
 
         # Submitted now, by the loop, so each lane catches up before any live message.
         main = self.config.channel_id
-        self.lanes.submit(main, job(partial(self._catch_up_main, repair=first)))
+        self.main_catch_ups += 1
+        self.lanes.submit(main, job(partial(self._catch_up_main_then_tell, repair=first)))
         for thread_id in threads:
             self.lanes.submit(
                 thread_id,
@@ -1023,6 +1062,13 @@ class _Router(CatchUpMixin):
             )
         if first:
             self.ctx.nursery.start_soon(_set_when_all, done, self.startup.done)
+
+    async def _catch_up_main_then_tell(self, *, repair: bool) -> None:
+        try:
+            await self._catch_up_main(repair=repair)
+        finally:
+            with contextlib.suppress(actors.ActorStopped):
+                await self.ctx.self.send(_MainCaughtUp())
 
     def _command_definitions(self) -> list[m.ApplicationCommand]:
         """The registry's commands, then the session-management ones when they are on."""
@@ -1216,7 +1262,7 @@ def _inbox_item(message: m.Message, thread_id: int, now: float) -> InboxItem:
     )
 
 
-def _user_message(item: InboxItem, message: m.Message) -> UserMessage:
+def _user_message(item: InboxItem, message: m.Message, *, seen: str | None = None) -> UserMessage:
     return UserMessage(
         message_id=item.message_id,
         thread_id=item.thread_id,
@@ -1224,4 +1270,5 @@ def _user_message(item: InboxItem, message: m.Message) -> UserMessage:
         content=item.content,
         attachments=_attachments(message),
         received_at=item.received_at,
+        seen_reaction=seen,
     )

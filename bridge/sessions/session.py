@@ -362,6 +362,9 @@ class _Session:
         # What is shown.
         self.anchor: Target | None = None
         """The latest user message (or resume notice): it carries the status reaction."""
+        self.seen_mark: tuple[int, str] | None = None
+        """(message id, emoji): the router's "seen" reaction on a message, not taken over
+        by a status reaction yet (see :meth:`_reaction`)."""
         self.reaction: Reaction | None = None
         self.queue_notice: Placeholder | None = None
         self.stall_notice: Placeholder | None = None
@@ -530,6 +533,8 @@ class _Session:
                 msg.message_id, msg.author_id, msg.content, msg.attachments
             )
             self.anchor = msg.message_id
+            if msg.seen_reaction is not None:
+                self.seen_mark = (msg.message_id, msg.seen_reaction)
             if self.record is not None and not self.record.title:
                 await self._update_session(title=thread_name(msg.content))
         await self.feed(sm.MessageStored(msg.message_id, allowed=allowed))
@@ -1094,13 +1099,29 @@ class _Session:
         """The status reaction on the current anchor, kept across queueing and the turn
         so an emoji is always replaced, never stacked."""
         if self.reaction is None or self.reaction.message_id != self.anchor:
-            channel_id = self.thread_id
-            if self.anchor == self.thread_id and self.record is not None:
-                # The message a thread was started from keeps its id as the thread's id
-                # and stays in the parent channel: react there, or Discord answers 404.
-                channel_id = self.record.channel_id
-            self.reaction = Reaction(self.rest, channel_id, self.anchor, self.outbox)
+            # The router's "seen" emoji on the anchor is the status shown so far: the first
+            # change replaces it. On an older message (the anchor moved on before any
+            # status was shown) it has nothing left to say: it goes.
+            shown = None
+            if self.seen_mark is not None:
+                marked, emoji = self.seen_mark
+                self.seen_mark = None
+                if marked == self.anchor:
+                    shown = emoji
+                else:
+                    self.outbox.react(
+                        self._reaction_channel(marked), marked, add=(), remove=[emoji]
+                    )
+            channel_id = self._reaction_channel(self.anchor)
+            self.reaction = Reaction(self.rest, channel_id, self.anchor, self.outbox, shown=shown)
         return self.reaction
+
+    def _reaction_channel(self, message_id: Target | None) -> int:
+        if message_id == self.thread_id and self.record is not None:
+            # The message a thread was started from keeps its id as the thread's id
+            # and stays in the parent channel: react there, or Discord answers 404.
+            return self.record.channel_id
+        return self.thread_id
 
     def _show_activity(self, proc: ClaudeProcess) -> None:
         turn = proc.turn

@@ -5,9 +5,11 @@ and the lounge and coordination channels show session starts and ends (K4, K5)."
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import psutil
 import pytest
@@ -121,3 +123,68 @@ async def test_a_restart_mid_turn_continues_in_the_same_thread(server: Any, tmp_
         assert record.resume_reason is None
     finally:
         db.close()
+
+
+async def test_many_messages_at_once_each_show_they_were_seen_in_order(
+    server: Any, tmp_path: Path
+) -> None:
+    """Issue 15: threads open at 10 per 10 s per channel, reactions at 4 a second. The
+    router reacts on each message as it arrives, in order of arrival, so the last ones
+    show they were seen before their threads can exist; every session's status starts
+    from that reaction and ends on ✅ alone (three run at once: the others pass through
+    ⏸️ queued)."""
+    world = server.world
+    exchanges: list[Any] = []
+    server.observers.append(exchanges.append)
+    config = local_config(_config(tmp_path, "text_thinking"), server)
+    async with open_bridge(config, rng=random.Random(1), shutdown_timeout=20.0) as bridge:
+        with trio.fail_after(TIMEOUT):
+            await bridge.wait_ready()  # caught up: live messages are the router's alone
+        channel = world.default_channel.id
+        ids = [
+            int(server.control.post_message(channel, world.owner_id, f"question {n}")["id"])
+            for n in range(12)
+        ]
+        await server.wait_until(
+            lambda: all("Done" in shown(server, i) for i in ids), timeout=3 * TIMEOUT
+        )
+        bot = str(world.bot.id)
+
+        def ours(message_id: int) -> list[str]:
+            users = server.control.message(message_id)["reaction_users"]
+            return [emoji for emoji, who in users.items() if bot in who]
+
+        await server.wait_until(lambda: all(ours(i) == ["✅"] for i in ids), timeout=TIMEOUT)
+
+    def first(method: str, pattern: str) -> dict[int, int]:
+        """Per message id, the index of the first accepted request matching ``pattern``."""
+        found: dict[int, int] = {}
+        for index, exchange in enumerate(exchanges):
+            match = re.fullmatch(pattern, exchange.path)
+            if exchange.method == method and match and exchange.status < 300:
+                found.setdefault(int(match.group(1)), index)
+        return found
+
+    reacted = first("PUT", rf"/channels/{channel}/messages/(\d+)/reactions/[^/]+/@me")
+    threaded = first("POST", rf"/channels/{channel}/messages/(\d+)/threads")
+    # The first sign is a reaction or the thread (a session that ran and ended before the
+    # reaction's turn withdrew it, unsent): either way, in order of arrival.
+    seen = {i: min(reacted.get(i, len(exchanges)), threaded[i]) for i in ids}
+    assert sorted(ids, key=lambda i: seen[i]) == ids
+    # The 11th and 12th wait for the next thread window; their reaction does not.
+    for late in ids[10:]:
+        assert reacted[late] < threaded[late]
+    # No emoji of ours is added where it already shows (the session took the router's
+    # 🤔 over rather than adding its own): a status goes on top of nothing it repeats.
+    shown_now: dict[int, set[str]] = {i: set() for i in ids}
+    pattern = rf"/channels/{channel}/messages/(\d+)/reactions/([^/]+)/@me"
+    for exchange in exchanges:
+        match = re.fullmatch(pattern, exchange.path)
+        if match is None or exchange.status >= 300 or int(match.group(1)) not in shown_now:
+            continue
+        here, emoji = shown_now[int(match.group(1))], unquote(match.group(2))
+        if exchange.method == "PUT":
+            assert emoji not in here, (match.group(1), emoji)
+            here.add(emoji)
+        else:
+            here.discard(emoji)

@@ -79,9 +79,9 @@ async def test_a_message_becomes_a_thread_with_streamed_chunked_text_and_usage(
             joined = "\n".join(m["content"] for m in text_messages())
             return _lines_without_fences(joined) == _lines_without_fences(answer)
 
-        # Edits are coalesced and rate limited, so the last ones may land after the
-        # completion embed: wait for the text to be whole, then check how it is cut.
-        await scene.until(final_text_shown)
+        # Edits are coalesced and rate limited, yet the completion embed waits for the
+        # text's last edits: once "Done" shows, the answer is whole (issue 15).
+        assert final_text_shown()
         texts = text_messages()
         assert len(texts) >= 3, [m["content"][:40] for m in texts]
         for message in texts:
@@ -102,6 +102,11 @@ async def test_a_message_becomes_a_thread_with_streamed_chunked_text_and_usage(
         done = scene.embed_titled(thread, "✅ Done")
         assert done is not None
         assert int(done["id"]) > int(texts[-1]["id"])
+        # Every text message's last version was visible before the embed was created.
+        done_at = scene.server.control.message(done["id"])["versions"][0]["visible_at"]
+        for message in texts:
+            last = scene.server.control.message(message["id"])["versions"][-1]
+            assert last["visible_at"] <= done_at, message["content"][:40]
         summary = done["embeds"][0]["description"]
         assert re.search(r"💰 \$\d+\.\d{4}", summary), summary
         assert re.search(r"📊 1\.2k in / 567 out", summary), summary

@@ -15,6 +15,13 @@ coalescing ``submit_edit``. A delete of a message not sent yet drops the post. R
 on a placeholder are queued behind its post (their order kept); reactions on a known id go
 straight to ``submit_reaction``.
 
+Edits and posts travel on different rate-limit buckets, so a post can overtake an edit
+that waits for its bucket: the completion embed would sit under an answer still missing its
+last words. A post asked for with ``after_edits=True`` is therefore held by the sender until
+every edit this outbox submitted before it has landed (the client's ``edits_landed``); the
+wait is the sender task's, never the owner's, and the posts queued behind it wait with it,
+so their order stays the order asked for.
+
 With no sender task (a view used on its own, as the view tests do), :meth:`settle` sends
 the queue at the caller's pace. :meth:`drain` waits until everything queued so far is
 sent, whoever sends it.
@@ -86,6 +93,8 @@ class OutboxRest(Protocol):
 
     async def delete_message(self, channel_id: int, message_id: int) -> None: ...
 
+    async def edits_landed(self, channel_id: int, message_id: int) -> None: ...
+
 
 @attrs.define(eq=False)
 class Placeholder:
@@ -101,6 +110,8 @@ class Placeholder:
     latest_edit: MessagePayload | None = None
     """An edit that came while the post was in flight; sent once ``id`` is known."""
     deleted: bool = False
+    after_edits: bool = False
+    """Posted only once the edits submitted before it have landed (see the module)."""
     _done: trio.Event = attrs.field(factory=trio.Event, repr=False)
 
     async def wait_sent(self) -> None:
@@ -146,11 +157,16 @@ class Outbox:
         self._busy = False
         self._sender_running = False
         self.posted = 0
+        self._edited: dict[int, None] = {}
+        """Messages this outbox submitted edits of since the last ``after_edits`` post
+        (ordered, so they are awaited in the order they were first edited)."""
 
     # -- asking (never blocks) ---------------------------------------------------------
 
-    def post(self, payload: MessagePayload) -> Placeholder:
-        placeholder = Placeholder(payload)
+    def post(self, payload: MessagePayload, *, after_edits: bool = False) -> Placeholder:
+        """Queue a post. ``after_edits``: send it only once every edit asked for before it
+        has landed on Discord (the message then never shows above a stale one)."""
+        placeholder = Placeholder(payload, after_edits=after_edits)
         self._push(_Post(placeholder))
         return placeholder
 
@@ -255,6 +271,8 @@ class Outbox:
     async def _perform(self, op: _Op) -> None:
         match op:
             case _Post(placeholder=p):
+                if p.after_edits and not p.dropped:
+                    await self._edits_landed()
                 if p.dropped:
                     p._done.set()
                     return
@@ -283,7 +301,15 @@ class Outbox:
                 if p.id is not None:
                     self._rest.submit_reaction(channel_id, p.id, add=add, remove=remove)
 
+    async def _edits_landed(self) -> None:
+        """Wait for the edits submitted so far. Edits submitted while waiting are noted
+        for the next ``after_edits`` post: they were asked for after this one."""
+        edited, self._edited = self._edited, {}
+        for message_id in edited:
+            await self._rest.edits_landed(self.channel_id, message_id)
+
     def _submit_edit(self, message_id: int, payload: MessagePayload) -> None:
+        self._edited[message_id] = None
         self._rest.submit_edit(
             self.channel_id,
             message_id,

@@ -20,7 +20,8 @@ view decides what to send with the pure builders of
   elapsed time (C4) and the tool result finishes (green or red);
 * complete thinking blocks post a spoiler embed (C5); a compaction posts a notice (C20);
 * :meth:`close` closes the turn: any final text not streamed yet, the completion embed
-  (C18, C19) and the final reaction; :meth:`finish` also waits until the outbox drained.
+  (C18, C19; posted only once the text's last edits landed, so it never sits under a stale
+  answer) and the final reaction; :meth:`finish` also waits until the outbox drained.
 
 Nothing here waits for Discord when the outbox has a sender task (the session's): posts
 return a placeholder at once and are sent in order by that task; edits keep only the
@@ -88,6 +89,8 @@ class SessionRest(Protocol):
 
     async def delete_message(self, channel_id: int, message_id: int) -> None: ...
 
+    async def edits_landed(self, channel_id: int, message_id: int) -> None: ...
+
     async def download_attachment(self, url: str, *, max_bytes: int) -> bytes: ...
 
 
@@ -95,7 +98,8 @@ class Reaction:
     """The one status emoji on a message (C2).
 
     ``message_id`` may be a :class:`Placeholder` (a notice not posted yet): its changes
-    then go through ``outbox``, behind the post."""
+    then go through ``outbox``, behind the post. ``shown``: an emoji of ours already on the
+    message (the router's first status, put there when the message arrived)."""
 
     def __init__(
         self,
@@ -103,11 +107,13 @@ class Reaction:
         channel_id: int,
         message_id: Target | None,
         outbox: Outbox | None = None,
+        *,
+        shown: str | None = None,
     ) -> None:
         self._outbox = outbox if outbox is not None else Outbox(rest, channel_id)
         self._channel_id = channel_id
         self.message_id = message_id
-        self.shown: str | None = None
+        self.shown = shown
 
     def set(self, emoji: str | None) -> None:
         if self.message_id is None or emoji == self.shown:
@@ -309,7 +315,8 @@ class TurnView:
             for chunk in render.split_text(final):
                 self._post(render.plain(chunk))
         embed = render.completion_embed(result, self.last_call_usage, interrupted=interrupted)
-        self._post(render.embeds_only(embed))
+        # Not above a stale answer: the embed waits for the text's last edits to land.
+        self._post(render.embeds_only(embed), after_edits=True)
         if interrupted:
             self.set_status(render.EMOJI_STOPPED)
         else:
@@ -317,6 +324,6 @@ class TurnView:
                 render.status_emoji(state.activity, error=result.error_text is not None)
             )
 
-    def _post(self, payload: MessagePayload) -> Placeholder:
+    def _post(self, payload: MessagePayload, *, after_edits: bool = False) -> Placeholder:
         self.messages_posted += 1
-        return self._outbox.post(payload)
+        return self._outbox.post(payload, after_edits=after_edits)

@@ -10,6 +10,7 @@ from bridge.discord import (
     FileUpload,
     Forbidden,
     NotFound,
+    Priority,
     RestClientClosed,
 )
 from protocol.discord import models as m
@@ -192,3 +193,34 @@ async def test_calls_after_the_block_raise(autojump_clock: object) -> None:
         rest = rig.rest
     with pytest.raises(RestClientClosed):
         await rest.create_message(rig.channel_id, content="late")
+
+
+async def test_a_reaction_at_message_priority_goes_before_queued_edits(
+    autojump_clock: object,
+) -> None:
+    """The router's first reaction (issue 15) is submitted at ``Priority.MESSAGE``: with the
+    global budget (50 a second) wanted by 60 queued edits in 60 channels it goes out within
+    the first second's budget; a status reaction at its default priority waits until 50
+    edits have had theirs."""
+    async with open_rig() as rig:
+        world, control = rig.server.world, rig.server.control
+        posted = []
+        for n in range(62):
+            channel = world.add_channel(f"c{n}").id
+            author = world.bot.id if n < 60 else rig.owner_id  # the bot edits its own
+            posted.append((channel, int(control.post_message(channel, author, "hi")["id"])))
+        for channel, message_id in posted[:60]:
+            rig.rest.submit_edit(channel, message_id, content="edited")
+        (urgent_channel, urgent), (status_channel, status) = posted[60:]
+        rig.rest.submit_reaction(urgent_channel, urgent, add=["🤔"], priority=Priority.MESSAGE)
+        rig.rest.submit_reaction(status_channel, status, add=["✍️"])
+        await rig.rest.wait_idle()
+        assert all(e.status < 300 for e in rig.exchanges)
+        order = [path for method, path in rig.sent]
+        assert sum(method == "PATCH" for method, _ in rig.sent) == 60
+
+        def sent_at(message_id: int) -> int:
+            return next(i for i, p in enumerate(order) if f"/messages/{message_id}/reactions/" in p)
+
+        assert sent_at(urgent) < 50
+        assert sent_at(status) >= 50

@@ -32,8 +32,8 @@ class Rig:
 
 
 @asynccontextmanager
-async def open_rig() -> AsyncIterator[Rig]:
-    server = LocalDiscord(realism=Realism.off(), rng=random.Random(5))
+async def open_rig(realism: Realism | None = None) -> AsyncIterator[Rig]:
+    server = LocalDiscord(realism=realism or Realism.off(), rng=random.Random(5))
     channel = server.world.add_channel("t").id
     human = server.world.add_user("alice").id
     anchor = int(server.control.post_message(channel, human, "hi")["id"])
@@ -166,3 +166,37 @@ async def test_without_a_sender_task_settle_sends_at_the_callers_pace(
         await rig.rest.wait_idle()
         [shown] = rig.bot_messages()
         assert shown["content"] == "two"
+
+
+async def test_a_post_after_edits_waits_in_the_sender_for_the_edits_before_it(
+    autojump_clock: Any,
+) -> None:
+    """Faithful limits: five PATCHes empty the channel's edit bucket, so the sixth edit
+    waits for the window while creates still have room. The ``after_edits`` post is sent
+    after that edit landed; the owner never waits meanwhile, and a plain post asked for
+    after it stays behind it."""
+    async with open_rig(Realism.faithful()) as rig:
+        outbox = Outbox(rig.rest, rig.channel_id)
+        async with running(outbox):
+            text = outbox.post(render.plain("v0"))
+            await outbox.drain()
+            for version in range(1, 6):
+                outbox.edit(text, render.plain(f"v{version}"))
+                await rig.rest.wait_idle()
+            asked_at = trio.current_time()
+            outbox.edit(text, render.plain("final"))
+            done = outbox.post(render.plain("done"), after_edits=True)
+            later = outbox.post(render.plain("later"))
+            outbox.edit(done, render.plain("Done"))  # still the owner's: it replaces the post
+            assert trio.current_time() == asked_at  # asking never waits
+            await outbox.drain()
+            await rig.rest.wait_idle()
+        shown = {m["content"]: m for m in rig.bot_messages()}
+        assert list(shown) == ["final", "Done", "later"]
+        final_at = shown["final"]["versions"][-1]["visible_at"]
+        assert final_at > asked_at  # the edit did wait for its bucket
+        assert final_at <= shown["Done"]["versions"][0]["visible_at"]
+        assert [v["content"] for v in shown["Done"]["versions"]] == ["Done"]
+        assert later.id is not None
+        assert done.id is not None
+        assert done.id < later.id

@@ -10,10 +10,12 @@ import os
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import psutil
 import pytest
 
+from bridge.sessions.messages import UserMessage
 from bridge.sessions.presentation import render
 from bridge.store import InboxState, SessionStatus
 from tests.bridge.sessions.harness import (
@@ -882,3 +884,105 @@ async def test_a_queued_session_reports_its_position(tmp_path: Path) -> None:
                 for r in reports
             )
         )
+
+
+def _reaction_log(bridge: Any) -> list[tuple[int, str, str]]:
+    """Records every reaction change Discord accepts from now on: ``(message id, op,
+    emoji)``."""
+    seen: list[tuple[int, str, str]] = []
+
+    def observe(exchange: Any) -> None:
+        parts = exchange.path.split("/")
+        # /channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me
+        if len(parts) == 8 and parts[5] == "reactions" and exchange.status < 300:
+            op = "add" if exchange.method == "PUT" else "remove"
+            seen.append((int(parts[4]), op, unquote(parts[6])))
+
+    bridge.server.observers.append(observe)
+    return seen
+
+
+async def _start_from_the_channel(bridge: Any, tmp_path: Path, content: str) -> tuple[int, int]:
+    """What the router does with a message in the main channel: the session record, the
+    inbox entry, the first status reaction at once (issue 15), then the thread. Returns
+    the parent channel's id and the thread's (the message's)."""
+    from bridge.store import InboxItem
+
+    world = bridge.server.world
+    parent = world.default_channel.id
+    posted = bridge.server.control.post_message(parent, bridge.human_id, content)
+    message = world.find_message(int(posted["id"]))
+    record = session_record(message.id, tmp_path, channel_id=parent)
+    await bridge.db(lambda db: db.put_session(record))
+    item = InboxItem(
+        message_id=message.id, thread_id=message.id, author_id=bridge.human_id, content=content
+    )
+    await bridge.db(lambda db: db.inbox_add(item))
+    bridge.rest.submit_reaction(parent, message.id, add=[render.EMOJI_REQUESTING])
+    world.start_thread_from_message(message, name=content, owner_id=world.bot.id)
+    return parent, message.id
+
+
+def _told(thread: int, message_id: int, author: int, content: str, seen: bool) -> UserMessage:
+    return UserMessage(
+        message_id=message_id,
+        thread_id=thread,
+        author_id=author,
+        content=content,
+        seen_reaction=render.EMOJI_REQUESTING if seen else None,
+    )
+
+
+async def test_the_routers_first_status_reaction_is_taken_over_not_repeated(
+    tmp_path: Path,
+) -> None:
+    """The router puts 🤔 on a channel message as soon as it arrives; the session's status
+    reaction starts from it: 🤔 is added once, every emoji is replaced by the next, ✅ at
+    the end."""
+    async with open_bridge(tmp_path, "text_thinking") as bridge:
+        log = _reaction_log(bridge)
+        _, thread = await _start_from_the_channel(bridge, tmp_path, "What is it?")
+        await bridge.rest.wait_idle()
+        assert bridge.reactions(thread) == [render.EMOJI_REQUESTING]  # before any session
+        (await bridge.session(thread)).tell(
+            _told(thread, thread, bridge.human_id, "What is it?", seen=True)
+        )
+        await wait_until(lambda: "✅ Done" in bridge.texts(thread))
+        await wait_until(lambda: _idle(bridge, thread))
+        await bridge.rest.wait_idle()
+        assert bridge.reactions(thread) == [render.EMOJI_DONE]
+        changes = [(op, emoji) for message_id, op, emoji in log if message_id == thread]
+        added = [emoji for op, emoji in changes if op == "add"]
+        assert added[0] == render.EMOJI_REQUESTING
+        assert added.count(render.EMOJI_REQUESTING) == 1, changes
+        assert added[-1] == render.EMOJI_DONE
+        removed = [emoji for op, emoji in changes if op == "remove"]
+        assert sorted(removed) == sorted(added[:-1]), changes  # each replaced, none stacked
+
+
+async def test_the_routers_reaction_goes_when_a_later_message_carries_the_status(
+    tmp_path: Path,
+) -> None:
+    """A second message reaches the session before it showed any status: the turn's
+    status goes on the newest message, and the first one's 🤔 (the router's) is taken off
+    rather than left saying "asking Claude" forever."""
+    async with open_bridge(tmp_path, "text_thinking") as bridge:
+        _, thread = await _start_from_the_channel(bridge, tmp_path, "First")
+        await bridge.rest.wait_idle()
+        second = bridge.server.control.post_message(thread, bridge.human_id, "Second")
+        second_id = int(second["id"])
+        from bridge.store import InboxItem
+
+        item = InboxItem(
+            message_id=second_id, thread_id=thread, author_id=bridge.human_id, content="Second"
+        )
+        await bridge.db(lambda db: db.inbox_add(item))
+        ref = await bridge.session(thread)
+        # Both are in the mailbox before the session asks for a slot: the turn carries both.
+        ref.tell(_told(thread, thread, bridge.human_id, "First", seen=True))
+        ref.tell(_told(thread, second_id, bridge.human_id, "Second", seen=False))
+        await wait_until(lambda: "✅ Done" in bridge.texts(thread))
+        await wait_until(lambda: _idle(bridge, thread))
+        await bridge.rest.wait_idle()
+        assert bridge.reactions(second_id) == [render.EMOJI_DONE]
+        assert bridge.reactions(thread) == []

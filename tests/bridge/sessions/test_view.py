@@ -18,7 +18,7 @@ from bridge.sessions.presentation.view import Reaction, TurnView
 from protocol.claude import events as ev
 from protocol.claude.converter import parse_line
 from protocol.claude.turn import TurnState
-from tests.support.fake_claude import stdout_lines
+from tests.support.fake_claude import long_turn_lines, stdout_lines
 
 
 @attrs.define
@@ -40,8 +40,8 @@ class Rig:
 
 
 @asynccontextmanager
-async def open_rig() -> AsyncIterator[Rig]:
-    server = LocalDiscord(realism=Realism.off(), rng=random.Random(3))
+async def open_rig(realism: Realism | None = None) -> AsyncIterator[Rig]:
+    server = LocalDiscord(realism=realism or Realism.off(), rng=random.Random(3))
     thread = server.world.add_channel("t").id
     human = server.world.add_user("alice").id
     anchor = int(server.control.post_message(thread, human, "hi")["id"])
@@ -127,3 +127,41 @@ async def test_long_text_is_split_into_messages_within_limits(autojump_clock: An
         assert len(contents) > 1
         assert all(len(c) <= 2000 for c in contents)
         assert "".join(contents).replace("\n", "") == long_text.replace("\n", "")
+
+
+async def test_the_completion_embed_comes_after_the_answers_last_edit(autojump_clock: Any) -> None:
+    """With Discord's limits the thread's edit bucket (5 per 5 s) runs dry while the answer
+    streams, and the create bucket still has room: the completion embed must wait for the
+    answer's last edit rather than overtake it (issue 15)."""
+    async with open_rig(Realism.faithful()) as rig:
+        view = rig.view()
+        lines = long_turn_lines(steps=1, deltas_per_step=12)
+        state = TurnState().start_turn(0.0)
+        now, deltas = 0.0, 0
+        for line in lines:
+            event = parse_line(line)
+            now += 0.05
+            state = state.apply(event, now)
+            await view.on_event(event, state, now)
+            if isinstance(event, ev.Result):
+                await view.finish(state, event, now, interrupted=False)
+            elif isinstance(event, ev.StreamEvent) and event.text_delta is not None:
+                deltas += 1
+                if deltas <= 6:  # one create and five PATCHes: the edit bucket is empty
+                    await rig.rest.wait_idle()
+        await rig.rest.wait_idle()
+        [final_text] = [
+            block.text
+            for event in map(parse_line, lines)
+            if isinstance(event, ev.AssistantMessage)
+            for block in event.content
+            if isinstance(block, ev.TextBlock)
+        ]
+        messages = rig.messages()
+        [answer] = [m for m in messages if m["versions"][0]["content"].startswith(final_text[:5])]
+        embed = messages[-1]
+        assert embed["embeds"][0]["title"] == "✅ Done"
+        assert answer["content"] == final_text
+        assert len(answer["versions"]) > 6  # edits were still coming when the turn ended
+        last_text = answer["versions"][-1]["visible_at"]
+        assert last_text <= embed["versions"][0]["visible_at"]
