@@ -126,17 +126,19 @@ def sessions_page(
     lines = [header, *(_line(r) for r in shown)]
     if pages == 1:
         return "\n".join(lines), []
+    # A disabled button still needs an id that parses (and differs from its neighbour's):
+    # on the first page "Previous" names page 0, on the last "Next" names the last page.
     buttons: list[m.Component] = [
         m.Button(
             style=m.ButtonStyle.SECONDARY,
             label="◀ Previous",
-            custom_id=query.custom_id(page - 1),
+            custom_id=query.custom_id(max(page - 1, 0)),
             disabled=page == 0,
         ),
         m.Button(
             style=m.ButtonStyle.SECONDARY,
             label="Next ▶",
-            custom_id=query.custom_id(page + 1),
+            custom_id=query.custom_id(min(page + 1, pages - 1)),
             disabled=page >= pages - 1,
         ),
     ]

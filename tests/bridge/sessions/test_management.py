@@ -204,6 +204,8 @@ def test_sessions_pages_cover_each_matching_session_once(
                 assert isinstance(button.custom_id, str)
                 assert len(button.custom_id) <= 100
                 assert parse_sessions_custom_id(button.custom_id) is not None
+            ids = [b.custom_id for b in row.components if isinstance(b, m.Button)]
+            assert len(set(ids)) == len(ids)  # Discord refuses repeated ids in one message
     assert sorted(seen) == sorted(wanted)
 
 
