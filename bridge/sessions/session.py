@@ -1212,6 +1212,16 @@ class _Session:
             with contextlib.suppress(actors.ActorStopped):
                 await ref.send(_FromClaude(generation, message))
 
+        def offer(message: ClaudeMessage) -> bool:
+            # The pump's own hand-over (no task switch per event); refused before
+            # ``_Started`` and while the mailbox is full, so those go through ``deliver``.
+            if not reported.is_set():
+                return False
+            try:
+                return ref.try_send(_FromClaude(generation, message))
+            except actors.ActorStopped:
+                return True  # gone with the actor, as ``deliver`` drops it
+
         owner = TurnProcess(self.deps.close_grace)
         try:
             proc = await self.ctx.nursery.start(
@@ -1223,6 +1233,7 @@ class _Session:
                 self.config.session_timeout_seconds,
                 self.deps.interrupt_grace,
                 tasks,
+                offer,
             )
         except OSError as exc:
             error = f"`{command.executable}` could not be started: {exc}"
