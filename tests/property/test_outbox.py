@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from bridge.sessions.presentation.outbox import Outbox, Placeholder
 from bridge.sessions.presentation.render import MessagePayload, plain
 from protocol.discord import models as m
+from protocol.discord.edits import Live
 
 
 @attrs.define
@@ -54,6 +55,9 @@ class FakeDiscord:
         assert message_id in self.shown, message_id
         assert message_id not in self.deleted, message_id
         self.shown[message_id] = fields["content"]
+
+    def submit_live_edit(self, channel_id: int, message_id: int, content: Live) -> None:
+        self.submit_edit(channel_id, message_id, content=content.take())
 
     def submit_reaction(self, channel_id: int, message_id: int, **fields: Any) -> None:
         assert message_id in self.shown, message_id
