@@ -364,6 +364,9 @@ class _Session:
         self.timeout_limit = 0.0
         self.last_activity: str | None = None
         self.text_flush_armed = False
+        self.activity_shown: tuple[Any, ...] | None = None
+        """What :meth:`_show_activity` last showed, and from what (activity, tools, view,
+        phrase, emoji): the same activity again shows nothing new."""
         self.unfolded = 0
         """Claude events handled whose activity is not folded in yet (:meth:`_fold`)."""
         # What is shown.
@@ -1131,10 +1134,23 @@ class _Session:
         return self.reaction
 
     def _show_activity(self, proc: ClaudeProcess) -> None:
-        turn = proc.turn
-        if self.view is not None:
-            self.view.set_status(render.status_emoji(turn.activity, turn.current_tool))
-        self.last_activity = render.activity_phrase(turn.activity, turn.current_tool)
+        turn, view = proc.turn, self.view
+        shown = self.activity_shown
+        if (
+            shown is not None
+            and shown[0] is turn.activity
+            and shown[1] is turn.tools
+            and shown[2] is view
+            and self.last_activity == shown[3]
+            and (view is None or view.reaction.shown == shown[4])
+        ):
+            return  # the same activity, and nothing else changed what it shows
+        tool = turn.current_tool
+        emoji = render.status_emoji(turn.activity, tool)
+        if view is not None:
+            view.set_status(emoji)
+        self.last_activity = phrase = render.activity_phrase(turn.activity, tool)
+        self.activity_shown = (turn.activity, turn.tools, view, phrase, emoji)
 
     def _report(self) -> None:
         """Tell the coordinator what the session is doing now, if that changed: status,
