@@ -69,14 +69,15 @@ async def _run(capacity: int, buffer_size: int, steps: list[Step]) -> None:
 
         async def pump() -> None:
             async for i in pump_out:
-                message = ("pump", i)
-                if not handover.put_nowait(message):  # type: ignore[arg-type]  # any message
-                    await handover.put(message)  # type: ignore[arg-type]
+                message: Any = ("pump", i)  # the hand-over passes any message on
+                if not handover.put_nowait(message):
+                    await handover.put(message)
                 handed["pump"].append(i)
 
         async def report(i: int) -> None:
             nonlocal in_flight_reports
-            await handover.put(("report", i))  # type: ignore[arg-type]
+            report_message: Any = ("report", i)
+            await handover.put(report_message)
             handed["report"].append(i)
             in_flight_reports -= 1
 

@@ -114,7 +114,7 @@ def _turn(steps: list[list[str]]) -> list[bytes]:
 
 async def _show(lines: list[bytes], plan: list[int], *, eager: bool) -> FakeDiscord:
     discord = FakeDiscord(eager=eager)
-    view = TurnView(discord, 1, Reaction(discord, 1, None))  # type: ignore[arg-type]  # a fake
+    view = TurnView(discord, 1, Reaction(discord, 1, None))
     state = TurnState().start_turn(0.0)
     now = 0.0
     for i, line in enumerate(lines):
