@@ -127,6 +127,19 @@ class MailboxQueue:
         self.put(msg)
         return True
 
+    def try_send(self, msg: Any) -> bool:
+        """Enqueue if the user lane has room now; otherwise leave it (False), whatever the
+        policy: nothing is dropped and no ``Dropped`` event is emitted, because the caller
+        keeps the message (e.g. to ``send`` it later, in order). Never blocks."""
+        if self.closed:
+            raise ActorStopped(self.owner.name)
+        if len(self.user) >= self.capacity:
+            return False
+        self.user.append(msg)
+        if self._waiter is not None:
+            self._wake()
+        return True
+
     async def send(self, msg: Any) -> None:
         """Enqueue, waiting for room if the policy is BLOCK_SENDER."""
         await trio.lowlevel.checkpoint_if_cancelled()

@@ -90,6 +90,21 @@ class Ref(Generic[M]):
         message was not queued because the mailbox is full or closed."""
         return self._box.offer(msg)
 
+    def try_send(self, msg: M) -> bool:
+        """Put ``msg`` in the mailbox if it has room now; False if it is full. Synchronous:
+        never blocks, never yields.
+
+        Unlike ``offer`` it never applies the overflow policy and never emits ``Dropped``:
+        a False means the caller still holds the message, e.g. to ``await send`` it later.
+        That makes it the fast path of an edge that wants backpressure without a task
+        switch per message: try first, and only when the mailbox is full, wait for room
+        (keeping order: once one message waits, later ones must wait behind it).
+
+        Raises:
+            ActorStopped: the actor is stopping or stopped (nothing was queued).
+        """
+        return self._box.try_send(msg)
+
     async def send(self, msg: M) -> None:
         """Put ``msg`` in the mailbox, waiting for room if the policy is BLOCK_SENDER.
 

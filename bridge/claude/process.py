@@ -7,18 +7,25 @@ Theory of operation
 SIGKILLed when the block exits, however it exits) and runs four helper tasks in a nursery
 of its own::
 
-    stdout ─► pump ──(parse; update TurnState; wake waiters)──► buffer ─► forwarder ─► deliver()
+    stdout ─► pump ──(parse; update TurnState; wake waiters)──► offer()
+                   └──(refused, or others wait)──► buffer ─► forwarder ─► deliver()
     stderr ─► drain (bounded tail, never stalls the child)
     watchdog: sleeps until TurnState's next deadline; on expiry reports and interrupts
     exit: after stdout EOF, waits for the exit status and reports ClaudeExited
 
-Everything the CLI says reaches the owner as messages through ``deliver`` (typically
-``ctx.self.send`` of an actor with an ``Overflow.BLOCK_SENDER`` mailbox, so a slow owner
-slows the CLI down instead of losing events): :class:`ClaudeEvent` for each stdout line,
-:class:`ClaudeTimedOut` when a timeout fires, :class:`ClaudeInterruptEscalated` when the
-CLI ignored an interrupt and was signalled, and finally :class:`ClaudeExited`. The pump
-updates the state *before* the buffer, so the handle's own waits (a control response, a
-result after an interrupt) never depend on the owner reading its mailbox.
+Everything the CLI says reaches the owner as messages, in order. With an ``offer`` (a
+synchronous deliver that never blocks, typically ``ctx.self.try_send``) the pump hands each
+message over itself, with no task switch; only when ``offer`` refuses it (the mailbox is
+full) does the message go to a buffer that a forwarder task empties through ``deliver``
+(typically ``ctx.self.send`` of an actor with an ``Overflow.BLOCK_SENDER`` mailbox), and
+later messages queue behind it there until the buffer is empty again. So a slow owner
+still slows the CLI down (the buffer fills, then the pump stops reading) instead of losing
+events. Without an ``offer`` every message takes the forwarder. The messages are:
+:class:`ClaudeEvent` for each stdout line, :class:`ClaudeTimedOut` when a timeout fires,
+:class:`ClaudeInterruptEscalated` when the CLI ignored an interrupt and was signalled, and
+finally :class:`ClaudeExited`. The pump updates the state *before* the hand-over, so the
+handle's own waits (a control response, a result after an interrupt) never depend on the
+owner reading its mailbox.
 
 The owner talks back through the :class:`ClaudeProcess` handle: user messages, answers to
 ``can_use_tool`` / elicitation requests, and our control requests (interrupt, model, mode).
@@ -115,6 +122,8 @@ class ClaudeExited:
 
 ClaudeMessage = ClaudeEvent | ClaudeTimedOut | ClaudeInterruptEscalated | ClaudeExited
 Deliver = Callable[[ClaudeMessage], Awaitable[Any]]
+Offer = Callable[[ClaudeMessage], bool]
+"""Takes a message now and says True, or leaves it and says False; never blocks."""
 
 
 @attrs.frozen
@@ -138,6 +147,59 @@ class ClaudeGone(Exception):
 
     def __str__(self) -> str:
         return f"the claude process has exited (status {self.returncode})"
+
+
+# ---------------------------------------------------------------------------------------
+# Handing messages over
+# ---------------------------------------------------------------------------------------
+
+
+class _Handover:
+    """Messages to the owner, in order: straight through ``offer`` while nothing waits in
+    the buffer, otherwise into the buffer behind what waits there (the forwarder task
+    delivers it). ``waiting`` counts what is in the buffer or being delivered, so a direct
+    hand-over never overtakes a buffered message."""
+
+    __slots__ = ("_buffer", "_offer", "waiting")
+
+    def __init__(self, offer: Offer | None, buffer: trio.MemorySendChannel[ClaudeMessage]) -> None:
+        self._offer = offer
+        self._buffer = buffer
+        self.waiting = 0
+
+    def put_nowait(self, message: ClaudeMessage) -> bool:
+        """Hand over or buffer ``message`` without waiting; False: the buffer is full."""
+        if not self.waiting and self._offer is not None and self._offer(message):
+            return True
+        try:
+            self._buffer.send_nowait(message)
+        except trio.WouldBlock:
+            return False
+        self.waiting += 1
+        return True
+
+    async def put(self, message: ClaudeMessage) -> None:
+        """Hand over or buffer ``message``, waiting for room in the buffer if it is full
+        (the backpressure that stops the pump)."""
+        if self.put_nowait(message):
+            return
+        self.waiting += 1
+        try:
+            await self._buffer.send(message)
+        except BaseException:
+            self.waiting -= 1
+            raise
+
+    async def forward(
+        self, events: trio.MemoryReceiveChannel[ClaudeMessage], deliver: Deliver
+    ) -> None:
+        """The forwarder task: deliver what was buffered, in order."""
+        async with events:
+            async for message in events:
+                try:
+                    await deliver(message)
+                finally:
+                    self.waiting -= 1
 
 
 # ---------------------------------------------------------------------------------------
@@ -439,47 +501,38 @@ class ClaudeProcess:
 async def _pump_stdout(
     claude: ClaudeProcess,
     stdout: trio.abc.ReceiveStream,
-    buffer: trio.MemorySendChannel[ClaudeMessage],
+    handover: _Handover,
     max_line_bytes: int,
 ) -> None:
     reader = StreamJsonReader(max_line_bytes=max_line_bytes)
-    async with buffer:
-        while True:
-            try:
-                data = await stdout.receive_some(65536)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                data = b""
-            reader.receive_data(data)
-            while not isinstance(event := reader.next_event(), Sentinel):
-                now = trio.current_time()
-                claude.events_seen += 1
-                if isinstance(event, ev.Result):
-                    claude.results_seen += 1
-                if isinstance(event, ev.ControlResponse):
-                    claude._responses[event.request_id] = event
-                if isinstance(event, ev.Malformed):
-                    log.warning("claude pid %d wrote a bad line: %s", claude.pid, event.reason)
-                claude._update(claude.turn.apply(event, now))
-                message = ClaudeEvent(event, now)
-                try:
-                    # No schedule point per event: the read of the next chunk is one, so
-                    # the lines of one chunk go to the buffer together (and wake the
-                    # forwarder once); only a full buffer waits.
-                    buffer.send_nowait(message)
-                except trio.WouldBlock:
-                    await buffer.send(message)
-                if (reply := control.automatic_reply(event)) is not None:
-                    # The CLI would wait forever for an answer nobody else will give.
-                    with suppress(ClaudeGone):
-                        await claude.send(reply)
-            if not data:
-                return
-
-
-async def _forward(events: trio.MemoryReceiveChannel[ClaudeMessage], deliver: Deliver) -> None:
-    async with events:
-        async for message in events:
-            await deliver(message)
+    while True:
+        try:
+            data = await stdout.receive_some(65536)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            data = b""
+        reader.receive_data(data)
+        while not isinstance(event := reader.next_event(), Sentinel):
+            now = trio.current_time()
+            claude.events_seen += 1
+            if isinstance(event, ev.Result):
+                claude.results_seen += 1
+            if isinstance(event, ev.ControlResponse):
+                claude._responses[event.request_id] = event
+            if isinstance(event, ev.Malformed):
+                log.warning("claude pid %d wrote a bad line: %s", claude.pid, event.reason)
+            claude._update(claude.turn.apply(event, now))
+            message = ClaudeEvent(event, now)
+            # No schedule point per event: the read of the next chunk is one, so the
+            # lines of one chunk reach the owner together (and wake it once); only a
+            # full buffer waits.
+            if not handover.put_nowait(message):
+                await handover.put(message)
+            if (reply := control.automatic_reply(event)) is not None:
+                # The CLI would wait forever for an answer nobody else will give.
+                with suppress(ClaudeGone):
+                    await claude.send(reply)
+        if not data:
+            return
 
 
 async def _drain_stderr(claude: ClaudeProcess, stderr: trio.abc.ReceiveStream) -> None:
@@ -538,6 +591,7 @@ async def open_claude(
     command: ClaudeCommand,
     *,
     deliver: Deliver,
+    offer: Offer | None = None,
     cwd: str | Path,
     env: Mapping[str, str],
     idle_timeout: float | None = None,
@@ -553,7 +607,11 @@ async def open_claude(
         command: What to start (argv from :func:`~protocol.claude.argv.build_argv`; the
             prompt never goes in argv, send it with :meth:`ClaudeProcess.send_user`).
         deliver: Called with every :data:`ClaudeMessage`, in order, from a helper task;
-            usually ``ctx.self.send`` of the owning actor.
+            usually ``ctx.self.send`` of the owning actor. With ``offer`` it gets only
+            what ``offer`` refused, and what came after that while it was delivering.
+        offer: Hands a message over without blocking (True) or refuses it (False: it
+            goes to ``deliver`` through the buffer); usually ``ctx.self.try_send``. It
+            saves a task switch per message; the order is the same either way.
         cwd: The working directory (it decides where the session file lives).
         env: The child's whole environment (build it with
             :func:`~protocol.claude.argv.child_env`).
@@ -581,9 +639,10 @@ async def open_claude(
         trio.open_nursery() as nursery,
     ):
         send_buffer, receive_buffer = trio.open_memory_channel[ClaudeMessage](EVENT_BUFFER)
+        handover = _Handover(offer, send_buffer)
         claude = ClaudeProcess(
             proc,
-            deliver=send_buffer.clone().send,
+            deliver=handover.put,
             interrupt_grace=interrupt_grace,
             idle_timeout=idle_timeout,
             total_timeout=total_timeout,
@@ -595,18 +654,17 @@ async def open_claude(
         assert stderr is not None
 
         async def run_until_exit() -> None:
-            async with send_buffer:
-                await _pump_stdout(claude, stdout, send_buffer.clone(), max_line_bytes)
-                returncode = await proc.wait()
-                claude._exited.set()
-                claude._changed.set()
-                claude._watch.set()
-                await send_buffer.send(
-                    ClaudeExited(returncode, claude.stderr_tail(), claude.results_seen)
-                )
+            # The buffer stays open after the exit: the forwarder may still be delivering
+            # and ends with the block.
+            await _pump_stdout(claude, stdout, handover, max_line_bytes)
+            returncode = await proc.wait()
+            claude._exited.set()
+            claude._changed.set()
+            claude._watch.set()
+            await handover.put(ClaudeExited(returncode, claude.stderr_tail(), claude.results_seen))
 
         nursery.start_soon(run_until_exit)
-        nursery.start_soon(_forward, receive_buffer, deliver)
+        nursery.start_soon(handover.forward, receive_buffer, deliver)
         nursery.start_soon(_drain_stderr, claude, stderr)
         nursery.start_soon(_watchdog, claude)
         try:

@@ -396,7 +396,12 @@ class Scheduler:
             self._maybe_idle()
 
     async def _attempt(self, job: Job) -> None:
-        request = job.build()
+        try:
+            request = job.build()
+        except BaseException:
+            # Nothing was sent (e.g. a rendered edit broke a limit): free the slot.
+            self.limits.abandon(job.ticket, trio.current_time())
+            raise
         # The one place every request passes: a message body allows exactly the pings its
         # caller asked for, whoever built it (protocol.discord.mentions).
         body = apply_allowed_mentions(job.route.route, request.json, job.ping_users)

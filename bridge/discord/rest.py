@@ -44,7 +44,7 @@ from bridge.discord._scheduler import HTTPRequest, Job, Priority, RestStats, Sch
 from bridge.discord.errors import AttachmentTooLarge, HTTPError, RestClientClosed
 from protocol.discord import limits, routes
 from protocol.discord import models as m
-from protocol.discord.edits import EditQueue
+from protocol.discord.edits import EditQueue, Live
 from protocol.discord.models import UNDEFINED, UndefinedOr
 from protocol.discord.ratelimit import RETRY_BASE, RETRY_CAP, RateLimiter
 
@@ -390,6 +390,29 @@ class RestClient:
         self._edit_waiters.setdefault(key, []).append(waiter)
         await waiter.done.wait()
 
+    def submit_live_edit(self, channel_id: int, message_id: int, content: Live) -> None:
+        """Queue an edit that makes the message show ``content``'s text (no embeds, no
+        components), rendered when the PATCH is sent: each attempt calls it again, so it
+        carries the text as it is then. For text that changes many times per edit slot
+        (streaming): the caller changes its own state and calls this after each change;
+        while such an edit waits to be sent, another call changes nothing and costs a
+        lookup. Order, coalescing, retries and failure reports as :meth:`submit_edit`.
+
+        The rendered text is checked against the content limit when it is rendered; one
+        over it fails that edit (to the failure listeners, like a message that is gone).
+        """
+        key = (channel_id, message_id)
+        if self._edits.waiting_with(key, "content", content):
+            return
+        if self._scheduler.closed:
+            raise RestClientClosed(route=routes.EDIT_MESSAGE.key)
+        submitted = self._edits.submit(key, {"content": content, "embeds": [], "components": []})
+        if submitted.coalesced:
+            self.stats.coalesced_edits += 1
+        if submitted.start:
+            self._send_edit(key)
+        self._background_edits.setdefault(key, []).append(submitted.version)
+
     def _queue_edit(
         self, channel_id: int, message_id: int, content: Any, embeds: Any, components: Any
     ) -> _EditWaiter:
@@ -429,7 +452,10 @@ class RestClient:
         def build() -> HTTPRequest:
             patch = self._edits.take(key)
             carried[0] = patch.version
-            return HTTPRequest("PATCH", route.path, json=unstructure(m.EditMessage(**patch.fields)))
+            body = m.EditMessage(**patch.fields)
+            if patch.rendered:
+                limits.check_message(body)  # a Live field is checked once it is rendered
+            return HTTPRequest("PATCH", route.path, json=unstructure(body))
 
         job = self._job(
             route, Priority.EDIT, build, _parser(m.Message), persistent=True, holdable=True

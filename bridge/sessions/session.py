@@ -291,6 +291,11 @@ TEXT_FLUSH_SECONDS: Final = 0.1
 """How long streamed text may wait to be split into messages: Discord takes a few edits a
 second per channel at most, so showing it more often costs the actor time for nothing."""
 
+FOLD_EVERY: Final = 64
+"""Claude events handled before their activity is folded in even though more are queued
+(the mailbox hands out up to 64 between checkpoints): under a flood the status emoji and
+the stall notice still follow within one batch."""
+
 _TURN_STATES: Final = frozenset(
     {
         sm.State.RUNNING,
@@ -359,6 +364,11 @@ class _Session:
         self.timeout_limit = 0.0
         self.last_activity: str | None = None
         self.text_flush_armed = False
+        self.activity_shown: tuple[Any, ...] | None = None
+        """What :meth:`_show_activity` last showed, and from what (activity, tools, view,
+        phrase, emoji): the same activity again shows nothing new."""
+        self.unfolded = 0
+        """Claude events handled whose activity is not folded in yet (:meth:`_fold`)."""
         # What is shown.
         self.anchor: Target | None = None
         """The latest user message (or resume notice): it carries the status reaction."""
@@ -462,8 +472,28 @@ class _Session:
     # -- read: mailbox messages become inputs -------------------------------------------
 
     async def handle(self, msg: Any) -> None:
+        """Handle one message. The activity of Claude events (the machine's
+        ``ClaudeActivity``, the status emoji and phrase, the report to the coordinator) is
+        folded in once per drained batch: after the last queued one, before any other
+        message, or every ``FOLD_EVERY`` events; each would only overwrite the one before."""
+        claude_event = isinstance(msg, _FromClaude) and isinstance(msg.message, ClaudeEvent)
+        if not claude_event:
+            await self._fold()
         await self._handle(msg)
+        if claude_event and self.unfolded < FOLD_EVERY and len(self.ctx.mailbox):
+            return
+        await self._fold()
         self._report()
+
+    async def _fold(self) -> None:
+        """Fold in the activity of the Claude events handled since the last fold."""
+        if not self.unfolded:
+            return
+        self.unfolded = 0
+        await self.feed(sm.ClaudeActivity())
+        proc = self.proc
+        if proc is not None and self.machine.state in _TURN_STATES:
+            self._show_activity(proc)
 
     async def _handle(self, msg: Any) -> None:
         match msg:
@@ -557,7 +587,10 @@ class _Session:
                     announced = usage_limit(event)
                     if announced is not None:
                         self.usage_resets_at = announced.resets_at
-                await self.feed(sm.ClaudeActivity())
+                self.unfolded += 1
+                if isinstance(event, ev.ControlRequest | ev.ControlCancelRequest | ev.Result):
+                    # The machine sees the activity before what follows from the event.
+                    await self.feed(sm.ClaudeActivity())
                 if isinstance(event, ev.ControlRequest):
                     await self._on_control_request(event, proc)
                 elif isinstance(event, ev.ControlCancelRequest):
@@ -572,8 +605,6 @@ class _Session:
                             resume_failed=bool(self.resumed_with) and resume_failed(event),
                         )
                     )
-                if self.proc is proc and self.machine.state in _TURN_STATES:
-                    self._show_activity(proc)
             case ClaudeTimedOut(kind=kind, limit=limit):
                 if kind is TimeoutKind.TOTAL:
                     self.timeout_limit = limit
@@ -1124,10 +1155,23 @@ class _Session:
         return self.thread_id
 
     def _show_activity(self, proc: ClaudeProcess) -> None:
-        turn = proc.turn
-        if self.view is not None:
-            self.view.set_status(render.status_emoji(turn.activity, turn.current_tool))
-        self.last_activity = render.activity_phrase(turn.activity, turn.current_tool)
+        turn, view = proc.turn, self.view
+        shown = self.activity_shown
+        if (
+            shown is not None
+            and shown[0] is turn.activity
+            and shown[1] is turn.tools
+            and shown[2] is view
+            and self.last_activity == shown[3]
+            and (view is None or view.reaction.shown == shown[4])
+        ):
+            return  # the same activity, and nothing else changed what it shows
+        tool = turn.current_tool
+        emoji = render.status_emoji(turn.activity, tool)
+        if view is not None:
+            view.set_status(emoji)
+        self.last_activity = phrase = render.activity_phrase(turn.activity, tool)
+        self.activity_shown = (turn.activity, turn.tools, view, phrase, emoji)
 
     def _report(self) -> None:
         """Tell the coordinator what the session is doing now, if that changed: status,
@@ -1233,6 +1277,16 @@ class _Session:
             with contextlib.suppress(actors.ActorStopped):
                 await ref.send(_FromClaude(generation, message))
 
+        def offer(message: ClaudeMessage) -> bool:
+            # The pump's own hand-over (no task switch per event); refused before
+            # ``_Started`` and while the mailbox is full, so those go through ``deliver``.
+            if not reported.is_set():
+                return False
+            try:
+                return ref.try_send(_FromClaude(generation, message))
+            except actors.ActorStopped:
+                return True  # gone with the actor, as ``deliver`` drops it
+
         owner = TurnProcess(self.deps.close_grace)
         try:
             proc = await self.ctx.nursery.start(
@@ -1244,6 +1298,7 @@ class _Session:
                 self.config.session_timeout_seconds,
                 self.deps.interrupt_grace,
                 tasks,
+                offer,
             )
         except OSError as exc:
             error = f"`{command.executable}` could not be started: {exc}"

@@ -21,7 +21,7 @@ import attrs
 import httpx
 import trio
 
-from bridge.claude.process import ClaudeMessage, ClaudeProcess, open_claude
+from bridge.claude.process import ClaudeMessage, ClaudeProcess, Offer, open_claude
 from bridge.discord.errors import DiscordError
 from bridge.sessions.attachments import (
     MAX_IMAGE_BYTES,
@@ -170,6 +170,7 @@ class TurnProcess:
         total_timeout: float,
         interrupt_grace: float,
         tasks: tuple[TaskItem, ...] = (),
+        offer: Offer | None = None,
         *,
         task_status: trio.TaskStatus[ClaudeProcess] = trio.TASK_STATUS_IGNORED,
     ) -> None:
@@ -177,6 +178,7 @@ class TurnProcess:
             async with open_claude(
                 command,
                 deliver=deliver,
+                offer=offer,
                 cwd=cwd,
                 env=env,
                 total_timeout=total_timeout,

@@ -19,6 +19,12 @@ So an older edit never lands after a newer one, and the last PATCH that succeeds
 the latest value of every field. Versions (increasing across all messages) tell callers
 which submissions a PATCH carried.
 
+A field's value may be :class:`Live`: a renderer called by ``take``, so each attempt
+carries what it renders *then*. A message that changes many times per edit slot (streamed
+text) is then rendered once per PATCH instead of once per change: the caller changes its
+own state, and submits the same ``Live`` again only when none is waiting to be taken
+(:meth:`EditQueue.waiting_with`); the waiting one will render the change anyway.
+
 Using it (the driver is ``bridge/discord/rest.py``)::
 
     submitted = edits.submit(key, {"content": "..."})
@@ -32,12 +38,28 @@ Using it (the driver is ``bridge/discord/rest.py``)::
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 import attrs
 
-__all__ = ["EditQueue", "EditUsageError", "Patch", "Submitted"]
+__all__ = ["EditQueue", "EditUsageError", "Live", "Patch", "Submitted"]
+
+
+class Live:
+    """A field value rendered when a PATCH carrying it is taken (each attempt renders
+    again). ``taken`` is the last value it rendered (what the outstanding or last PATCH
+    carried), or ``initial``, what the field showed before any."""
+
+    __slots__ = ("_render", "taken")
+
+    def __init__(self, render: Callable[[], Any], initial: Any = None) -> None:
+        self._render = render
+        self.taken = initial
+
+    def take(self) -> Any:
+        self.taken = value = self._render()
+        return value
 
 
 @attrs.frozen(kw_only=True)
@@ -56,6 +78,8 @@ class Patch:
     """Every field submitted and not yet confirmed, latest values."""
     version: int
     """The newest submission it carries."""
+    rendered: bool = False
+    """Some of ``fields`` were :class:`Live` values, rendered by this take."""
 
 
 @attrs.define(auto_exc=True, kw_only=True)
@@ -111,7 +135,24 @@ class EditQueue:
         """
         message = self._outstanding(key, "take")
         message.taken = message.latest
-        return Patch(fields=dict(message.fields), version=message.latest)
+        fields = dict(message.fields)
+        rendered = False
+        for name, value in fields.items():
+            if isinstance(value, Live):
+                fields[name] = value.take()
+                rendered = True
+        return Patch(fields=fields, version=message.latest, rendered=rendered)
+
+    def waiting_with(self, key: Hashable, name: str, value: Any) -> bool:
+        """Whether a submission of ``key`` not taken yet sets ``name`` to this very object
+        (a :class:`Live` that will render when taken: submitting it again changes nothing)."""
+        message = self._messages.get(key)
+        return (
+            message is not None
+            and message.outstanding
+            and message.latest > message.taken
+            and message.fields.get(name) is value
+        )
 
     def confirmed(self, key: Hashable, version: int) -> bool:
         """The PATCH carrying ``version`` succeeded. True: newer edits wait, send another."""

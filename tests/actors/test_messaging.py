@@ -324,6 +324,26 @@ async def test_block_sender_policy_send_waits_for_room(
         assert await ref.ask(Get(), timeout=1) == [1, 2, 3]
 
 
+@pytest.mark.parametrize("overflow", list(actors.Overflow))
+async def test_try_send_queues_while_there_is_room_and_never_drops(
+    autojump_clock: trio.testing.MockClock, overflow: actors.Overflow
+) -> None:
+    async with actors.open_system() as system, system.subscribe(actors.Dropped) as events:
+        ref, gate = await _blocked(system, actors.Mailbox(2, overflow))
+        assert ref.try_send(1) is True
+        assert ref.try_send(2) is True
+        assert ref.try_send(3) is False  # full: the caller keeps it, whatever the policy
+        assert drain_events(events) == []
+        gate.set()
+        await trio.testing.wait_all_tasks_blocked()
+        assert ref.try_send(3) is True  # room again
+        await trio.testing.wait_all_tasks_blocked()
+        assert await ref.ask(Get(), timeout=1) == [1, 2, 3]
+        await ref.stop()
+        with pytest.raises(actors.ActorStopped):
+            ref.try_send(4)
+
+
 async def test_block_sender_send_cancelled_queues_nothing(
     autojump_clock: trio.testing.MockClock,
 ) -> None:

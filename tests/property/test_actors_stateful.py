@@ -342,6 +342,36 @@ class ActorSystemMachine(RuleBasedStateMachine):
             i = next(self.ids)
             self._tell(actor, Work(i, seconds) if seconds else Plain(i))
 
+    @rule(actor=actors_, count=st.integers(1, 4))
+    def try_send(self, actor: ActorModel | None, count: int) -> None:
+        """``try_send`` queues when there is room and otherwise leaves the message with the
+        caller: no overflow policy applied, no ``Dropped`` event, whatever the policy."""
+        if actor is None:
+            return
+        refused: list[int] = []
+
+        async def go() -> None:
+            box = actor.ref._cell.box
+            for _ in range(count):
+                i = next(self.ids)
+                full = len(box.user) >= box.capacity
+                before = list(box.user)
+                try:
+                    queued = actor.ref.try_send(Plain(i))
+                except actors.ActorStopped:
+                    assert actor.stop_requested or actor.state != RUNNING, "a running actor refused"
+                    assert list(box.user) == before, "a refused message changed the queue"
+                    continue
+                assert queued is not full, f"try_send returned {queued} with full={full}"
+                if queued:
+                    self.accepted[i] = actor
+                else:
+                    assert list(box.user) == before, "a refused try_send changed the queue"
+                    refused.append(i)
+
+        self._call(go)
+        assert not set(refused) & self.dropped, "try_send emitted Dropped for a kept message"
+
     @rule(actor=actors_)
     def crash(self, actor: ActorModel | None) -> None:
         self._tell(actor, Crash(next(self.ids)))

@@ -1,7 +1,12 @@
 """EditQueue against a model of Discord: whatever the interleaving of submissions, sends,
 successes, retries and failures, an older edit never lands after a newer one, there is at
 most one PATCH per message outstanding, and the last PATCH that succeeds leaves every
-field with its latest submitted value."""
+field with its latest submitted value.
+
+Content may also be a ``Live`` value, driven the way the session's view drives streamed
+text: the caller changes its own text and submits the message's one ``Live`` only when
+none is waiting to be taken. Each attempt then carries the text as it is when taken, and
+a settled message shows the caller's latest text."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from protocol.discord.edits import EditQueue, Patch
+from protocol.discord.edits import EditQueue, Live, Patch
 
 KEYS = st.sampled_from(["a", "b"])
 FIELDS = st.dictionaries(
@@ -30,11 +35,27 @@ class EditsMachine(RuleBasedStateMachine):
         self.latest: dict[str, dict[str, Any]] = {}
         """The latest submitted value per field (the model)."""
         self.gone: set[str] = set()
+        self.text: dict[str, int] = {}
+        """The caller's own text per key, which its ``Live`` renders."""
+        self.live = {key: Live(lambda key=key: self.text[key]) for key in ("a", "b")}
 
     @rule(key=KEYS, fields=FIELDS)
     def submit(self, key: str, fields: dict[str, Any]) -> None:
         submitted = self.queue.submit(key, fields)
         self.latest.setdefault(key, {}).update(fields)
+        assert submitted.start == (key not in self.jobs)
+        if submitted.start:
+            self.jobs[key] = None
+
+    @rule(key=KEYS, text=st.integers(100, 199))
+    def change_live_text(self, key: str, text: int) -> None:
+        # The view's streaming: change the text; submit the Live only if none waits.
+        self.text[key] = text
+        self.latest.setdefault(key, {})["content"] = text
+        live = self.live[key]
+        if self.queue.waiting_with(key, "content", live):
+            return
+        submitted = self.queue.submit(key, {"content": live})
         assert submitted.start == (key not in self.jobs)
         if submitted.start:
             self.jobs[key] = None
@@ -49,7 +70,11 @@ class EditsMachine(RuleBasedStateMachine):
         if previous is not None:
             assert patch.version >= previous.version
         for name, value in patch.fields.items():
+            assert not isinstance(value, Live), "a Live value went out unrendered"
             assert self.latest[key][name] == value  # never older than submitted
+        if key in self.text and patch.fields.get("content") == self.text[key]:
+            # Rendered now (live texts and plain values never overlap): it remembers it.
+            assert self.live[key].taken == self.text[key]
         self.jobs[key] = patch
 
     @precondition(lambda self: any(p is not None for p in self.jobs.values()))

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from bridge.sessions.presentation.outbox import Outbox, Placeholder
 from bridge.sessions.presentation.render import MessagePayload, plain
 from protocol.discord import models as m
+from protocol.discord.edits import Live
 
 
 @attrs.define
@@ -70,6 +71,9 @@ class FakeDiscord:
             if content is not None and key not in self.deleted:
                 self.shown[key] = content
 
+    def submit_live_edit(self, channel_id: int, message_id: int, content: Live) -> None:
+        self.submit_edit(channel_id, message_id, content=content.take())
+
     def submit_reaction(self, channel_id: int, message_id: int, **fields: Any) -> None:
         assert message_id in self.shown, message_id
 
@@ -95,7 +99,9 @@ def _asked(content: str) -> int:
 Op = tuple[str, int]
 ops = st.lists(
     st.tuples(
-        st.sampled_from(["post", "post_after_edits", "edit", "delete", "progress", "land"]),
+        st.sampled_from(
+            ["post", "post_after_edits", "edit", "edit_live", "delete", "progress", "land"]
+        ),
         st.integers(0, 30),
     ),
     max_size=60,
@@ -129,6 +135,17 @@ def test_random_interleavings_end_in_the_latest_state(ops: list[Op], delays: lis
                     outbox.edit(posted[index], MessagePayload(content=text))
                     if index not in deleted:
                         latest[index] = text
+                elif kind == "edit_live" and posted:
+                    # Streaming text: rendered when the client sends it, but asked for now.
+                    index = n % len(posted)
+                    text = f"post {index} live{n} a{asked}"
+                    if outbox.edit_live(posted[index], Live(lambda text=text: text)):
+                        if index not in deleted:
+                            latest[index] = text
+                    else:
+                        outbox.edit(posted[index], MessagePayload(content=text))
+                        if index not in deleted:
+                            latest[index] = text
                 elif kind == "delete" and posted:
                     index = n % len(posted)
                     outbox.delete(posted[index])

@@ -276,14 +276,17 @@ async def open_claude_actor(
     system: Any, command: Any, **open_claude_kwargs: Any
 ) -> AsyncIterator[ClaudeHarness]:
     """Spawn an actor in ``system`` that owns a ``claude`` process (``open_claude(command,
-    deliver=ctx.self.send, **open_claude_kwargs)``) and records what it receives.
+    deliver=ctx.self.send, offer=ctx.self.try_send, **open_claude_kwargs)``) and records
+    what it receives.
 
     Leaving the block stops the actor (if the test has not), which kills the process.
     """
     harness = ClaudeHarness()
 
     async def owner(ctx: actors.Context[Any]) -> None:
-        async with open_claude(command, deliver=ctx.self.send, **open_claude_kwargs) as claude:
+        async with open_claude(
+            command, deliver=ctx.self.send, offer=ctx.self.try_send, **open_claude_kwargs
+        ) as claude:
             harness.claude = claude
             harness.pid = claude.pid
             ctx.started()

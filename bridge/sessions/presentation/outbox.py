@@ -11,7 +11,9 @@ performs the queue in order, awaiting each ``create_message`` there instead.
 Edits keep *latest-edit* semantics: an edit of a message not sent yet replaces what the
 post will send; an edit of a message being created is kept (the latest only) and sent
 once its id is known; an edit of a message that exists goes straight to the client's
-coalescing ``submit_edit``. A delete of a message not sent yet drops the post. Reactions
+coalescing ``submit_edit``; :meth:`Outbox.edit_live` hands a sent message's text to the
+client as a :class:`~protocol.discord.edits.Live` value, rendered when the PATCH is sent.
+A delete of a message not sent yet drops the post. Reactions
 on a placeholder are queued behind its post (their order kept); reactions on a known id go
 straight to ``submit_reaction``.
 
@@ -51,6 +53,7 @@ from bridge.discord.errors import DiscordError
 from bridge.discord.rest import FileUpload
 from bridge.sessions.presentation.render import MessagePayload
 from protocol.discord import models as m
+from protocol.discord.edits import Live
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +84,8 @@ class OutboxRest(Protocol):
         embeds: Any = m.UNDEFINED,
         components: Any = m.UNDEFINED,
     ) -> None: ...
+
+    def submit_live_edit(self, channel_id: int, message_id: int, content: Live) -> None: ...
 
     def submit_reaction(
         self,
@@ -183,6 +188,17 @@ class Outbox:
             target.latest_edit = payload
         elif target.id is not None:
             self._submit_edit(target.id, payload)
+
+    def edit_live(self, target: Placeholder, content: Live) -> bool:
+        """Make a sent message show ``content``'s text (no embeds or components), rendered
+        when the client sends the PATCH (``RestClient.submit_live_edit``). False, and
+        nothing done, while the message has no id (not sent yet, being sent, refused):
+        edit it with :meth:`edit` then."""
+        if target.id is None or target.deleted:
+            return False
+        self._edited[target.id] = None  # an ``after_edits`` post waits for it too
+        self._rest.submit_live_edit(self.channel_id, target.id, content)
+        return True
 
     def delete(self, target: Placeholder) -> None:
         if target.dropped or target.deleted:

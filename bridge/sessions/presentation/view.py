@@ -13,9 +13,13 @@ view decides what to send with the pure builders of
   the client's coalescing ``submit_reaction``: a burst of activity changes costs one
   reaction update, not one per event;
 * text streams into a *segment*: the text since the last tool or thinking embed, split by
-  :func:`~bridge.sessions.presentation.render.split_text` into messages. Existing messages
-  are updated with ``submit_edit`` (coalesced, latest wins, so token-by-token deltas cost nothing
-  extra); a message is created only when the segment outgrows the ones it has (C3, C23);
+  :func:`~bridge.sessions.presentation.render.split_text` into messages. A message that
+  exists is updated through a :class:`~protocol.discord.edits.Live` value: the REST client
+  renders its text when it sends the PATCH (at most one per edit slot), so a text delta
+  only records the new text and, if no edit of the message is waiting, queues one; the
+  segment is split again only when its text may no longer fit the messages it has, or
+  when something else happens (a tool, the end). A message is created only when the
+  segment outgrows the ones it has (C3, C23);
 * a tool call closes the segment and posts its embed, which :meth:`tick` refreshes with the
   elapsed time (C4) and the tool result finishes (green or red);
 * complete thinking blocks post a spoiler embed (C5); a compaction posts a notice (C20);
@@ -34,6 +38,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from functools import partial as bind
 from typing import Any, Protocol
 
 from bridge.discord.rest import FileUpload
@@ -49,6 +54,7 @@ from bridge.sessions.presentation.tasks import (
 from protocol.claude import events as ev
 from protocol.claude.turn import TaskItem, TurnState
 from protocol.discord import models as m
+from protocol.discord.edits import Live
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +83,8 @@ class SessionRest(Protocol):
         embeds: Any = m.UNDEFINED,
         components: Any = m.UNDEFINED,
     ) -> None: ...
+
+    def submit_live_edit(self, channel_id: int, message_id: int, content: Live) -> None: ...
 
     def submit_reaction(
         self,
@@ -125,16 +133,55 @@ class Reaction:
 
 
 class _Segment:
-    """Text since the last embed, and the messages that show it."""
+    """Text since the last embed, and the messages that show it.
+
+    *Who writes what*: the owner (the view) writes everything here; the REST client's
+    task calls :meth:`chunk` through a message's ``Live`` value, which only reads, and
+    writes that value's ``taken``. The view writes ``taken`` only while the message has
+    no id, when no edit of it can be with the client."""
 
     def __init__(self) -> None:
         self.blocks: list[str] = []
+        self.blocks_chars = 0
+        """The blocks' length with their separators: the body is at most this long plus
+        the partial text."""
+        self.fenced = False
+        """A block holds a code-fence marker (only the chunker splits such text right)."""
+        self.partial = ""
+        """The streamed text shown after the blocks (what :meth:`chunk` renders)."""
         self.message_ids: list[Placeholder] = []
         self.shown: list[str] = []
+        """Per message, the text last given to the outbox as a payload."""
+        self.live: list[Live] = []
+        """Per message, its text rendered by the client when it sends an edit."""
+
+    def add_block(self, text: str) -> None:
+        self.blocks.append(text)
+        self.blocks_chars += len(text) + 2
+        self.fenced = self.fenced or _has_fence(text)
 
     def body(self, partial: str) -> str:
         parts = [*self.blocks, partial] if partial else self.blocks
         return "\n\n".join(p for p in parts if p)
+
+    def fits_one(self, partial: str) -> bool:
+        """Whether the body with ``partial`` is surely one message: short enough and
+        without a fence, so :func:`render.split_text` would return it whole."""
+        return (
+            not self.fenced
+            and self.blocks_chars + len(partial) <= render.CHUNK_CHARS
+            and not _has_fence(partial)
+        )
+
+    def chunk(self, index: int) -> str:
+        """What message ``index`` shows now (rendered when the client sends its edit). A
+        message the text no longer reaches keeps what it showed."""
+        chunks = render.split_text(self.body(self.partial))
+        return chunks[index] if index < len(chunks) else str(self.live[index].taken)
+
+
+def _has_fence(text: str) -> bool:
+    return "```" in text or "~~~" in text
 
 
 class TurnView:
@@ -201,7 +248,11 @@ class TurnView:
         calls shortly after, and which every other change calls first, so the order on
         screen stays the order of events."""
         if isinstance(event, ev.StreamEvent):
-            if event.parent_tool_use_id is None and event.text_delta is not None:
+            if (
+                event.parent_tool_use_id is None
+                and event.text_delta is not None
+                and not self._stream(state.partial_text)
+            ):
                 self._partial = state.partial_text
             return
         self.flush()
@@ -224,7 +275,7 @@ class TurnView:
         for block in event.content:
             if isinstance(block, ev.TextBlock):
                 if block.text.strip():
-                    self._segment.blocks.append(block.text)
+                    self._segment.add_block(block.text)
                 self._sync_text("")
             elif isinstance(block, ev.ThinkingBlock):
                 if block.thinking.strip():
@@ -272,18 +323,46 @@ class TurnView:
 
     # -- text --------------------------------------------------------------------------
 
+    def _stream(self, partial: str) -> bool:
+        """Show a text delta without splitting, when the segment is one sent message and
+        stays one: record the text, and queue the message's ``Live`` edit (nothing if one
+        is waiting already). False: the text must be split (:attr:`text_waiting`)."""
+        segment = self._segment
+        if (
+            self._partial is not None
+            or len(segment.message_ids) != 1
+            or segment.message_ids[0].id is None
+            or not segment.fits_one(partial)
+        ):
+            return False
+        segment.partial = partial
+        return self._outbox.edit_live(segment.message_ids[0], segment.live[0])
+
     def _sync_text(self, partial: str) -> None:
         segment = self._segment
+        segment.partial = partial
         chunks = render.split_text(segment.body(partial))
         for index, chunk in enumerate(chunks):
             if index < len(segment.message_ids):
-                if segment.shown[index] != chunk:
-                    segment.shown[index] = chunk
-                    self._outbox.edit(segment.message_ids[index], render.plain(chunk))
+                self._show_chunk(segment, index, chunk)
             else:
                 segment.message_ids.append(self._post(render.plain(chunk)))
                 segment.shown.append(chunk)
+                segment.live.append(Live(bind(segment.chunk, index), initial=chunk))
                 self.text_posted = True
+
+    def _show_chunk(self, segment: _Segment, index: int, chunk: str) -> None:
+        message, live = segment.message_ids[index], segment.live[index]
+        if message.id is not None and not message.deleted:
+            # Sent: the client renders the text when it sends the edit. ``taken`` is what
+            # the last edit carried (or the post, or the payload edit after it).
+            if live.taken != chunk:
+                self._outbox.edit_live(message, live)
+            return
+        if segment.shown[index] != chunk:
+            segment.shown[index] = chunk
+            live.taken = chunk  # what it will show once posted (or edited after the post)
+            self._outbox.edit(message, render.plain(chunk))
 
     def _close_segment(self, state: TurnState) -> None:
         """Show the segment's final text (a partial block is dropped: its complete block

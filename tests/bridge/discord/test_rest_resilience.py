@@ -8,8 +8,10 @@ import pytest
 import trio
 import trio.testing
 
-from bridge.discord import HTTPError, RateLimitedTooLong, RequestShed
+from bridge.discord import BackgroundFailure, HTTPError, RateLimitedTooLong, RequestShed
 from bridge.discord_local import Realism
+from protocol.discord.edits import Live
+from protocol.discord.limits import LimitExceeded
 from tests.bridge.discord.conftest import LoseResponses, open_rig
 
 CREATE = "POST /channels/{channel_id}/messages"
@@ -153,6 +155,51 @@ async def test_streaming_edits_coalesce_to_the_latest_content(autojump_clock: ob
         # Versions only ever move forward (an older edit never overtakes a newer one).
         seen = [int(v["content"]) for v in rig.message(sent.id)["versions"][1:-1]]
         assert seen == sorted(seen)
+
+
+async def test_live_edits_render_once_per_patch_with_the_text_of_then(
+    autojump_clock: object,
+) -> None:
+    async with open_rig() as rig:
+        sent = await rig.rest.create_message(rig.channel_id, content="0")
+        text = ["0"]
+        renders: list[str] = []
+
+        def render() -> str:
+            renders.append(text[0])
+            return text[0]
+
+        live = Live(render, initial="0")
+        for i in range(1, 101):
+            text[0] = str(i)
+            rig.rest.submit_live_edit(rig.channel_id, sent.id, live)
+            await trio.sleep(0.05)
+        await rig.rest.wait_idle()
+        assert rig.message(sent.id)["content"] == "100"
+        edits = rig.routes(EDIT)
+        # One render per PATCH sent, not one per change; each carried the text of then.
+        assert len(renders) == len(edits) <= 8
+        assert [e.request_json["content"] for e in edits] == renders
+        assert live.taken == "100"
+        assert rig.server.stats.responses_429 == 0
+
+
+async def test_a_live_edit_over_the_content_limit_fails_to_the_listeners(
+    autojump_clock: object,
+) -> None:
+    async with open_rig() as rig:
+        sent = await rig.rest.create_message(rig.channel_id, content="short")
+        failures: list[BackgroundFailure] = []
+        rig.rest.add_failure_listener(failures.append)
+        rig.rest.submit_live_edit(rig.channel_id, sent.id, Live(lambda: "x" * 2001))
+        await rig.rest.wait_idle()
+        assert len(failures) == 1
+        assert isinstance(failures[0].error, LimitExceeded)
+        assert rig.routes(EDIT) == []  # nothing was sent
+        # Its limiter slot was freed: the next edit of the message goes out.
+        rig.rest.submit_live_edit(rig.channel_id, sent.id, Live(lambda: "fits"))
+        await rig.rest.wait_idle()
+        assert rig.message(sent.id)["content"] == "fits"
 
 
 async def test_reaction_changes_cancel_out_while_queued(autojump_clock: object) -> None:
