@@ -24,7 +24,8 @@ Printed per N:
   inherits its parent's peak there, so it reported at least the launching script's ~65 MB
   (where ``/proc`` is missing, ``ru_maxrss`` is still the fallback). The parse floor,
   measured afterwards in the same child, writes its stream one turn at a time, so it does
-  not raise the peak (the whole stream at once added ~170 KB per session);
+  not raise the peak (the whole stream at once added ~210 KB per session). Children run
+  from cached bytecode, as a deployed bridge does (:func:`child_env`);
 * loop lag p99: how late a task that sleeps 10 ms on trio's clock wakes, 99th percentile;
 * 429s: as counted by the server (``/_control/stats``) and by the bridge's REST client;
 * edits, max, ratio: message edits (the streaming updates) the server applied, against the
@@ -70,6 +71,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
 import resource
 import subprocess
@@ -657,11 +659,41 @@ def child_argv(tree: Path | None, n: int, args: argparse.Namespace) -> list[str]
     ]
 
 
+def child_env() -> dict[str, str]:
+    """The children's environment: bytecode caching on, in a cache of the benchmark's own.
+
+    A deployed bridge imports compiled bytecode (written at its first start, or by the
+    installer); with ``PYTHONDONTWRITEBYTECODE`` set, as on some CI machines, every child
+    would compile every module from source at start-up, and compiling one of them
+    (hpack's Huffman table, imported by Hypercorn) alone raises the peak RSS by ~10 MB
+    for a moment. ``PYTHONPYCACHEPREFIX`` keeps the cache out of the checkouts."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "ccbridge-bench-pycache")
+    return env
+
+
+def warm_bytecode(tree: Path | None) -> None:
+    """Import what a child imports once, so every measured child starts from cached
+    bytecode (see :func:`child_env`), the first one included."""
+    python = tree / ".venv" / "bin" / "python" if tree is not None else None
+    subprocess.run(
+        [
+            str(python) if python is not None and python.exists() else sys.executable,
+            "-c",
+            "import bridge.app, tests.support.fake_claude, httpx, psutil, trio",
+        ],
+        cwd=tree or ROOT,
+        env=child_env(),
+        check=True,
+    )
+
+
 def run_child(tree: Path | None, n: int, args: argparse.Namespace, log: Path) -> Figures | None:
     with log.open("w") as stderr:
         done = subprocess.run(
             child_argv(tree, n, args),
             cwd=tree or ROOT,
+            env=child_env(),
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
@@ -711,6 +743,9 @@ def main(argv: list[str] | None = None) -> int:
     before: list[Figures] = []
     logs: list[Path] = []
     tmp = Path(tempfile.gettempdir())
+    warm_bytecode(None)
+    if base_tree is not None:
+        warm_bytecode(base_tree)
     for n in [int(x) for x in args.sessions.split(",")]:
         # A fresh process per N (and per tree), so CPU time and peak RSS belong to it alone.
         # The baseline runs first, then this tree, N by N, so slow drifts in the machine's
