@@ -28,7 +28,6 @@ from typing import Final
 
 import attrs
 import trio
-import yaml
 
 __all__ = ["SKILL_FILE", "Skill", "SkillCatalog", "parse_skill"]
 
@@ -51,6 +50,10 @@ class Skill:
 def parse_skill(text: str, folder: str, path: Path) -> Skill | None:
     """The skill a ``SKILL.md``'s text describes; ``None`` if no name can be had (the
     folder's name is no valid skill name either)."""
+    # PyYAML (~1 MB of the bridge's resident memory) is imported on the first SKILL.md
+    # read, not at start-up: most bridges never list a skill.
+    import yaml
+
     meta: object = None
     match = _FRONT.match(text)
     if match is not None:

@@ -30,7 +30,7 @@ so it is rebuilt from the tool inputs once their results come back without error
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -68,6 +68,11 @@ WAITING_FOR_HOST = frozenset(
 )
 
 
+STRUCTURED_RESULT_TOOLS: Final = frozenset({"TaskCreate"})
+"""Tools whose ``tool_use_result`` the fold reads (a created task's id): the only ones
+whose :attr:`ToolRun.structured_result` is kept."""
+
+
 @attrs.frozen(kw_only=True)
 class ToolRun:
     """One tool call of the current turn."""
@@ -81,6 +86,11 @@ class ToolRun:
     is_error: bool | None = None
     result_text: str | None = None
     structured_result: Any = None
+    """The ``tool_use_result`` of the tool's result, kept only for the tools whose
+    structured result the fold reads (:data:`STRUCTURED_RESULT_TOOLS`); ``None`` for the
+    others. A finished run stays in the state until the next turn, and a Read's structured
+    result holds the whole file again (beside ``result_text``): kept for every tool, it
+    made each idle session hold its last turn's files twice."""
 
     @property
     def running(self) -> bool:
@@ -378,7 +388,9 @@ def _on_user(state: TurnState, event: ev.UserMessage, now: float) -> TurnState:
                     finished_at=now,
                     is_error=result.is_error,
                     result_text=result.text,
-                    structured_result=event.tool_use_result,
+                    structured_result=(
+                        event.tool_use_result if run.name in STRUCTURED_RESULT_TOOLS else None
+                    ),
                 )
                 tools[index] = finished
                 if not result.is_error:

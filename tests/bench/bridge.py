@@ -19,7 +19,13 @@ Printed per N:
   last ones start; make ``--seconds`` longer than ``N / 1`` s to have all N at once);
 * events: Claude stream-json lines the fakes wrote (N x lines of one turn);
 * CPU s / 1k events: the bridge process's user+system CPU over the run, per 1,000 events;
-* peak RSS: the child's ``ru_maxrss`` (the bridge and this script's small driver);
+* peak RSS: the child's own high-water RSS (``VmHWM`` in ``/proc/self/status``; the bridge
+  and this script's small driver). Not ``ru_maxrss``: a child started by ``vfork`` + ``exec``
+  inherits its parent's peak there, so it reported at least the launching script's ~65 MB
+  (where ``/proc`` is missing, ``ru_maxrss`` is still the fallback). The parse floor,
+  measured afterwards in the same child, writes its stream one turn at a time, so it does
+  not raise the peak (the whole stream at once added ~210 KB per session). Children run
+  from cached bytecode, as a deployed bridge does (:func:`child_env`);
 * loop lag p99: how late a task that sleeps 10 ms on trio's clock wakes, 99th percentile;
 * 429s: as counted by the server (``/_control/stats``) and by the bridge's REST client;
 * edits, max, ratio: message edits (the streaming updates) the server applied, against the
@@ -43,6 +49,15 @@ Printed per N:
   reaction bucket (1 per 0.25 s) or, for a reply, its thread bucket (10 per 10 s), a
   reaction spent only on a message its thread would not show sooner.
 
+``--tracemalloc DIR`` (a diagnosis, not a measurement: tracing slows the bridge and costs
+memory of its own, so the other figures of that run are off) starts ``tracemalloc`` in
+each child once the bridge is connected and writes three snapshots there,
+``N-start.snap`` (connected, before any message), ``N-peak.snap`` (the most traced memory,
+checked every second) and ``N-end.snap`` (every answer read), and prints the sites that
+grew most from start to peak and from start to end, each by the innermost frame in the
+bridge's own packages (``bridge``, ``protocol``, ``actors``); ``tracemalloc_report`` in this
+module compares any two snapshots, e.g. the peaks of two session counts.
+
 ``--baseline-tree PATH`` runs the same child (this very file) a second time per N with
 another checkout's code (its ``.venv`` python when it has one; the tree first on
 ``sys.path``), e.g. the commit before a change; both rows come from one invocation on one
@@ -58,12 +73,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections import defaultdict
 from pathlib import Path
 
@@ -100,6 +117,11 @@ REACTION_INTERVAL = 0.25
 THREAD_LIMIT, THREAD_WINDOW = 10, 10.0
 """The local server's thread-creation bucket per channel."""
 FLOOR_REPEATS = 3
+TRACE_FRAMES = 30
+"""Frames kept per traced allocation: enough to reach the bridge's own code from deep
+inside attrs, cattrs, httpx or trio."""
+OWN_PACKAGES = ("bridge", "protocol", "actors")
+TRACE_TOP = 30
 ANSWER_SETTLE = 60.0
 """Seconds, after the last completion embed, that the final answers get to appear."""
 
@@ -187,12 +209,15 @@ class RecordingTransport(httpx.AsyncBaseTransport):
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=200)
         )
         self.sent: list[Sent] = []
+        # One string per distinct path (a message is edited many times): this record is in
+        # the measured process, and ~15,000 copies of the path at N=100 are ~1.3 MB.
+        self._paths: dict[str, str] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await self._inner.handle_async_request(request)
-        self.sent.append(
-            Sent(request.method, request.url.path, response.status_code, trio.current_time())
-        )
+        path = request.url.path
+        path = self._paths.setdefault(path, path)
+        self.sent.append(Sent(request.method, path, response.status_code, trio.current_time()))
         return response
 
     async def aclose(self) -> None:
@@ -282,7 +307,12 @@ def parse_floor(lines: list[bytes], sessions: int, directory: Path) -> float:
     The best of ``FLOOR_REPEATS`` tries: the least a Python process must spend on the
     stream before doing anything with it."""
     stream = directory / "floor.jsonl"
-    stream.write_bytes(b"".join(line + b"\n" for line in lines) * sessions)
+    one_turn = b"".join(line + b"\n" for line in lines)
+    with stream.open("wb") as f:
+        # One turn at a time: the whole stream in memory at once (~170 KB per session)
+        # would raise this process's peak RSS, which is reported as the bridge's.
+        for _ in range(sessions):
+            f.write(one_turn)
     best = math.inf
     for _ in range(FLOOR_REPEATS):
         start = time.process_time()
@@ -306,6 +336,84 @@ def edit_budget(sent: list[Sent], wall: float) -> tuple[int, int]:
     )
     global_left = GLOBAL_PER_SECOND * math.ceil(wall) - others
     return applied, max(0, min(per_channel, global_left))
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS in MB (see the module docstring: not ``ru_maxrss``)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def own_site(trace: tracemalloc.Traceback) -> str:
+    """The innermost frame of an allocation in the bridge's own packages (else the
+    innermost frame): where the bridge asked for the memory."""
+    for frame in reversed(trace):  # a Traceback lists the outermost frame first
+        parts = Path(frame.filename).parts
+        if ".venv" not in parts and any(p in parts for p in OWN_PACKAGES):
+            rel = (
+                Path(frame.filename).relative_to(ROOT)
+                if frame.filename.startswith(str(ROOT))
+                else frame.filename
+            )
+            return f"{rel}:{frame.lineno}"
+    return f"{trace[-1].filename}:{trace[-1].lineno}" if len(trace) else "?"
+
+
+def tracemalloc_report(
+    before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, title: str
+) -> str:
+    """The sites (:func:`own_site`) whose live memory grew most from ``before`` to
+    ``after``, with the growth in KB and in live blocks."""
+    grown: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for stat in after.compare_to(before, "traceback"):
+        site = grown[own_site(stat.traceback)]
+        site[0] += stat.size_diff
+        site[1] += stat.count_diff
+    total = sum(size for size, _ in grown.values())
+    lines = [f"{title}: {total / 1024:+.0f} KB traced"]
+    for where, (size, count) in sorted(grown.items(), key=lambda kv: -kv[1][0])[:TRACE_TOP]:
+        lines.append(f"  {size / 1024:+9.1f} KB {count:+8d} blocks  {where}")
+    return "\n".join(lines)
+
+
+class TraceWatch:
+    """Snapshots for ``--tracemalloc``: at start, at the most traced memory, at the end."""
+
+    def __init__(self, directory: Path, sessions: int) -> None:
+        self._directory = directory
+        self._sessions = sessions
+        tracemalloc.start(TRACE_FRAMES)
+        self.start = tracemalloc.take_snapshot()
+        self.peak = self.start
+        self._peak_bytes = tracemalloc.get_traced_memory()[0]
+
+    async def watch(self) -> None:
+        while True:
+            await trio.sleep(1.0)
+            now = tracemalloc.get_traced_memory()[0]
+            if now > self._peak_bytes * 1.01:
+                self._peak_bytes = now
+                self.peak = tracemalloc.take_snapshot()
+
+    def finish(self) -> None:
+        end = tracemalloc.take_snapshot()
+        tracemalloc.stop()
+        self._directory.mkdir(parents=True, exist_ok=True)
+        for name, snap in (("start", self.start), ("peak", self.peak), ("end", end)):
+            snap.dump(str(self._directory / f"{self._sessions}-{name}.snap"))
+        print(
+            tracemalloc_report(self.start, self.peak, f"N={self._sessions} start -> peak"),
+            file=sys.stderr,
+        )
+        print(
+            tracemalloc_report(self.start, end, f"N={self._sessions} start -> end"), file=sys.stderr
+        )
 
 
 async def probe_lag(lags: list[float]) -> None:
@@ -341,7 +449,9 @@ async def start_local_discord(*, task_status: trio.TaskStatus[dict[str, str]]) -
             await proc.wait()
 
 
-async def run_one(sessions: int, seconds: float, rate: float) -> Figures:
+async def run_one(
+    sessions: int, seconds: float, rate: float, trace_dir: Path | None = None
+) -> Figures:
     """Run the bridge with ``sessions`` parallel sessions and measure it (this process)."""
     me = psutil.Process()
     with tempfile.TemporaryDirectory(prefix="ccbridge-bench-") as tmp_name:
@@ -387,6 +497,9 @@ async def run_one(sessions: int, seconds: float, rate: float) -> Figures:
                         await bridge.wait_ready()
                     lags: list[float] = []
                     nursery.start_soon(probe_lag, lags)
+                    trace = TraceWatch(trace_dir, sessions) if trace_dir else None
+                    if trace is not None:
+                        nursery.start_soon(trace.watch)
                     cpu0, t0 = me.cpu_times(), trio.current_time()
                     threads = []
                     posted_at: dict[str, float] = {}
@@ -420,6 +533,8 @@ async def run_one(sessions: int, seconds: float, rate: float) -> Figures:
                             timeout=left + 30,
                         )
                     cpu1, t1 = me.cpu_times(), trio.current_time()
+                    if trace is not None:
+                        trace.finish()
                     client_429 = bridge.rest.stats.responses_429
                     failures = bridge.rest.stats.background_failures
                     answered = 0
@@ -437,7 +552,7 @@ async def run_one(sessions: int, seconds: float, rate: float) -> Figures:
         events=sessions * lines,
         wall_seconds=wall,
         cpu_seconds=(cpu1.user + cpu1.system) - (cpu0.user + cpu0.system),
-        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        peak_rss_mb=peak_rss_mb(),
         lag_p99_ms=percentile(lags, 0.99) * 1000,
         server_429=int(server_stats["responses_429"]),
         client_429=client_429,
@@ -531,7 +646,7 @@ def per_extra_session(rows: list[Figures]) -> str:
 
 
 def child_main(args: argparse.Namespace) -> None:
-    figures = trio.run(run_one, args.child, args.seconds, args.rate)
+    figures = trio.run(run_one, args.child, args.seconds, args.rate, args.tracemalloc)
     print(RESULT_PREFIX + json.dumps(attrs.asdict(figures)), flush=True)
 
 
@@ -540,6 +655,8 @@ def child_argv(tree: Path | None, n: int, args: argparse.Namespace) -> list[str]
     another tree's code (its own ``.venv`` python if it has one; the tree is the working
     directory, so first on ``sys.path``)."""
     options = ["--child", str(n), "--seconds", str(args.seconds), "--rate", str(args.rate)]
+    if args.tracemalloc is not None:
+        options += ["--tracemalloc", str(args.tracemalloc.resolve())]
     if tree is None:
         return [sys.executable, "-m", "tests.bench.bridge", *options]
     python = tree / ".venv" / "bin" / "python"
@@ -556,11 +673,41 @@ def child_argv(tree: Path | None, n: int, args: argparse.Namespace) -> list[str]
     ]
 
 
+def child_env() -> dict[str, str]:
+    """The children's environment: bytecode caching on, in a cache of the benchmark's own.
+
+    A deployed bridge imports compiled bytecode (written at its first start, or by the
+    installer); with ``PYTHONDONTWRITEBYTECODE`` set, as on some CI machines, every child
+    would compile every module from source at start-up, and compiling one of them
+    (hpack's Huffman table, imported by Hypercorn) alone raises the peak RSS by ~10 MB
+    for a moment. ``PYTHONPYCACHEPREFIX`` keeps the cache out of the checkouts."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "ccbridge-bench-pycache")
+    return env
+
+
+def warm_bytecode(tree: Path | None) -> None:
+    """Import what a child imports once, so every measured child starts from cached
+    bytecode (see :func:`child_env`), the first one included."""
+    python = tree / ".venv" / "bin" / "python" if tree is not None else None
+    subprocess.run(
+        [
+            str(python) if python is not None and python.exists() else sys.executable,
+            "-c",
+            "import bridge.app, tests.support.fake_claude, httpx, psutil, trio",
+        ],
+        cwd=tree or ROOT,
+        env=child_env(),
+        check=True,
+    )
+
+
 def run_child(tree: Path | None, n: int, args: argparse.Namespace, log: Path) -> Figures | None:
     with log.open("w") as stderr:
         done = subprocess.run(
             child_argv(tree, n, args),
             cwd=tree or ROOT,
+            env=child_env(),
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
@@ -589,6 +736,14 @@ def main(argv: list[str] | None = None) -> int:
         help="another checkout to measure the same way in the same run (e.g. the commit "
         "before a change); prints its rows and the after/before ratios",
     )
+    parser.add_argument(
+        "--tracemalloc",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="diagnosis: trace allocations in each child, write snapshots to DIR and print "
+        "the sites that grew most into the child's log (the run's other figures are off)",
+    )
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
@@ -602,6 +757,9 @@ def main(argv: list[str] | None = None) -> int:
     before: list[Figures] = []
     logs: list[Path] = []
     tmp = Path(tempfile.gettempdir())
+    warm_bytecode(None)
+    if base_tree is not None:
+        warm_bytecode(base_tree)
     for n in [int(x) for x in args.sessions.split(",")]:
         # A fresh process per N (and per tree), so CPU time and peak RSS belong to it alone.
         # The baseline runs first, then this tree, N by N, so slow drifts in the machine's

@@ -105,7 +105,9 @@ class OutboxRest(Protocol):
 class Placeholder:
     """A message queued for posting; ``id`` is known once Discord created it."""
 
-    payload: MessagePayload
+    payload: MessagePayload | None
+    """What will be posted; ``None`` once the post was performed (never read again, and a
+    tool's placeholder is kept for the rest of the turn and after it)."""
     id: int | None = None
     sent: bool = False
     """The post was performed (``id`` stays ``None`` if Discord refused it)."""
@@ -293,8 +295,10 @@ class Outbox:
                     p._done.set()
                     return
                 p.in_flight = True
+                payload, p.payload = p.payload, None
+                assert payload is not None, "a placeholder is posted once"
                 try:
-                    message = await self._create(p.payload)
+                    message = await self._create(payload)
                     p.id = int(message.id)
                     self.posted += 1
                 except DiscordError as exc:

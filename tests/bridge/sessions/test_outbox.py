@@ -65,6 +65,8 @@ async def test_posts_are_sent_in_order_and_asking_never_waits(autojump_clock: An
         contents = [m["content"] for m in rig.bot_messages()]
         assert contents == [f"message {i}" for i in range(20)]
         assert [p.id for p in placeholders] == [int(m["id"]) for m in rig.bot_messages()]
+        # Posted: the placeholder lets its payload go (a tool's is kept all turn long).
+        assert all(p.payload is None and p.sent for p in placeholders)
 
 
 async def test_an_edit_before_the_post_is_sent_replaces_what_it_sends(autojump_clock: Any) -> None:

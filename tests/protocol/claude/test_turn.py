@@ -230,3 +230,26 @@ def test_the_cli_can_start_a_turn_by_itself() -> None:
     assert second_init.busy
     assert second_init.text == ""
     assert results[1].text == "The background work finished."
+
+
+def test_only_the_tools_whose_structured_result_is_read_keep_it() -> None:
+    # A finished run stays in the state until the next turn; a Read's or a Bash's
+    # tool_use_result (the whole file or output again, beside result_text) is not kept.
+    bash = next((e, s) for e, s in _walk("bash_allow") if isinstance(e, ev.UserMessage))
+    event, state = bash
+    assert isinstance(event, ev.UserMessage)
+    assert event.tool_use_result is not None
+    run = state.tools[0]
+    assert run.name == "Bash"
+    assert run.structured_result is None
+    assert run.result_text
+    created = [
+        (e, s.tools[-1])
+        for e, s in _walk("tasks")
+        if isinstance(e, ev.UserMessage) and s.tools[-1].name == "TaskCreate"
+    ]
+    assert created
+    for e, task_run in created:
+        assert isinstance(e, ev.UserMessage)
+        assert e.tool_use_result is not None
+        assert task_run.structured_result == e.tool_use_result
