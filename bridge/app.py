@@ -687,16 +687,6 @@ def _budget_approver_ids(config: Config) -> frozenset[int]:
     return frozenset(owner) if owner else config.allowed_user_ids
 
 
-def _approver_user_ids(config: Config) -> frozenset[int]:
-    """The users who may upgrade by id: APPROVER_USER_IDS and the owner; with no approver
-    configured (neither users nor roles), the allowed users, as for prompts
-    (bridge/sessions/approvers.py). Members holding APPROVER_ROLE_IDS may too."""
-    owner = {config.discord_owner_id} if config.discord_owner_id is not None else set()
-    if config.approver_user_ids or config.approver_role_ids:
-        return frozenset(config.approver_user_ids | owner)
-    return frozenset(config.allowed_user_ids | owner)
-
-
 async def _start_upgrade(
     root: actors.SupervisorRef,
     limiter: actors.Ref[LimiterMessage],
@@ -718,8 +708,7 @@ async def _start_upgrade(
         timeout=config.upgrade_timeout_seconds,
         channel_id=config.discord_channel_id,
         settings=Settings(
-            approver_ids=_approver_user_ids(config),
-            approver_role_ids=config.approver_role_ids,
+            approvers=approvers_of(config),
             require_approval=config.upgrade_require_approval,
             drain_seconds=config.upgrade_drain_seconds,
         ),

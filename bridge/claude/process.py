@@ -522,11 +522,10 @@ async def _pump_stdout(
                 log.warning("claude pid %d wrote a bad line: %s", claude.pid, event.reason)
             claude._update(claude.turn.apply(event, now))
             message = ClaudeEvent(event, now)
-            # No schedule point per event: the read of the next chunk is one, so the
-            # lines of one chunk reach the owner together (and wake it once); only a
-            # full buffer waits.
-            if not handover.put_nowait(message):
-                await handover.put(message)
+            # No schedule point per event (``put`` awaits only a full buffer): the read of
+            # the next chunk is one, so the lines of one chunk reach the owner together
+            # (and wake it once).
+            await handover.put(message)
             if (reply := control.automatic_reply(event)) is not None:
                 # The CLI would wait forever for an answer nobody else will give.
                 with suppress(ClaudeGone):

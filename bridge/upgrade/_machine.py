@@ -33,6 +33,8 @@ from typing import Final
 
 import attrs
 
+from bridge.sessions.approvers import Approvers
+
 __all__ = [
     "Action",
     "Announce",
@@ -69,9 +71,9 @@ class Phase(enum.Enum):
 
 @attrs.frozen(kw_only=True)
 class Settings:
-    approver_ids: frozenset[int]
-    approver_role_ids: frozenset[int] = frozenset()
-    """A member holding one of these roles is an approver too."""
+    approvers: Approvers
+    """Who may upgrade: the same rule as for approval prompts (APPROVER_USER_IDS,
+    APPROVER_ROLE_IDS, the owner; neither set, the allowed users)."""
     require_approval: bool = False
     drain_seconds: float = 300.0
     approval_seconds: float = APPROVAL_SECONDS
@@ -247,11 +249,7 @@ class UpgradeMachine:
         return []  # pragma: no cover - the match is exhaustive
 
     def _approver(self, user_id: int | None, role_ids: frozenset[int]) -> bool:
-        if user_id is None:
-            return False
-        return user_id in self.settings.approver_ids or not role_ids.isdisjoint(
-            self.settings.approver_role_ids
-        )
+        return user_id is not None and self.settings.approvers.may_approve(user_id, role_ids)
 
     def _requested(self, event: Requested, now: float) -> list[Action]:
         if self.phase is not Phase.IDLE:

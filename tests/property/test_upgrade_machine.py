@@ -17,6 +17,7 @@ from hypothesis.stateful import (
     rule,
 )
 
+from bridge.sessions.approvers import Approvers
 from bridge.upgrade import (
     Action,
     Announce,
@@ -67,8 +68,7 @@ class UpgradeMachineRules(RuleBasedStateMachine):
     )
     def start(self, require_approval: bool, drain: float, approval: float) -> None:
         self.settings = Settings(
-            approver_ids=APPROVERS,
-            approver_role_ids=APPROVER_ROLES,
+            approvers=Approvers(user_ids=APPROVERS, role_ids=APPROVER_ROLES),
             require_approval=require_approval,
             drain_seconds=drain,
             approval_seconds=approval,

@@ -150,10 +150,9 @@ class _Segment:
         self.partial = ""
         """The streamed text shown after the blocks (what :meth:`chunk` renders)."""
         self.message_ids: list[Placeholder] = []
-        self.shown: list[str] = []
-        """Per message, the text last given to the outbox as a payload."""
         self.live: list[Live] = []
-        """Per message, its text rendered by the client when it sends an edit."""
+        """Per message, its text rendered by the client when it sends an edit; its
+        ``taken`` is what the message shows or will show (post, payload edit or PATCH)."""
 
     def add_block(self, text: str) -> None:
         self.blocks.append(text)
@@ -347,7 +346,6 @@ class TurnView:
                 self._show_chunk(segment, index, chunk)
             else:
                 segment.message_ids.append(self._post(render.plain(chunk)))
-                segment.shown.append(chunk)
                 segment.live.append(Live(bind(segment.chunk, index), initial=chunk))
                 self.text_posted = True
 
@@ -359,8 +357,7 @@ class TurnView:
             if live.taken != chunk:
                 self._outbox.edit_live(message, live)
             return
-        if segment.shown[index] != chunk:
-            segment.shown[index] = chunk
+        if live.taken != chunk:
             live.taken = chunk  # what it will show once posted (or edited after the post)
             self._outbox.edit(message, render.plain(chunk))
 

@@ -14,6 +14,7 @@ from trio.testing import MockClock
 
 import actors
 from actors.testing import Probe, open_test_system
+from bridge.sessions.approvers import Approvers
 from bridge.sessions.limiter import LIMITER_MAILBOX, limiter_actor
 from bridge.sessions.messages import AcquireSlot, ReleaseSlot, SlotGranted
 from bridge.upgrade import (
@@ -93,7 +94,9 @@ async def _start(
         timeout=120.0,
         channel_id=CHANNEL,
         settings=Settings(
-            approver_ids=frozenset({OWNER}), require_approval=approval, drain_seconds=drain
+            approvers=Approvers(user_ids=frozenset({OWNER})),
+            require_approval=approval,
+            drain_seconds=drain,
         ),
         env={},
     )
